@@ -1,0 +1,133 @@
+//! PUBLISH (spec §3.3): the hot packet.
+//!
+//! Decoding allocates nothing: topic and payload are slices of the frame's `Bytes`,
+//! and an MQTT 5.0 PUBLISH without user properties or subscription identifiers keeps
+//! its property vectors empty. Encoding can write just the header (fixed header,
+//! topic, packet id, properties) so that a caller can send it followed by the
+//! original payload `Bytes` in one vectored write, without copying the payload.
+
+use super::{kind, QoS};
+use crate::mqtt::property::{self, PublishProperties};
+use crate::mqtt::string::MqttStr;
+use crate::mqtt::wire::{self, fail};
+use crate::mqtt::{topic, varint, DecodeError, EncodeError, Protocol};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// PUBLISH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// DUP flag (a re-delivery; only with QoS 1/2).
+    pub dup: bool,
+    /// QoS.
+    pub qos: QoS,
+    /// RETAIN flag.
+    pub retain: bool,
+    /// Topic name (empty only with a Topic Alias, MQTT 5.0).
+    pub topic: MqttStr,
+    /// Packet identifier (0 for QoS 0, non-zero otherwise).
+    pub pkid: u16,
+    /// PUBLISH properties (MQTT 5.0).
+    pub properties: PublishProperties,
+    /// Application message.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// A QoS 0 message without properties.
+    pub fn new(topic: MqttStr, payload: Bytes) -> Self {
+        Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic,
+            pkid: 0,
+            properties: PublishProperties::default(),
+            payload,
+        }
+    }
+
+    pub(super) fn decode(flags: u8, base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
+        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::InvalidQoS)?;
+        let dup = flags & 0x08 != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupOnQoS0);
+        }
+        let r = (|| {
+            let (i, t) = wire::utf8(body)?;
+            let (i, pkid) = if qos == QoS::AtMostOnce { (i, 0) } else { wire::packet_id(i)? };
+            let (i, properties) = if protocol.is_v5() {
+                property::decode::<PublishProperties>(i, base)?
+            } else {
+                (i, PublishProperties::default())
+            };
+            if let Err(e) = check_topic(t, &properties, protocol) {
+                return fail(e);
+            }
+            Ok((i, (t, pkid, properties)))
+        })();
+        let (payload, (t, pkid, properties)) = wire::finish(r)?;
+        Ok(Publish {
+            dup,
+            qos,
+            retain: flags & 0x01 != 0,
+            topic: wire::str_in(base, t),
+            pkid,
+            properties,
+            payload: base.slice_ref(payload),
+        })
+    }
+
+    fn first_byte(&self) -> u8 {
+        (kind::PUBLISH << 4) | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
+    }
+
+    /// Appends everything but the payload; the payload must follow on the wire.
+    /// Returns the number of bytes written.
+    pub fn encode_header(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<usize, EncodeError> {
+        if (self.qos == QoS::AtMostOnce) != (self.pkid == 0) {
+            return Err(EncodeError::ZeroPacketId);
+        }
+        let props_len = if protocol.is_v5() {
+            Some(property::body_len(&self.properties)?)
+        } else if !self.properties.is_empty() {
+            return Err(EncodeError::NotInVersion(protocol));
+        } else {
+            None
+        };
+        let var_len = wire::field_len(self.topic.len())?
+            + if self.pkid != 0 { 2 } else { 0 }
+            + props_len.map_or(0, |n| varint::len(n as u32) + n);
+        let remaining = var_len + self.payload.len();
+        let start = buf.len();
+        buf.reserve(5 + var_len);
+        wire::put_header(buf, self.first_byte(), remaining)?;
+        wire::put_bin(buf, self.topic.as_bytes());
+        if self.pkid != 0 {
+            buf.put_u16(self.pkid);
+        }
+        if let Some(n) = props_len {
+            property::put(&self.properties, n, buf);
+        }
+        Ok(buf.len() - start)
+    }
+
+    /// Appends the whole packet (header, then a copy of the payload).
+    pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        buf.reserve(self.payload.len());
+        self.encode_header(protocol, buf)?;
+        buf.extend_from_slice(&self.payload);
+        Ok(())
+    }
+}
+
+#[inline]
+fn check_topic(t: &[u8], props: &PublishProperties, protocol: Protocol) -> Result<(), DecodeError> {
+    if t.is_empty() {
+        if protocol.is_v5() && props.topic_alias.is_some() {
+            return Ok(());
+        }
+        return Err(DecodeError::EmptyTopicName);
+    }
+    // `wire::utf8` validated the encoding; only the topic rules are left.
+    topic::validate_name(std::str::from_utf8(t).map_err(|_| DecodeError::InvalidUtf8)?)
+}
