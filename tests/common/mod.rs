@@ -1,0 +1,3 @@
+//! Test helpers shared by the integration test files.
+#![allow(dead_code)]
+pub mod codec;
