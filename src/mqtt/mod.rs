@@ -28,6 +28,7 @@ pub use error::{DecodeError, EncodeError};
 pub use frame::{Frame, FrameCheck, MAX_PACKET_SIZE};
 pub use packet::{
     decode, decode_bytes, kind, Ack, AckKind, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, Publish,
+    PublishView,
     QoS, RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 pub use property::{

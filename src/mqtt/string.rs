@@ -19,11 +19,19 @@ pub const MAX_FIELD_LEN: usize = u16::MAX as usize;
 /// Checks the MQTT string rules on raw bytes.
 #[inline]
 pub fn validate(b: &[u8]) -> Result<&str, DecodeError> {
-    let s = std::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8)?;
-    if b.contains(&0) {
-        return Err(DecodeError::NullInString);
+    // One pass for the common all-ASCII case; full UTF-8 validation only when needed.
+    let mut non_ascii = false;
+    for &c in b {
+        if c == 0 {
+            return Err(DecodeError::NullInString);
+        }
+        non_ascii |= c >= 0x80;
     }
-    Ok(s)
+    if non_ascii {
+        return std::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8);
+    }
+    // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
+    Ok(unsafe { std::str::from_utf8_unchecked(b) })
 }
 
 impl MqttStr {

@@ -17,10 +17,16 @@ pub fn levels(s: &str) -> std::str::Split<'_, char> {
 /// (MQTT 5.0 allows an empty name with a Topic Alias; the PUBLISH decoder handles that.)
 #[inline]
 pub fn validate_name(name: &str) -> Result<(), DecodeError> {
+    validate_name_bytes(name.as_bytes())
+}
+
+/// [`validate_name`] on the bytes of an already validated string.
+#[inline]
+pub fn validate_name_bytes(name: &[u8]) -> Result<(), DecodeError> {
     if name.is_empty() {
         return Err(DecodeError::EmptyTopicName);
     }
-    if name.bytes().any(|b| b == b'+' || b == b'#') {
+    if name.iter().any(|&b| b == b'+' || b == b'#') {
         return Err(DecodeError::WildcardInTopicName);
     }
     Ok(())
@@ -62,15 +68,42 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
         return false;
     }
-    let mut f = levels(filter);
-    let mut t = levels(topic);
+    let (f, t) = (filter.as_bytes(), topic.as_bytes());
+    let (mut i, mut j) = (0, 0);
     loop {
-        match (f.next(), t.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(fl), Some(tl)) if fl == tl => {}
-            (None, None) => return true,
-            _ => return false,
+        // At the start of a level in both.
+        match f.get(i) {
+            Some(b'#') => return true,
+            Some(b'+') => {
+                // Skip one topic level.
+                while j < t.len() && t[j] != b'/' {
+                    j += 1;
+                }
+                i += 1;
+            }
+            _ => {
+                while i < f.len() && f[i] != b'/' {
+                    if j >= t.len() || t[j] != f[i] {
+                        return false;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                if j < t.len() && t[j] != b'/' {
+                    return false;
+                }
+            }
+        }
+        // Both at a separator or at the end.
+        match (i < f.len(), j < t.len()) {
+            (false, false) => return true,
+            (true, true) => {
+                i += 1;
+                j += 1;
+            }
+            // "a/#" matches "a": the filter's remaining level is a lone '#'.
+            (true, false) => return &f[i..] == b"/#",
+            (false, true) => return false,
         }
     }
 }
@@ -141,6 +174,40 @@ mod tests {
         assert!(matches("$SYS/monitor/+", "$SYS/monitor/Clients"));
         assert!(!matches("a/b", "a/b/c"));
         assert!(!matches("a/b/c", "a/b"));
+    }
+
+    /// The spec's definition, level by level, as a reference for the byte matcher.
+    fn reference(filter: &str, topic: &str) -> bool {
+        if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+            return false;
+        }
+        let (mut f, mut t) = (levels(filter), levels(topic));
+        loop {
+            match (f.next(), t.next()) {
+                (Some("#"), _) => return true,
+                (Some("+"), Some(_)) => {}
+                (Some(a), Some(b)) if a == b => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+        #[test]
+        fn byte_matcher_agrees_with_the_level_definition(
+            f in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "", "+", "ab", "$s"]), 1..5),
+            hash in proptest::prelude::any::<bool>(),
+            t in proptest::collection::vec(proptest::sample::select(vec!["a", "b", "", "ab", "$s"]), 1..5),
+        ) {
+            let mut filter = f.join("/");
+            if hash { filter.push_str("/#"); }
+            let topic = t.join("/");
+            if validate_filter(&filter).is_ok() && validate_name(&topic).is_ok() {
+                proptest::prop_assert_eq!(matches(&filter, &topic), reference(&filter, &topic), "{} vs {}", filter, topic);
+            }
+        }
     }
 
     #[test]

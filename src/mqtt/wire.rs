@@ -74,12 +74,19 @@ pub fn bin(i: &[u8]) -> PResult<'_, &[u8]> {
     nom::multi::length_data(be_u16).parse(i)
 }
 
-/// UTF-8 Encoded String, checked (UTF-8, no U+0000).
+/// UTF-8 Encoded String, checked (UTF-8, no U+0000), as bytes.
 #[inline]
 pub fn utf8(i: &[u8]) -> PResult<'_, &[u8]> {
+    let (rest, s) = utf8_str(i)?;
+    Ok((rest, s.as_bytes()))
+}
+
+/// UTF-8 Encoded String, checked (UTF-8, no U+0000), as text.
+#[inline]
+pub fn utf8_str(i: &[u8]) -> PResult<'_, &str> {
     let (rest, s) = bin(i)?;
     match string::validate(s) {
-        Ok(_) => Ok((rest, s)),
+        Ok(s) => Ok((rest, s)),
         Err(e) => fail(e),
     }
 }

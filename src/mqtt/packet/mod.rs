@@ -19,7 +19,7 @@ mod unsubscribe;
 pub use ack::{Ack, AckKind};
 pub use connack::ConnAck;
 pub use connect::{Connect, LastWill};
-pub use publish::Publish;
+pub use publish::{Publish, PublishView};
 pub use reason_props::{Auth, Disconnect};
 pub use subscribe::{RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions};
 pub use unsubscribe::{UnsubAck, Unsubscribe};
@@ -129,9 +129,8 @@ pub(crate) fn parse_all<'a, T>(
 pub fn decode(frame: &Frame, protocol: Protocol) -> Result<Packet, DecodeError> {
     let base = frame.raw();
     let body = frame.body();
-    let flags = frame.flags();
     Ok(match frame.packet_type() {
-        kind::PUBLISH => Packet::Publish(Publish::decode(flags, base, body, protocol)?),
+        kind::PUBLISH => Packet::Publish(Publish::decode(frame, protocol)?),
         kind::PUBACK => {
             flags_are(frame, 0)?;
             Packet::Ack(Ack::decode(AckKind::PubAck, base, body, protocol)?)

@@ -10,8 +10,77 @@ use super::{kind, QoS};
 use crate::mqtt::property::{self, PublishProperties};
 use crate::mqtt::string::MqttStr;
 use crate::mqtt::wire::{self, fail};
-use crate::mqtt::{topic, varint, DecodeError, EncodeError, Protocol};
+use crate::mqtt::{topic, varint, DecodeError, EncodeError, Frame, Protocol};
 use bytes::{BufMut, Bytes, BytesMut};
+
+/// A PUBLISH read in place: topic, properties and payload borrow the frame, so
+/// reading one touches no reference count and allocates nothing (the forwarding hot
+/// path, which sends the frame's own bytes on, only needs to look).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishView<'a> {
+    /// DUP flag.
+    pub dup: bool,
+    /// QoS.
+    pub qos: QoS,
+    /// RETAIN flag.
+    pub retain: bool,
+    /// Topic name (empty only with a Topic Alias, MQTT 5.0).
+    pub topic: &'a str,
+    /// Packet identifier (0 for QoS 0).
+    pub pkid: u16,
+    /// The encoded properties (MQTT 5.0), already validated; empty when none.
+    /// [`PublishView::properties`] decodes them.
+    pub raw_properties: &'a [u8],
+    /// Application message.
+    pub payload: &'a [u8],
+}
+
+impl<'a> PublishView<'a> {
+    /// Reads a PUBLISH frame with every format check of [`crate::mqtt::decode`].
+    #[inline]
+    pub fn parse(frame: &'a Frame, protocol: Protocol) -> Result<Self, DecodeError> {
+        if frame.packet_type() != kind::PUBLISH {
+            return Err(DecodeError::UnexpectedPacket(frame.packet_type()));
+        }
+        let flags = frame.flags();
+        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::InvalidQoS)?;
+        let dup = flags & 0x08 != 0;
+        if dup && qos == QoS::AtMostOnce {
+            return Err(DecodeError::DupOnQoS0);
+        }
+        let r = (|| {
+            let (i, topic) = wire::utf8_str(frame.body())?;
+            let (i, pkid) = if qos == QoS::AtMostOnce { (i, 0) } else { wire::packet_id(i)? };
+            let (rest, has_alias) = match i.first() {
+                _ if !protocol.is_v5() => (i, false),
+                Some(0) => (&i[1..], false),
+                // Rare: validate the properties once, keep only what the topic rule needs.
+                _ => {
+                    let (rest, p) = property::decode::<PublishProperties>(i, frame.raw())?;
+                    (rest, p.topic_alias.is_some())
+                }
+            };
+            if let Err(e) = check_topic(topic.as_bytes(), has_alias, protocol) {
+                return fail(e);
+            }
+            let raw_properties = &i[..i.len() - rest.len()];
+            Ok((rest, (topic, pkid, raw_properties)))
+        })();
+        let (payload, (topic, pkid, raw_properties)) = wire::finish(r)?;
+        Ok(PublishView { dup, qos, retain: flags & 0x01 != 0, topic, pkid, raw_properties, payload })
+    }
+
+    /// Decodes the properties (`frame` must be the one this view was parsed from).
+    pub fn properties(&self, frame: &Frame) -> PublishProperties {
+        if self.raw_properties.len() <= 1 {
+            return PublishProperties::default();
+        }
+        // Validated by `parse`, so this cannot fail; an empty set is the safe fallback.
+        wire::finish(property::decode::<PublishProperties>(self.raw_properties, frame.raw()))
+            .map(|(_, p)| p)
+            .unwrap_or_default()
+    }
+}
 
 /// PUBLISH.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,34 +115,18 @@ impl Publish {
         }
     }
 
-    pub(super) fn decode(flags: u8, base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
-        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(DecodeError::InvalidQoS)?;
-        let dup = flags & 0x08 != 0;
-        if dup && qos == QoS::AtMostOnce {
-            return Err(DecodeError::DupOnQoS0);
-        }
-        let r = (|| {
-            let (i, t) = wire::utf8(body)?;
-            let (i, pkid) = if qos == QoS::AtMostOnce { (i, 0) } else { wire::packet_id(i)? };
-            let (i, properties) = if protocol.is_v5() {
-                property::decode::<PublishProperties>(i, base)?
-            } else {
-                (i, PublishProperties::default())
-            };
-            if let Err(e) = check_topic(t, &properties, protocol) {
-                return fail(e);
-            }
-            Ok((i, (t, pkid, properties)))
-        })();
-        let (payload, (t, pkid, properties)) = wire::finish(r)?;
+    pub(super) fn decode(frame: &Frame, protocol: Protocol) -> Result<Self, DecodeError> {
+        let v = PublishView::parse(frame, protocol)?;
+        let properties = v.properties(frame);
+        let base = frame.raw();
         Ok(Publish {
-            dup,
-            qos,
-            retain: flags & 0x01 != 0,
-            topic: wire::str_in(base, t),
-            pkid,
+            dup: v.dup,
+            qos: v.qos,
+            retain: v.retain,
+            topic: wire::str_in(base, v.topic.as_bytes()),
+            pkid: v.pkid,
             properties,
-            payload: base.slice_ref(payload),
+            payload: base.slice_ref(v.payload),
         })
     }
 
@@ -121,13 +174,13 @@ impl Publish {
 }
 
 #[inline]
-fn check_topic(t: &[u8], props: &PublishProperties, protocol: Protocol) -> Result<(), DecodeError> {
+fn check_topic(t: &[u8], has_alias: bool, protocol: Protocol) -> Result<(), DecodeError> {
     if t.is_empty() {
-        if protocol.is_v5() && props.topic_alias.is_some() {
+        if protocol.is_v5() && has_alias {
             return Ok(());
         }
         return Err(DecodeError::EmptyTopicName);
     }
     // `wire::utf8` validated the encoding; only the topic rules are left.
-    topic::validate_name(std::str::from_utf8(t).map_err(|_| DecodeError::InvalidUtf8)?)
+    topic::validate_name_bytes(t)
 }
