@@ -4,9 +4,15 @@
 //!
 //! - [`mqtt`]: the codec. Framing, all packets of 3.1, 3.1.1 and 5.0, properties,
 //!   reason codes, topics. Sans-I/O, zero-copy over `bytes::Bytes`.
+//! - [`config`]: YAML → environment substitution → validated `Config`, shared
+//!   read-only by all cores.
+//! - [`proxy`]: the glommio runtime: one executor per core, SO_REUSEPORT listeners,
+//!   the connection driver and the pure session state machine it consults.
 //!
-//! Modules still to come (each in its own issue): `config`, `auth`, `route`,
-//! `schema`, `asyncapi`, `tls`, `proxy` (the glommio runtime), `metrics`.
+//! Modules still to come (each in its own issue): `auth`, `route`, `schema`,
+//! `asyncapi`, `tls`, `metrics`.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod mqtt;
+pub mod proxy;

@@ -1,5 +1,108 @@
-//! `mqtt-proxy` command line entry point.
-fn main() {
-    eprintln!("mqtt-proxy: the runtime is not built yet");
-    std::process::exit(2);
+//! `mqtt-proxy` command line: parse flags, load the config, run the cores.
+//! Everything else lives in the library.
+
+use anyhow::Context;
+use clap::Parser;
+use mqtt_proxy::config::{Config, DEFAULT_CONFIG};
+use mqtt_proxy::proxy::{self, Placement};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A thread-per-core MQTT 3.1.1 / 5.0 proxy.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Config file (YAML). `${VAR}` and `${VAR:-default}` are taken from the environment.
+    #[arg(short, long, value_name = "FILE", required_unless_present = "print_default_config")]
+    config: Option<PathBuf>,
+
+    /// Number of cores (executors) to run, each pinned to its own CPU. Default: all online CPUs.
+    #[arg(long, value_name = "N", conflicts_with = "cpus")]
+    cores: Option<usize>,
+
+    /// Exact CPUs to run on, one executor per CPU, e.g. `0-3,6`.
+    #[arg(long, value_name = "LIST")]
+    cpus: Option<String>,
+
+    /// Do not pin executors to CPUs (for shared machines and containers).
+    #[arg(long)]
+    no_pin: bool,
+
+    /// Validate the config, print a summary, and exit (0: valid, 1: invalid).
+    #[arg(long)]
+    check_config: bool,
+
+    /// Print a documented default config and exit.
+    #[arg(long)]
+    print_default_config: bool,
+
+    /// Log filter, e.g. `info` or `mqtt_proxy=debug` (also read from RUST_LOG).
+    #[arg(long, value_name = "FILTER", env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+fn parse_cpus(s: &str) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse()?, b.parse()?);
+                anyhow::ensure!(a <= b, "bad CPU range `{part}`");
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse()?),
+        }
+    }
+    anyhow::ensure!(!out.is_empty(), "empty CPU list");
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if cli.print_default_config {
+        print!("{DEFAULT_CONFIG}");
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("bad --log filter")?)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let path = cli.config.context("--config is required")?;
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mqtt-proxy: invalid config {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    };
+    if cli.check_config {
+        print!("config OK: {}\n{}", path.display(), config.summary());
+        return Ok(());
+    }
+    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let placement = match (&cli.cpus, cli.cores, cli.no_pin) {
+        (Some(list), _, _) => Placement::Cpus(parse_cpus(list).context("bad --cpus")?),
+        (None, n, true) => Placement::Unpinned(n.unwrap_or(online)),
+        (None, n, false) => Placement::Cores(n.unwrap_or(online)),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handler")?;
+    }
+    proxy::run(Arc::new(config), &placement, stop, |listeners| {
+        let mut out = std::io::stdout().lock();
+        for (name, addr) in listeners {
+            let _ = writeln!(out, "ready listener={name} addr={addr}");
+        }
+        let _ = out.flush();
+    })?;
+    Ok(())
 }

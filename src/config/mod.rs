@@ -1,0 +1,270 @@
+//! Configuration: YAML text → environment substitution → raw serde structs (unknown
+//! keys rejected) → validated [`Config`], which the runtime shares read-only across
+//! cores in one `Arc`.
+//!
+//! Errors name the key and the line. Nothing here opens sockets; addresses are
+//! resolved once, at load. Secrets never appear in `Debug` output (there are none
+//! yet; the auth issue adds them behind a redacting type).
+
+mod duration;
+mod env;
+mod raw;
+
+pub use duration::parse as parse_duration;
+
+use raw::RawConfig;
+use serde_saphyr::Spanned;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+/// A config that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// File path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// `${…}` substitution failed.
+    #[error("line {line}: {message}")]
+    Env {
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// YAML syntax, unknown key, or wrong type (serde-saphyr's message has the line).
+    #[error("{0}")]
+    Parse(String),
+    /// A value that parses but makes no sense.
+    #[error("line {line}: {key}: {message}")]
+    Invalid {
+        /// 1-based line (0 when the key is absent).
+        line: u64,
+        /// Key path, e.g. `listeners[0].upstream`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A listener, validated.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// Name.
+    pub name: String,
+    /// Bound address (port 0: chosen by the OS at start).
+    pub bind: SocketAddr,
+    /// Index into [`Config::upstreams`].
+    pub upstream: usize,
+}
+
+/// A broker server of an upstream.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// As written in the config (`host:port`).
+    pub name: String,
+    /// Resolved at load.
+    pub addr: SocketAddr,
+}
+
+/// An upstream group, validated.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Name.
+    pub name: String,
+    /// Servers, in order of preference.
+    pub servers: Vec<Server>,
+    /// TCP connect timeout per server.
+    pub connect_timeout: Duration,
+}
+
+/// Limits with defaults applied.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest packet from either side, bytes.
+    pub max_packet_size: usize,
+    /// CONNECT deadline after accept.
+    pub connect_timeout: Duration,
+    /// Keep-alive cap, seconds (`None`: the client's own value).
+    pub keep_alive_max: Option<u16>,
+    /// Read chunk, bytes.
+    pub read_buffer: usize,
+    /// Connections per core.
+    pub max_connections_per_core: usize,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listeners.
+    pub listeners: Vec<Listener>,
+    /// Upstreams.
+    pub upstreams: Vec<Upstream>,
+    /// Limits.
+    pub limits: Limits,
+    /// Shutdown deadline.
+    pub shutdown_timeout: Duration,
+}
+
+/// The documented default config, printed by `--print-default-config`.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");
+
+const DEFAULT_MAX_PACKET: u64 = 1 << 20;
+const MAX_PACKET_LIMIT: u64 = crate::mqtt::MAX_PACKET_SIZE as u64;
+
+impl Config {
+    /// Reads and validates a config file (environment from the process).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Config::parse(&text, |k| std::env::var(k).ok())
+    }
+
+    /// Validates config text with a given environment.
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = env::substitute(text, env)?;
+        let raw: RawConfig = serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        validate(raw)
+    }
+
+    /// A short human summary (for `--check-config`).
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for l in &self.listeners {
+            let u = &self.upstreams[l.upstream];
+            let servers: Vec<&str> = u.servers.iter().map(|s| s.name.as_str()).collect();
+            s.push_str(&format!("listener {} on {} -> upstream {} [{}]\n", l.name, l.bind, u.name, servers.join(", ")));
+        }
+        s.push_str(&format!(
+            "limits: max_packet_size={} connect_timeout={:?} keep_alive_max={:?} read_buffer={} max_connections_per_core={}\n",
+            self.limits.max_packet_size,
+            self.limits.connect_timeout,
+            self.limits.keep_alive_max,
+            self.limits.read_buffer,
+            self.limits.max_connections_per_core
+        ));
+        s
+    }
+}
+
+fn invalid<T>(s: &Spanned<T>, key: String, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { line: s.referenced.line(), key, message: message.into() }
+}
+
+fn resolve(s: &Spanned<String>, key: String) -> Result<SocketAddr, ConfigError> {
+    let mut addrs = s.value.to_socket_addrs().map_err(|e| invalid(s, key.clone(), format!("`{}`: {e}", s.value)))?;
+    addrs.next().ok_or_else(|| invalid(s, key, format!("`{}` resolves to no address", s.value)))
+}
+
+fn bounded(v: &Option<Spanned<u64>>, key: &str, min: u64, max: u64, default: u64) -> Result<u64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) if (min..=max).contains(&s.value) => Ok(s.value),
+        Some(s) => Err(invalid(s, key.into(), format!("{} is outside {min}..={max}", s.value))),
+    }
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut upstreams: Vec<Upstream> = Vec::new();
+    for (i, u) in raw.upstreams.iter().enumerate() {
+        if upstreams.iter().any(|x| x.name == u.name.value) {
+            return Err(invalid(&u.name, format!("upstreams[{i}].name"), format!("duplicate upstream `{}`", u.name.value)));
+        }
+        if u.servers.is_empty() {
+            return Err(invalid(&u.name, format!("upstreams[{i}].servers"), "at least one server is needed"));
+        }
+        let servers = u
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(j, s)| Ok(Server { name: s.value.clone(), addr: resolve(s, format!("upstreams[{i}].servers[{j}]"))? }))
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        upstreams.push(Upstream {
+            name: u.name.value.clone(),
+            servers,
+            connect_timeout: u.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
+        });
+    }
+    if raw.listeners.is_empty() {
+        return Err(ConfigError::Invalid { line: 0, key: "listeners".into(), message: "at least one listener is needed".into() });
+    }
+    let mut listeners: Vec<Listener> = Vec::new();
+    for (i, l) in raw.listeners.iter().enumerate() {
+        if listeners.iter().any(|x| x.name == l.name.value) {
+            return Err(invalid(&l.name, format!("listeners[{i}].name"), format!("duplicate listener `{}`", l.name.value)));
+        }
+        let bind: SocketAddr = l
+            .bind
+            .value
+            .parse()
+            .map_err(|_| invalid(&l.bind, format!("listeners[{i}].bind"), format!("`{}` is not an ip:port", l.bind.value)))?;
+        let upstream = upstreams.iter().position(|u| u.name == l.upstream.value).ok_or_else(|| {
+            invalid(&l.upstream, format!("listeners[{i}].upstream"), format!("no upstream named `{}`", l.upstream.value))
+        })?;
+        listeners.push(Listener { name: l.name.value.clone(), bind, upstream });
+    }
+    let lim = &raw.limits;
+    let limits = Limits {
+        max_packet_size: bounded(&lim.max_packet_size, "limits.max_packet_size", 16, MAX_PACKET_LIMIT, DEFAULT_MAX_PACKET)? as usize,
+        connect_timeout: lim.connect_timeout.map_or(Duration::from_secs(10), |d| d.0),
+        keep_alive_max: lim.keep_alive_max,
+        read_buffer: bounded(&lim.read_buffer, "limits.read_buffer", 512, 16 << 20, 16 << 10)? as usize,
+        max_connections_per_core: bounded(&lim.max_connections_per_core, "limits.max_connections_per_core", 1, 10_000_000, 100_000)?
+            as usize,
+    };
+    Ok(Config {
+        listeners,
+        upstreams,
+        limits,
+        shutdown_timeout: raw.shutdown_timeout.map_or(Duration::from_secs(5), |d| d.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Config, ConfigError> {
+        Config::parse(t, |_| None)
+    }
+
+    const OK: &str = "listeners:\n  - name: a\n    bind: 127.0.0.1:0\n    upstream: b\nupstreams:\n  - name: b\n    servers: [\"127.0.0.1:1884\"]\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(OK).expect("valid");
+        assert_eq!(c.limits.max_packet_size, 1 << 20);
+        assert_eq!(c.listeners[0].upstream, 0);
+        assert_eq!(c.upstreams[0].servers[0].addr, "127.0.0.1:1884".parse().expect("addr"));
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_line() {
+        let e = parse(&format!("{OK}colour: blue\n")).expect_err("unknown key");
+        let msg = e.to_string();
+        assert!(msg.contains("colour") && msg.contains('8'), "{msg}");
+    }
+
+    #[test]
+    fn unknown_upstream_names_key_and_line() {
+        let e = parse(&OK.replace("upstream: b", "upstream: nope")).expect_err("bad ref");
+        assert_eq!(e.to_string(), "line 4: listeners[0].upstream: no upstream named `nope`");
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        let e = parse(&format!("{OK}limits:\n  max_packet_size: 3\n")).expect_err("too small");
+        assert!(e.to_string().starts_with("line 9: limits.max_packet_size"), "{e}");
+    }
+
+    #[test]
+    fn bad_bind_address() {
+        let e = parse(&OK.replace("127.0.0.1:0", "localhost")).expect_err("not ip:port");
+        assert!(e.to_string().contains("listeners[0].bind"), "{e}");
+    }
+}

@@ -1,0 +1,66 @@
+//! The config file as written: serde structs that mirror the YAML, unknown keys
+//! rejected, names kept with their line for error messages.
+//!
+//! No meaning is checked here; `validate` turns these into a [`super::Config`].
+//! Every key is documented in `config/README.md`.
+
+use super::duration::Dur;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where clients connect.
+    pub listeners: Vec<RawListener>,
+    /// The brokers.
+    pub upstreams: Vec<RawUpstream>,
+    /// Protocol and resource limits.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// How long a shutdown may take before connections are cut.
+    #[serde(default)]
+    pub shutdown_timeout: Option<Dur>,
+}
+
+/// One listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    /// Unique name (logs, metrics).
+    pub name: Spanned<String>,
+    /// `ip:port` to bind on every core (SO_REUSEPORT).
+    pub bind: Spanned<String>,
+    /// Name of the upstream its clients go to.
+    pub upstream: Spanned<String>,
+}
+
+/// One upstream: a named group of broker servers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// `host:port` of each broker server, tried in order.
+    pub servers: Vec<Spanned<String>>,
+    /// TCP connect timeout per server.
+    #[serde(default)]
+    pub connect_timeout: Option<Dur>,
+}
+
+/// Limits (all optional; defaults in `validate`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Largest packet accepted from either side, in bytes (fixed header included).
+    pub max_packet_size: Option<Spanned<u64>>,
+    /// Time a client has to send CONNECT after the TCP connection opens.
+    pub connect_timeout: Option<Dur>,
+    /// Largest keep-alive the proxy lets a client use, seconds (also applied to 0).
+    pub keep_alive_max: Option<u16>,
+    /// Read chunk per connection and direction, bytes.
+    pub read_buffer: Option<Spanned<u64>>,
+    /// Connections per core; more are refused at accept.
+    pub max_connections_per_core: Option<Spanned<u64>>,
+}

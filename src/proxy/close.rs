@@ -1,0 +1,102 @@
+//! Why a proxied connection ended, whose fault it was, and what each side is told.
+//!
+//! One enum for every way a session ends, so logs, metrics and the wire answers are
+//! decided in one place: MQTT 5.0 clients get a DISCONNECT with the reason code
+//! (3.1.1 clients just see the socket close), and the upstream is closed *without*
+//! DISCONNECT unless the client itself said goodbye, so the broker publishes the
+//! client's will exactly when a broker would.
+
+use crate::mqtt::{DecodeError, ReasonCode};
+use std::fmt;
+
+/// Who caused the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The device / client.
+    Client,
+    /// The broker.
+    Upstream,
+    /// The proxy itself (shutdown, limits).
+    Proxy,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Client => "client",
+            Side::Upstream => "upstream",
+            Side::Proxy => "proxy",
+        })
+    }
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close {
+    /// The client sent DISCONNECT (forwarded to the broker).
+    ClientDisconnect,
+    /// The client closed the socket or it failed.
+    ClientGone(String),
+    /// The client sent bytes that break the protocol.
+    ClientProtocol(DecodeError),
+    /// Nothing from the client for 1.5 × keep alive.
+    KeepAliveTimeout,
+    /// The broker sent DISCONNECT (forwarded to a 5.0 client).
+    UpstreamDisconnect,
+    /// The broker closed the socket or it failed.
+    UpstreamGone(String),
+    /// The broker sent bytes that break the protocol.
+    UpstreamProtocol(DecodeError),
+    /// The proxy is shutting down.
+    Shutdown,
+}
+
+impl Close {
+    /// Whose doing it was.
+    pub fn side(&self) -> Side {
+        match self {
+            Close::ClientDisconnect | Close::ClientGone(_) | Close::ClientProtocol(_) | Close::KeepAliveTimeout => {
+                Side::Client
+            }
+            Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
+            Close::Shutdown => Side::Proxy,
+        }
+    }
+
+    /// The DISCONNECT reason a 5.0 client gets, or `None` when it gets none (it left,
+    /// or the broker's own DISCONNECT was already forwarded).
+    pub fn client_reason(&self) -> Option<ReasonCode> {
+        match self {
+            Close::ClientDisconnect | Close::ClientGone(_) | Close::UpstreamDisconnect => None,
+            Close::ClientProtocol(e) => Some(ReasonCode::from(e)),
+            Close::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
+            // 0x88 Server unavailable is not a valid DISCONNECT code; 0x80 is.
+            Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Some(ReasonCode::UnspecifiedError),
+            Close::Shutdown => Some(ReasonCode::ServerShuttingDown),
+        }
+    }
+
+    /// A short label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Close::ClientDisconnect => "client_disconnect",
+            Close::ClientGone(_) => "client_gone",
+            Close::ClientProtocol(_) => "client_protocol_error",
+            Close::KeepAliveTimeout => "keep_alive_timeout",
+            Close::UpstreamDisconnect => "upstream_disconnect",
+            Close::UpstreamGone(_) => "upstream_gone",
+            Close::UpstreamProtocol(_) => "upstream_protocol_error",
+            Close::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl fmt::Display for Close {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Close::ClientGone(why) | Close::UpstreamGone(why) => write!(f, "{}: {why}", self.label()),
+            Close::ClientProtocol(e) | Close::UpstreamProtocol(e) => write!(f, "{}: {e}", self.label()),
+            _ => f.write_str(self.label()),
+        }
+    }
+}

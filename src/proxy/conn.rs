@@ -1,0 +1,194 @@
+//! One client connection, from accept to close, on the core that accepted it.
+//!
+//! Steps: read CONNECT within the connect timeout; answer malformed or unsupported
+//! CONNECTs the way the client's version expects; open the upstream (first server
+//! that answers); forward the original CONNECT bytes; relay both directions until
+//! one ends (or the core shuts down); tell a 5.0 client why, close the upstream
+//! without DISCONNECT unless the client said goodbye; log one line.
+
+use super::close::{Close, Side};
+use super::io::{read_into, Shared};
+use super::relay::{Dir, Pump};
+use super::session::Session;
+use super::stats::Counters;
+use super::Core;
+use crate::config::Upstream;
+use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
+use bytes::BytesMut;
+use futures_lite::{future, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+/// How long a goodbye packet (CONNACK refusal, DISCONNECT) may take to write.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The protocol level byte of a CONNECT body, if the body is long enough to hold it.
+fn connect_level(frame: &Frame) -> Option<u8> {
+    let body = frame.body();
+    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    body.get(2 + name_len).copied()
+}
+
+async fn send(stream: &mut Shared, packet: &Packet, protocol: Protocol) {
+    let Ok(bytes) = packet.to_bytes(protocol) else { return };
+    let write = async {
+        let _ = stream.write_all(&bytes).await;
+        let _ = stream.flush().await;
+    };
+    future::or(write, glommio::timer::sleep(GOODBYE_TIMEOUT)).await;
+}
+
+/// Why a connection ended before the relay started.
+enum Early {
+    Timeout,
+    Gone(String),
+    Refused(String),
+}
+
+async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> Result<Frame, Early> {
+    let limits = &core.config.limits;
+    loop {
+        match Frame::split(buf, limits.max_packet_size) {
+            Ok(Some(f)) => return Ok(f),
+            Ok(None) => {}
+            Err(e) => return Err(Early::Refused(format!("first packet: {e}"))),
+        }
+        match read_into(client, buf, limits.read_buffer).await {
+            Ok(0) => return Err(Early::Gone("closed before CONNECT".into())),
+            Ok(_) => {}
+            Err(e) => return Err(Early::Gone(e.to_string())),
+        }
+    }
+}
+
+async fn connect_upstream(up: &Upstream) -> Result<(TcpStream, &str), String> {
+    let mut last = String::from("no server");
+    for s in &up.servers {
+        match TcpStream::connect_timeout(s.addr, up.connect_timeout).await {
+            Ok(t) => {
+                let _ = t.set_nodelay(true);
+                return Ok((t, s.name.as_str()));
+            }
+            Err(e) => {
+                warn!(upstream = %up.name, server = %s.name, error = %e, "upstream connect failed");
+                last = format!("{}: {e}", s.name);
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Serves one accepted client until it is closed.
+pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener: usize) {
+    let _ = stream.set_nodelay(true);
+    let mut client = Shared::new(stream);
+    let config = core.config.clone();
+    let limits = &config.limits;
+    let lname = &config.listeners[listener].name;
+    debug!(%peer, listener = %lname, "connection opened");
+
+    let mut cbuf = BytesMut::with_capacity(limits.read_buffer);
+    let first = future::or(async { read_connect(&mut client, &mut cbuf, &core).await }, async {
+        glommio::timer::sleep(limits.connect_timeout).await;
+        Err(Early::Timeout)
+    })
+    .await;
+    let frame = match first {
+        Ok(f) => f,
+        Err(Early::Timeout) => return info!(%peer, listener = %lname, "closed: no CONNECT within the connect timeout"),
+        Err(Early::Gone(why)) => return debug!(%peer, listener = %lname, %why, "closed before CONNECT"),
+        Err(Early::Refused(why)) => return info!(%peer, listener = %lname, %why, "closed: bad first packet"),
+    };
+    if frame.packet_type() != mqtt::kind::CONNECT {
+        return info!(%peer, listener = %lname, packet_type = frame.packet_type(), "closed: first packet is not CONNECT");
+    }
+    let connect = match mqtt::decode(&frame, Protocol::V5) {
+        Ok(Packet::Connect(c)) => c,
+        Ok(_) => return,
+        Err(e) => {
+            let level = connect_level(&frame);
+            info!(%peer, listener = %lname, error = %e, ?level, "refused: malformed CONNECT");
+            if level == Some(5) {
+                send(&mut client, &Packet::ConnAck(ConnAck::new(ReasonCode::from(&e), false)), Protocol::V5).await;
+            } else if let Some(code) = e.v3_connack_code() {
+                let reason = if code == 1 { ReasonCode::UnsupportedProtocolVersion } else { ReasonCode::ClientIdentifierNotValid };
+                send(&mut client, &Packet::ConnAck(ConnAck::new(reason, false)), Protocol::V311).await;
+            }
+            return;
+        }
+    };
+    let protocol = connect.protocol;
+    let client_id = connect.client_id.to_string();
+
+    let upstream_cfg = &config.upstreams[config.listeners[listener].upstream];
+    let (upstream, server) = match connect_upstream(upstream_cfg).await {
+        Ok(x) => x,
+        Err(why) => {
+            info!(%peer, client_id, upstream = %upstream_cfg.name, %why, "refused: upstream unavailable");
+            send(&mut client, &Packet::ConnAck(ConnAck::new(ReasonCode::ServerUnavailable, false)), protocol).await;
+            return;
+        }
+    };
+    let mut upstream = Shared::new(upstream);
+    if let Err(e) = upstream.write_all(frame.raw()).await {
+        info!(%peer, client_id, %server, error = %e, "refused: upstream write failed");
+        send(&mut client, &Packet::ConnAck(ConnAck::new(ReasonCode::ServerUnavailable, false)), protocol).await;
+        return;
+    }
+
+    let session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
+    let (up, down) = (Counters::default(), Counters::default());
+    up.bytes.set(frame.len() as u64);
+    up.packets.set(1);
+    let (up_writing, down_writing) = (Cell::new(false), Cell::new(false));
+    let pump = |dir, counters, writing| Pump {
+        dir,
+        session: &session,
+        client_keep_alive: connect.keep_alive,
+        max_packet_size: limits.max_packet_size,
+        read_chunk: limits.read_buffer,
+        counters,
+        writing,
+    };
+    let (c2u, u2c) = (pump(Dir::Up, &up, &up_writing), pump(Dir::Down, &down, &down_writing));
+    let mut ubuf = BytesMut::with_capacity(limits.read_buffer);
+    let (mut c_r, mut u_w) = (client.clone(), upstream.clone());
+    let (mut u_r, mut c_w) = (upstream.clone(), client.clone());
+    let close = future::or(
+        future::or(c2u.run(&mut c_r, &mut u_w, &mut cbuf), u2c.run(&mut u_r, &mut c_w, &mut ubuf)),
+        async {
+            core.shutdown.wait().await;
+            Close::Shutdown
+        },
+    )
+    .await;
+    drop((c_r, u_w, u_r, c_w));
+
+    if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), down_writing.get()) {
+        send(&mut client, &Packet::Disconnect(Disconnect::new(reason)), protocol).await;
+    }
+    // Dropping the upstream without DISCONNECT is what makes the broker publish the
+    // will; only a client DISCONNECT (already forwarded) is a clean goodbye.
+    drop(upstream);
+    drop(client);
+    let side: Side = close.side();
+    info!(
+        %peer,
+        listener = %lname,
+        client_id,
+        protocol = %protocol,
+        upstream = %upstream_cfg.name,
+        %server,
+        bytes_up = up.bytes.get(),
+        bytes_down = down.bytes.get(),
+        packets_up = up.packets.get(),
+        packets_down = down.packets.get(),
+        closed_by = %side,
+        reason = %close,
+        "connection closed"
+    );
+}

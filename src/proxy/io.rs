@@ -1,0 +1,60 @@
+//! Socket plumbing for one core: a stream shared by the two relay directions, and
+//! bounded buffered reads.
+//!
+//! glommio's `TcpStream` needs `&mut` to read or write, but a connection reads and
+//! writes the same socket from two directions. [`Shared`] hands out handles that
+//! borrow the stream only inside a single `poll_*` call, which is sound on a
+//! single-threaded executor (no borrow is held across an await). The socket closes
+//! when the last handle is dropped. Nothing here interprets MQTT.
+
+use bytes::BytesMut;
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite};
+use glommio::net::TcpStream;
+use std::cell::RefCell;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+/// A handle to a stream shared by the tasks of one connection on one core.
+#[derive(Clone)]
+pub struct Shared(Rc<RefCell<TcpStream>>);
+
+impl Shared {
+    /// Wraps a stream.
+    pub fn new(s: TcpStream) -> Self {
+        Shared(Rc::new(RefCell::new(s)))
+    }
+}
+
+impl AsyncRead for Shared {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut s = self.0.borrow_mut();
+        Pin::new(&mut *s).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Shared {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let mut s = self.0.borrow_mut();
+        Pin::new(&mut *s).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut s = self.0.borrow_mut();
+        Pin::new(&mut *s).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut s = self.0.borrow_mut();
+        Pin::new(&mut *s).poll_close(cx)
+    }
+}
+
+/// Reads at most `chunk` more bytes into `buf`; `Ok(0)` at end of stream.
+pub async fn read_into(s: &mut Shared, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
+    let filled = buf.len();
+    buf.resize(filled + chunk, 0);
+    let r = s.read(&mut buf[filled..]).await;
+    let n = *r.as_ref().unwrap_or(&0);
+    buf.truncate(filled + n);
+    r
+}

@@ -1,0 +1,171 @@
+//! The two relay directions of one session: read, cut frames, ask the session what
+//! to do with each, write the accepted bytes on, read again.
+//!
+//! Zero-copy: a read's complete frames are split off the connection buffer as one
+//! `Bytes`; frames are checked as slices of it, and runs of unchanged frames are
+//! written with one `write_all` of that same memory. Backpressure: the next read
+//! starts only after the previous write finished, so a slow peer stops reads on the
+//! side that feeds it, and a buffer never holds more than one maximum-size packet
+//! plus one read chunk.
+
+use super::close::Close;
+use super::io::{read_into, Shared};
+use super::session::{Session, Verdict};
+use super::stats::Counters;
+use crate::mqtt::{self, FrameCheck};
+use bytes::{Bytes, BytesMut};
+use futures_lite::AsyncWriteExt;
+use std::cell::Cell;
+use std::time::Duration;
+
+/// Which way a pump moves bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Client to broker.
+    Up,
+    /// Broker to client.
+    Down,
+}
+
+/// What a pump needs besides its sockets.
+pub struct Pump<'a> {
+    /// Direction.
+    pub dir: Dir,
+    /// Session verdicts.
+    pub session: &'a Session,
+    /// Keep alive the client's CONNECT asked for.
+    pub client_keep_alive: u16,
+    /// Limit on a frame from the source.
+    pub max_packet_size: usize,
+    /// Read chunk.
+    pub read_chunk: usize,
+    /// Counters of this direction.
+    pub counters: &'a Counters,
+    /// Set while bytes are being written to the destination (a DISCONNECT must not be
+    /// interleaved with a half-written frame).
+    pub writing: &'a Cell<bool>,
+}
+
+impl Pump<'_> {
+    fn gone(&self, why: String) -> Close {
+        match self.dir {
+            Dir::Up => Close::ClientGone(why),
+            Dir::Down => Close::UpstreamGone(why),
+        }
+    }
+
+    fn write_gone(&self, why: String) -> Close {
+        match self.dir {
+            Dir::Up => Close::UpstreamGone(why),
+            Dir::Down => Close::ClientGone(why),
+        }
+    }
+
+    fn malformed(&self, e: mqtt::DecodeError) -> Close {
+        match self.dir {
+            Dir::Up => Close::ClientProtocol(e),
+            Dir::Down => Close::UpstreamProtocol(e),
+        }
+    }
+
+    fn verdict(&self, f: &mqtt::Frame) -> Verdict {
+        match self.dir {
+            Dir::Up => self.session.from_client(f),
+            Dir::Down => self.session.from_upstream(f, self.client_keep_alive),
+        }
+    }
+
+    async fn write(&self, dst: &mut Shared, b: &[u8]) -> Result<(), Close> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        self.writing.set(true);
+        let r = dst.write_all(b).await;
+        self.writing.set(false);
+        self.counters.bytes.set(self.counters.bytes.get() + b.len() as u64);
+        r.map_err(|e| self.write_gone(e.to_string()))
+    }
+
+    /// Handles the complete frames at the front of `buf`; `Some` when the session ends.
+    async fn drain(&self, buf: &mut BytesMut, dst: &mut Shared) -> Result<(), Close> {
+        let mut end = 0;
+        let mut bad = None;
+        loop {
+            match mqtt::frame::check(&buf[end..], self.max_packet_size) {
+                Ok(FrameCheck::Complete { len, .. }) => end += len,
+                Ok(FrameCheck::Incomplete { .. }) => break,
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
+            }
+        }
+        if end > 0 {
+            let chunk: Bytes = buf.split_to(end).freeze();
+            let (mut off, mut start) = (0, 0);
+            let mut outcome = None;
+            while off < end {
+                let frame = match mqtt::frame::check(&chunk[off..], usize::MAX) {
+                    Ok(FrameCheck::Complete { len, .. }) => mqtt::Frame::from_bytes(chunk.slice(off..off + len), usize::MAX),
+                    _ => Err(mqtt::DecodeError::Truncated),
+                };
+                let frame = frame.map_err(|e| self.malformed(e))?;
+                let len = frame.len();
+                self.counters.packets.set(self.counters.packets.get() + 1);
+                match self.verdict(&frame) {
+                    Verdict::Forward => off += len,
+                    Verdict::ForwardThenEnd(c) => {
+                        off += len;
+                        outcome = Some(c);
+                        break;
+                    }
+                    Verdict::Replace(b) => {
+                        self.write(dst, &chunk[start..off]).await?;
+                        self.write(dst, &b).await?;
+                        off += len;
+                        start = off;
+                    }
+                    Verdict::End(c) => {
+                        outcome = Some(c);
+                        break;
+                    }
+                }
+            }
+            self.write(dst, &chunk[start..off]).await?;
+            if let Some(c) = outcome {
+                return Err(c);
+            }
+        }
+        match bad {
+            Some(e) => Err(self.malformed(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs until the session ends; returns why.
+    pub async fn run(&self, src: &mut Shared, dst: &mut Shared, buf: &mut BytesMut) -> Close {
+        loop {
+            if let Err(c) = self.drain(buf, dst).await {
+                return c;
+            }
+            let keep_alive = self.session.keep_alive.get();
+            let read = read_into(src, buf, self.read_chunk);
+            let r = if self.dir == Dir::Up && keep_alive > 0 {
+                let limit = Duration::from_millis(u64::from(keep_alive) * 1500);
+                futures_lite::future::or(async { Some(read.await) }, async {
+                    glommio::timer::sleep(limit).await;
+                    None
+                })
+                .await
+            } else {
+                Some(read.await)
+            };
+            match r {
+                None => return Close::KeepAliveTimeout,
+                Some(Ok(0)) => return self.gone("end of stream".into()),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return self.gone(e.to_string()),
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The session state machine of a transparent hop: what to do with each frame, in
+//! each direction, after CONNECT. Pure: no sockets, no clock (the relay measures
+//! time and asks here only about frames).
+//!
+//! Every frame is fully validated (a PUBLISH is read in place, without copying) and
+//! then forwarded as the same bytes; only a CONNACK may be rewritten, to tell an
+//! MQTT 5.0 client the keep alive the proxy enforces. Packets that flow the wrong
+//! way (a client sending CONNACK, a broker sending SUBSCRIBE, a second CONNECT) end
+//! the session as protocol errors of the side that sent them.
+
+use super::close::Close;
+use crate::mqtt::{self, kind, DecodeError, Frame, Packet, Protocol, PublishView};
+use bytes::Bytes;
+use std::cell::Cell;
+
+/// What to do with one frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward the frame's bytes unchanged.
+    Forward,
+    /// Forward it, then end the session.
+    ForwardThenEnd(Close),
+    /// Send these bytes instead of the frame.
+    Replace(Bytes),
+    /// Do not forward it; end the session.
+    End(Close),
+}
+
+/// Per-session facts the verdicts depend on.
+#[derive(Debug)]
+pub struct Session {
+    /// Version from the client's CONNECT.
+    pub protocol: Protocol,
+    /// Keep alive the proxy enforces, seconds (0: none). May change at CONNACK.
+    pub keep_alive: Cell<u16>,
+    /// Keep-alive cap from the config, to announce to 5.0 clients.
+    cap: Option<u16>,
+    connack_seen: Cell<bool>,
+}
+
+impl Session {
+    /// A session for a client that sent CONNECT with `keep_alive`, under `cap`.
+    pub fn new(protocol: Protocol, keep_alive: u16, cap: Option<u16>) -> Self {
+        let enforced = match cap {
+            Some(c) if keep_alive == 0 || keep_alive > c => c,
+            _ => keep_alive,
+        };
+        Session { protocol, keep_alive: Cell::new(enforced), cap, connack_seen: Cell::new(false) }
+    }
+
+    /// True when the client asked for more than the cap (only 5.0 can be told).
+    fn must_announce_cap(&self, client_keep_alive: u16) -> bool {
+        matches!(self.cap, Some(c) if client_keep_alive == 0 || client_keep_alive > c)
+    }
+
+    fn check(&self, frame: &Frame) -> Result<(), DecodeError> {
+        if frame.packet_type() == kind::PUBLISH {
+            PublishView::parse(frame, self.protocol).map(|_| ())
+        } else {
+            mqtt::decode(frame, self.protocol).map(|_| ())
+        }
+    }
+
+    /// A frame from the client.
+    pub fn from_client(&self, frame: &Frame) -> Verdict {
+        use kind::*;
+        match frame.packet_type() {
+            CONNECT | CONNACK | SUBACK | UNSUBACK | PINGRESP => {
+                return Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(frame.packet_type())))
+            }
+            _ => {}
+        }
+        match self.check(frame) {
+            Err(e) => Verdict::End(Close::ClientProtocol(e)),
+            Ok(()) if frame.packet_type() == DISCONNECT => Verdict::ForwardThenEnd(Close::ClientDisconnect),
+            Ok(()) => Verdict::Forward,
+        }
+    }
+
+    /// A frame from the broker. `client_keep_alive` is what the client's CONNECT asked.
+    pub fn from_upstream(&self, frame: &Frame, client_keep_alive: u16) -> Verdict {
+        use kind::*;
+        let t = frame.packet_type();
+        let protocol_error = |e| Verdict::End(Close::UpstreamProtocol(e));
+        if !self.connack_seen.get() {
+            if t != CONNACK {
+                return protocol_error(DecodeError::UnexpectedPacket(t));
+            }
+            self.connack_seen.set(true);
+            return match mqtt::decode(frame, self.protocol) {
+                Ok(Packet::ConnAck(ack)) => self.on_connack(ack, client_keep_alive),
+                Ok(_) => protocol_error(DecodeError::UnexpectedPacket(t)),
+                Err(e) => protocol_error(e),
+            };
+        }
+        match t {
+            CONNECT | CONNACK | SUBSCRIBE | UNSUBSCRIBE | PINGREQ => return protocol_error(DecodeError::UnexpectedPacket(t)),
+            _ => {}
+        }
+        match self.check(frame) {
+            Err(e) => protocol_error(e),
+            Ok(()) if t == DISCONNECT => Verdict::ForwardThenEnd(Close::UpstreamDisconnect),
+            Ok(()) => Verdict::Forward,
+        }
+    }
+
+    fn on_connack(&self, mut ack: mqtt::ConnAck, client_keep_alive: u16) -> Verdict {
+        if ack.reason.is_error() {
+            // The broker refused; it closes next. Nothing may follow a failed CONNACK.
+            return Verdict::ForwardThenEnd(Close::UpstreamDisconnect);
+        }
+        if let Some(server) = ack.properties.server_keep_alive {
+            // A 5.0 broker chose the keep alive; the client must use it.
+            self.keep_alive.set(server);
+            return Verdict::Forward;
+        }
+        if self.protocol.is_v5() && self.must_announce_cap(client_keep_alive) {
+            ack.properties.server_keep_alive = Some(self.keep_alive.get());
+            return match Packet::ConnAck(ack).to_bytes(self.protocol) {
+                Ok(b) => Verdict::Replace(b),
+                Err(_) => Verdict::Forward,
+            };
+        }
+        Verdict::Forward
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::{ConnAck, MqttStr, ReasonCode};
+
+    fn frame(p: &Packet, v: Protocol) -> Frame {
+        Frame::from_bytes(p.to_bytes(v).expect("encodes"), usize::MAX).expect("frames")
+    }
+
+    #[test]
+    fn second_connect_and_server_packets_from_client_are_protocol_errors() {
+        let s = Session::new(Protocol::V5, 30, None);
+        let f = frame(&Packet::PingResp, Protocol::V5);
+        assert_eq!(s.from_client(&f), Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(13))));
+        let f = frame(&Packet::PingReq, Protocol::V5);
+        assert_eq!(s.from_client(&f), Verdict::Forward);
+        let f = frame(&Packet::Disconnect(Default::default()), Protocol::V5);
+        assert_eq!(s.from_client(&f), Verdict::ForwardThenEnd(Close::ClientDisconnect));
+    }
+
+    #[test]
+    fn upstream_must_start_with_connack() {
+        let s = Session::new(Protocol::V311, 30, None);
+        let p = Packet::Publish(mqtt::Publish::new(MqttStr::from_static("a"), Bytes::new()));
+        assert!(matches!(s.from_upstream(&frame(&p, Protocol::V311), 30), Verdict::End(Close::UpstreamProtocol(_))));
+        let s = Session::new(Protocol::V311, 30, None);
+        let ok = Packet::ConnAck(ConnAck::new(ReasonCode::Success, false));
+        assert_eq!(s.from_upstream(&frame(&ok, Protocol::V311), 30), Verdict::Forward);
+        assert_eq!(s.from_upstream(&frame(&p, Protocol::V311), 30), Verdict::Forward);
+    }
+
+    #[test]
+    fn refused_connack_ends_after_forwarding() {
+        let s = Session::new(Protocol::V5, 30, None);
+        let no = Packet::ConnAck(ConnAck::new(ReasonCode::NotAuthorized, false));
+        assert_eq!(s.from_upstream(&frame(&no, Protocol::V5), 30), Verdict::ForwardThenEnd(Close::UpstreamDisconnect));
+    }
+
+    #[test]
+    fn keep_alive_cap_is_announced_to_v5_clients_only() {
+        let ok = Packet::ConnAck(ConnAck::new(ReasonCode::Success, false));
+        let s = Session::new(Protocol::V5, 0, Some(60));
+        assert_eq!(s.keep_alive.get(), 60);
+        let Verdict::Replace(b) = s.from_upstream(&frame(&ok, Protocol::V5), 0) else { panic!("not rewritten") };
+        let Ok(Packet::ConnAck(a)) = mqtt::decode_bytes(b, Protocol::V5, 1024) else { panic!("bad CONNACK") };
+        assert_eq!(a.properties.server_keep_alive, Some(60));
+        let s = Session::new(Protocol::V311, 600, Some(60));
+        assert_eq!(s.keep_alive.get(), 60);
+        assert_eq!(s.from_upstream(&frame(&ok, Protocol::V311), 600), Verdict::Forward);
+    }
+}
