@@ -1,4 +1,8 @@
 //! Test helpers shared by the integration test files.
 #![allow(dead_code)]
+pub mod broker;
+pub mod cli;
 pub mod codec;
 pub mod gen;
+pub mod proxy;
+pub mod raw;

@@ -1,0 +1,111 @@
+//! The proxy binary under test, started with a generated config; stopped on drop.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// A running proxy.
+pub struct Proxy {
+    child: Child,
+    /// The first listener's address.
+    pub addr: SocketAddr,
+    log: Arc<(Mutex<String>, Condvar)>,
+    _dir: tempfile::TempDir,
+}
+
+/// A one-listener config in front of `upstreams` (host:port strings).
+pub fn config(upstreams: &[String], extra: &str) -> String {
+    let servers: Vec<String> = upstreams.iter().map(|s| format!("\"{s}\"")).collect();
+    format!(
+        "listeners:\n  - name: test\n    bind: 127.0.0.1:0\n    upstream: broker\nupstreams:\n  - name: broker\n    servers: [{}]\n    connect_timeout: 1s\n{extra}",
+        servers.join(", ")
+    )
+}
+
+impl Proxy {
+    /// Starts the proxy on two cores with `yaml` and waits for its ready line.
+    pub fn start(yaml: &str) -> Self {
+        Self::start_with(yaml, &["--cores", "2"])
+    }
+
+    /// Starts the proxy with extra flags.
+    pub fn start_with(yaml: &str, flags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("proxy.yaml");
+        std::fs::write(&path, yaml).expect("write config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
+            .arg("--config")
+            .arg(&path)
+            .args(flags)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start proxy");
+        let log = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let mut stderr = child.stderr.take().expect("stderr");
+        let l = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                l.0.lock().expect("log").push_str(&String::from_utf8_lossy(&buf[..n]));
+                l.1.notify_all();
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .unwrap_or_else(|| panic!("no ready line; log:\n{}", log.0.lock().expect("log")))
+            .parse()
+            .expect("address");
+        Proxy { child, addr, log, _dir: dir }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        self.log.0.lock().expect("log").clone()
+    }
+
+    /// Waits (up to 20 s) until the log contains `needle`; returns the log.
+    pub fn wait_log(&self, needle: &str) -> String {
+        let (lock, cv) = &*self.log;
+        let guard = lock.lock().expect("log");
+        let (guard, _) = cv
+            .wait_timeout_while(guard, Duration::from_secs(20), |l| !l.contains(needle))
+            .expect("log");
+        assert!(guard.contains(needle), "proxy never logged `{needle}`; log:\n{}", *guard);
+        guard.clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().expect("wait")
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
