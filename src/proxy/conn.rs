@@ -52,6 +52,10 @@ enum Early {
 async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> Result<Frame, Early> {
     let limits = &core.config.limits;
     loop {
+        // Not CONNECT: no need to wait for the rest of whatever this is.
+        if buf.first().is_some_and(|b| b >> 4 != mqtt::kind::CONNECT) {
+            return Err(Early::Refused(format!("first packet type {} is not CONNECT", buf[0] >> 4)));
+        }
         match Frame::split(buf, limits.max_packet_size) {
             Ok(Some(f)) => return Ok(f),
             Ok(None) => {}
@@ -89,7 +93,8 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let config = core.config.clone();
     let limits = &config.limits;
     let lname = &config.listeners[listener].name;
-    debug!(%peer, listener = %lname, "connection opened");
+    let core_id = core.id;
+    info!(%peer, listener = %lname, core = core_id, "connection opened");
 
     let mut cbuf = BytesMut::with_capacity(limits.read_buffer);
     let first = future::or(async { read_connect(&mut client, &mut cbuf, &core).await }, async {
@@ -103,9 +108,6 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         Err(Early::Gone(why)) => return debug!(%peer, listener = %lname, %why, "closed before CONNECT"),
         Err(Early::Refused(why)) => return info!(%peer, listener = %lname, %why, "closed: bad first packet"),
     };
-    if frame.packet_type() != mqtt::kind::CONNECT {
-        return info!(%peer, listener = %lname, packet_type = frame.packet_type(), "closed: first packet is not CONNECT");
-    }
     let connect = match mqtt::decode(&frame, Protocol::V5) {
         Ok(Packet::Connect(c)) => c,
         Ok(_) => return,
@@ -179,6 +181,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     info!(
         %peer,
         listener = %lname,
+        core = core_id,
         client_id,
         protocol = %protocol,
         upstream = %upstream_cfg.name,

@@ -27,6 +27,8 @@ use trigger::Trigger;
 
 /// What one core shares between its tasks.
 pub struct Core {
+    /// This core's executor id (in logs).
+    pub id: usize,
     /// The config snapshot.
     pub config: Arc<Config>,
     /// Fired when this core shuts down.
@@ -37,6 +39,6 @@ pub struct Core {
 
 impl Core {
     fn new(config: Arc<Config>) -> Self {
-        Core { config, shutdown: Trigger::default(), live: Cell::new(0) }
+        Core { id: glommio::executor().id(), config, shutdown: Trigger::default(), live: Cell::new(0) }
     }
 }

@@ -26,6 +26,14 @@ pub enum Verdict {
     End(Close),
 }
 
+/// A keep alive under the cap (0 means "none", which the cap also replaces).
+fn capped(keep_alive: u16, cap: Option<u16>) -> u16 {
+    match cap {
+        Some(c) if keep_alive == 0 || keep_alive > c => c,
+        _ => keep_alive,
+    }
+}
+
 /// Per-session facts the verdicts depend on.
 #[derive(Debug)]
 pub struct Session {
@@ -41,16 +49,7 @@ pub struct Session {
 impl Session {
     /// A session for a client that sent CONNECT with `keep_alive`, under `cap`.
     pub fn new(protocol: Protocol, keep_alive: u16, cap: Option<u16>) -> Self {
-        let enforced = match cap {
-            Some(c) if keep_alive == 0 || keep_alive > c => c,
-            _ => keep_alive,
-        };
-        Session { protocol, keep_alive: Cell::new(enforced), cap, connack_seen: Cell::new(false) }
-    }
-
-    /// True when the client asked for more than the cap (only 5.0 can be told).
-    fn must_announce_cap(&self, client_keep_alive: u16) -> bool {
-        matches!(self.cap, Some(c) if client_keep_alive == 0 || client_keep_alive > c)
+        Session { protocol, keep_alive: Cell::new(capped(keep_alive, cap)), cap, connack_seen: Cell::new(false) }
     }
 
     fn check(&self, frame: &Frame) -> Result<(), DecodeError> {
@@ -109,13 +108,13 @@ impl Session {
             // The broker refused; it closes next. Nothing may follow a failed CONNACK.
             return Verdict::ForwardThenEnd(Close::UpstreamDisconnect);
         }
-        if let Some(server) = ack.properties.server_keep_alive {
-            // A 5.0 broker chose the keep alive; the client must use it.
-            self.keep_alive.set(server);
-            return Verdict::Forward;
-        }
-        if self.protocol.is_v5() && self.must_announce_cap(client_keep_alive) {
-            ack.properties.server_keep_alive = Some(self.keep_alive.get());
+        // What the client will use: the broker's Server Keep Alive if it set one
+        // (5.0), else its own; the proxy enforces it, capped.
+        let asked = ack.properties.server_keep_alive.unwrap_or(client_keep_alive);
+        let effective = capped(asked, self.cap);
+        self.keep_alive.set(effective);
+        if effective != asked && self.protocol.is_v5() {
+            ack.properties.server_keep_alive = Some(effective);
             return match Packet::ConnAck(ack).to_bytes(self.protocol) {
                 Ok(b) => Verdict::Replace(b),
                 Err(_) => Verdict::Forward,

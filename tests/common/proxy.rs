@@ -91,6 +91,17 @@ impl Proxy {
         guard.clone()
     }
 
+    /// Waits (up to 30 s) until `needle` occurs `n` times in the log; returns the log.
+    pub fn wait_log_count(&self, needle: &str, n: usize) -> String {
+        let (lock, cv) = &*self.log;
+        let guard = lock.lock().expect("log");
+        let (guard, _) = cv
+            .wait_timeout_while(guard, Duration::from_secs(30), |l| l.matches(needle).count() < n)
+            .expect("log");
+        assert!(guard.matches(needle).count() >= n, "fewer than {n} `{needle}` in the log");
+        guard.clone()
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
