@@ -19,7 +19,10 @@ async fn v311_client(port: u16, i: usize) -> usize {
     opts.set_keep_alive(Duration::from_secs(30));
     let (client, mut ev) = AsyncClient::new(opts, 64);
     let topic = format!("load/{i}");
-    client.subscribe(&topic, QoS::AtLeastOnce).await.expect("subscribe");
+    client
+        .subscribe(&topic, QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
     let mut got = HashSet::new();
     let mut subscribed = false;
     while got.len() < MESSAGES {
@@ -27,7 +30,10 @@ async fn v311_client(port: u16, i: usize) -> usize {
             Event::Incoming(Packet::SubAck(_)) if !subscribed => {
                 subscribed = true;
                 for n in 0..MESSAGES {
-                    client.publish(&topic, QoS::AtLeastOnce, false, n.to_string()).await.expect("publish");
+                    client
+                        .publish(&topic, QoS::AtLeastOnce, false, n.to_string())
+                        .await
+                        .expect("publish");
                 }
             }
             Event::Incoming(Packet::Publish(p)) => {
@@ -49,7 +55,10 @@ async fn v5_client(port: u16, i: usize) -> usize {
     opts.set_keep_alive(Duration::from_secs(30));
     let (client, mut ev) = AsyncClient::new(opts, 64);
     let topic = format!("load5/{i}");
-    client.subscribe(&topic, QoS::ExactlyOnce).await.expect("subscribe");
+    client
+        .subscribe(&topic, QoS::ExactlyOnce)
+        .await
+        .expect("subscribe");
     let mut got = HashSet::new();
     let mut subscribed = false;
     while got.len() < MESSAGES {
@@ -57,7 +66,10 @@ async fn v5_client(port: u16, i: usize) -> usize {
             Event::Incoming(Packet::SubAck(_)) if !subscribed => {
                 subscribed = true;
                 for n in 0..MESSAGES {
-                    client.publish(&topic, QoS::ExactlyOnce, false, n.to_string()).await.expect("publish");
+                    client
+                        .publish(&topic, QoS::ExactlyOnce, false, n.to_string())
+                        .await
+                        .expect("publish");
                 }
             }
             Event::Incoming(Packet::Publish(p)) => {
@@ -85,7 +97,10 @@ async fn many_concurrent_clients_every_message_accounted_for() {
     }
     let mut total = 0;
     for t in tasks {
-        total += tokio::time::timeout(Duration::from_secs(60), t).await.expect("client finished").expect("client ok");
+        total += tokio::time::timeout(Duration::from_secs(60), t)
+            .await
+            .expect("client finished")
+            .expect("client ok");
     }
     assert_eq!(total, (CLIENTS_V311 + CLIENTS_V5) * MESSAGES);
     let log = proxy.wait_log_count("reason=client_disconnect", CLIENTS_V311 + CLIENTS_V5);
@@ -94,5 +109,8 @@ async fn many_concurrent_clients_every_message_accounted_for() {
         .filter(|l| l.contains("connection opened"))
         .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("core=")))
         .collect();
-    assert!(cores.len() >= 2, "connections all landed on one core: {cores:?}");
+    assert!(
+        cores.len() >= 2,
+        "connections all landed on one core: {cores:?}"
+    );
 }

@@ -1,15 +1,49 @@
 //! `${VAR}` and `${VAR:-default}` substitution in the config text, before YAML parsing.
 //!
-//! Substitution works on the raw text so it applies anywhere (keys, values, lists).
-//! `$$` writes a literal `$`. An unset variable without a default is an error that
-//! names the variable and its line. Values are inserted verbatim; this module never
+//! Substitution works on the raw text so it applies anywhere (keys, values, lists),
+//! except in YAML comments, which are copied as they are. `$$` writes a literal `$`.
+//! An unset variable without a default is an error that names the variable and its
+//! line. Values are inserted verbatim; this module never
 //! logs them (they may be secrets).
 
 use super::ConfigError;
 
-/// Replaces every `${VAR}` / `${VAR:-default}` using `lookup`.
-pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+/// Byte offset where a YAML comment starts in `line` (a `#` at the start or after
+/// white space, outside quotes), or the line's length.
+fn comment_start(line: &str) -> usize {
+    let (mut single, mut double, mut prev_space) = (false, false, true);
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '#' if !single && !double && prev_space => return i,
+            _ => {}
+        }
+        prev_space = c.is_whitespace();
+    }
+    line.len()
+}
+
+/// Replaces every `${VAR}` / `${VAR:-default}` outside comments using `lookup`.
+pub fn substitute(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let cut = comment_start(line);
+        substitute_line(&line[..cut], n + 1, &lookup, &mut out)?;
+        out.push_str(&line[cut..]);
+    }
+    Ok(out)
+}
+
+fn substitute_line(
+    text: &str,
+    line: usize,
+    lookup: &impl Fn(&str) -> Option<String>,
+    out: &mut String,
+) -> Result<(), ConfigError> {
     let mut rest = text;
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
@@ -24,9 +58,11 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
             rest = after;
             continue;
         };
-        let line = text[..text.len() - rest.len() + pos].matches('\n').count() + 1;
         let Some(end) = body_start.find('}') else {
-            return Err(ConfigError::Env { line, message: "unterminated `${`".into() });
+            return Err(ConfigError::Env {
+                line,
+                message: "unterminated `${`".into(),
+            });
         };
         let expr = &body_start[..end];
         let (name, default) = match expr.split_once(":-") {
@@ -35,7 +71,10 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
         };
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            return Err(ConfigError::Env { line, message: format!("`${{{expr}}}` is not a variable reference") });
+            return Err(ConfigError::Env {
+                line,
+                message: format!("`${{{expr}}}` is not a variable reference"),
+            });
         }
         match (lookup(name), default) {
             (Some(v), _) => out.push_str(&v),
@@ -50,7 +89,7 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
         rest = &body_start[end + 1..];
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -63,9 +102,23 @@ mod tests {
 
     #[test]
     fn substitutes_and_defaults() {
-        assert_eq!(substitute("a: ${HOST}:${PORT:-1884}", env).expect("ok"), "a: 10.0.0.1:1884");
-        assert_eq!(substitute("cost: $$5 and $x", env).expect("ok"), "cost: $5 and $x");
+        assert_eq!(
+            substitute("a: ${HOST}:${PORT:-1884}", env).expect("ok"),
+            "a: 10.0.0.1:1884"
+        );
+        assert_eq!(
+            substitute("cost: $$5 and $x", env).expect("ok"),
+            "cost: $5 and $x"
+        );
         assert_eq!(substitute("x: ${EMPTY:-}", env).expect("ok"), "x: ");
+        assert_eq!(
+            substitute(
+                "a: ${HOST} # not ${THIS}\n# nor ${THAT}\nb: \"x#${HOST}\"\n",
+                env
+            )
+            .expect("ok"),
+            "a: 10.0.0.1 # not ${THIS}\n# nor ${THAT}\nb: \"x#10.0.0.1\"\n"
+        );
     }
 
     #[test]

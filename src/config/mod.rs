@@ -120,15 +120,18 @@ const MAX_PACKET_LIMIT: u64 = crate::mqtt::MAX_PACKET_SIZE as u64;
 impl Config {
     /// Reads and validates a config file (environment from the process).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Config::parse(&text, |k| std::env::var(k).ok())
     }
 
     /// Validates config text with a given environment.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let text = env::substitute(text, env)?;
-        let raw: RawConfig = serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let raw: RawConfig =
+            serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         validate(raw)
     }
 
@@ -138,7 +141,13 @@ impl Config {
         for l in &self.listeners {
             let u = &self.upstreams[l.upstream];
             let servers: Vec<&str> = u.servers.iter().map(|s| s.name.as_str()).collect();
-            s.push_str(&format!("listener {} on {} -> upstream {} [{}]\n", l.name, l.bind, u.name, servers.join(", ")));
+            s.push_str(&format!(
+                "listener {} on {} -> upstream {} [{}]\n",
+                l.name,
+                l.bind,
+                u.name,
+                servers.join(", ")
+            ));
         }
         s.push_str(&format!(
             "limits: max_packet_size={} connect_timeout={:?} keep_alive_max={:?} read_buffer={} max_connections_per_core={}\n",
@@ -153,19 +162,38 @@ impl Config {
 }
 
 fn invalid<T>(s: &Spanned<T>, key: String, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { line: s.referenced.line(), key, message: message.into() }
+    ConfigError::Invalid {
+        line: s.referenced.line(),
+        key,
+        message: message.into(),
+    }
 }
 
 fn resolve(s: &Spanned<String>, key: String) -> Result<SocketAddr, ConfigError> {
-    let mut addrs = s.value.to_socket_addrs().map_err(|e| invalid(s, key.clone(), format!("`{}`: {e}", s.value)))?;
-    addrs.next().ok_or_else(|| invalid(s, key, format!("`{}` resolves to no address", s.value)))
+    let mut addrs = s
+        .value
+        .to_socket_addrs()
+        .map_err(|e| invalid(s, key.clone(), format!("`{}`: {e}", s.value)))?;
+    addrs
+        .next()
+        .ok_or_else(|| invalid(s, key, format!("`{}` resolves to no address", s.value)))
 }
 
-fn bounded(v: &Option<Spanned<u64>>, key: &str, min: u64, max: u64, default: u64) -> Result<u64, ConfigError> {
+fn bounded(
+    v: &Option<Spanned<u64>>,
+    key: &str,
+    min: u64,
+    max: u64,
+    default: u64,
+) -> Result<u64, ConfigError> {
     match v {
         None => Ok(default),
         Some(s) if (min..=max).contains(&s.value) => Ok(s.value),
-        Some(s) => Err(invalid(s, key.into(), format!("{} is outside {min}..={max}", s.value))),
+        Some(s) => Err(invalid(
+            s,
+            key.into(),
+            format!("{} is outside {min}..={max}", s.value),
+        )),
     }
 }
 
@@ -173,16 +201,29 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let mut upstreams: Vec<Upstream> = Vec::new();
     for (i, u) in raw.upstreams.iter().enumerate() {
         if upstreams.iter().any(|x| x.name == u.name.value) {
-            return Err(invalid(&u.name, format!("upstreams[{i}].name"), format!("duplicate upstream `{}`", u.name.value)));
+            return Err(invalid(
+                &u.name,
+                format!("upstreams[{i}].name"),
+                format!("duplicate upstream `{}`", u.name.value),
+            ));
         }
         if u.servers.is_empty() {
-            return Err(invalid(&u.name, format!("upstreams[{i}].servers"), "at least one server is needed"));
+            return Err(invalid(
+                &u.name,
+                format!("upstreams[{i}].servers"),
+                "at least one server is needed",
+            ));
         }
         let servers = u
             .servers
             .iter()
             .enumerate()
-            .map(|(j, s)| Ok(Server { name: s.value.clone(), addr: resolve(s, format!("upstreams[{i}].servers[{j}]"))? }))
+            .map(|(j, s)| {
+                Ok(Server {
+                    name: s.value.clone(),
+                    addr: resolve(s, format!("upstreams[{i}].servers[{j}]"))?,
+                })
+            })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         upstreams.push(Upstream {
             name: u.name.value.clone(),
@@ -191,31 +232,69 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         });
     }
     if raw.listeners.is_empty() {
-        return Err(ConfigError::Invalid { line: 0, key: "listeners".into(), message: "at least one listener is needed".into() });
+        return Err(ConfigError::Invalid {
+            line: 0,
+            key: "listeners".into(),
+            message: "at least one listener is needed".into(),
+        });
     }
     let mut listeners: Vec<Listener> = Vec::new();
     for (i, l) in raw.listeners.iter().enumerate() {
         if listeners.iter().any(|x| x.name == l.name.value) {
-            return Err(invalid(&l.name, format!("listeners[{i}].name"), format!("duplicate listener `{}`", l.name.value)));
+            return Err(invalid(
+                &l.name,
+                format!("listeners[{i}].name"),
+                format!("duplicate listener `{}`", l.name.value),
+            ));
         }
-        let bind: SocketAddr = l
-            .bind
-            .value
-            .parse()
-            .map_err(|_| invalid(&l.bind, format!("listeners[{i}].bind"), format!("`{}` is not an ip:port", l.bind.value)))?;
-        let upstream = upstreams.iter().position(|u| u.name == l.upstream.value).ok_or_else(|| {
-            invalid(&l.upstream, format!("listeners[{i}].upstream"), format!("no upstream named `{}`", l.upstream.value))
+        let bind: SocketAddr = l.bind.value.parse().map_err(|_| {
+            invalid(
+                &l.bind,
+                format!("listeners[{i}].bind"),
+                format!("`{}` is not an ip:port", l.bind.value),
+            )
         })?;
-        listeners.push(Listener { name: l.name.value.clone(), bind, upstream });
+        let upstream = upstreams
+            .iter()
+            .position(|u| u.name == l.upstream.value)
+            .ok_or_else(|| {
+                invalid(
+                    &l.upstream,
+                    format!("listeners[{i}].upstream"),
+                    format!("no upstream named `{}`", l.upstream.value),
+                )
+            })?;
+        listeners.push(Listener {
+            name: l.name.value.clone(),
+            bind,
+            upstream,
+        });
     }
     let lim = &raw.limits;
     let limits = Limits {
-        max_packet_size: bounded(&lim.max_packet_size, "limits.max_packet_size", 16, MAX_PACKET_LIMIT, DEFAULT_MAX_PACKET)? as usize,
+        max_packet_size: bounded(
+            &lim.max_packet_size,
+            "limits.max_packet_size",
+            16,
+            MAX_PACKET_LIMIT,
+            DEFAULT_MAX_PACKET,
+        )? as usize,
         connect_timeout: lim.connect_timeout.map_or(Duration::from_secs(10), |d| d.0),
         keep_alive_max: lim.keep_alive_max,
-        read_buffer: bounded(&lim.read_buffer, "limits.read_buffer", 512, 16 << 20, 16 << 10)? as usize,
-        max_connections_per_core: bounded(&lim.max_connections_per_core, "limits.max_connections_per_core", 1, 10_000_000, 100_000)?
-            as usize,
+        read_buffer: bounded(
+            &lim.read_buffer,
+            "limits.read_buffer",
+            512,
+            16 << 20,
+            16 << 10,
+        )? as usize,
+        max_connections_per_core: bounded(
+            &lim.max_connections_per_core,
+            "limits.max_connections_per_core",
+            1,
+            10_000_000,
+            100_000,
+        )? as usize,
     };
     Ok(Config {
         listeners,
@@ -240,7 +319,10 @@ mod tests {
         let c = parse(OK).expect("valid");
         assert_eq!(c.limits.max_packet_size, 1 << 20);
         assert_eq!(c.listeners[0].upstream, 0);
-        assert_eq!(c.upstreams[0].servers[0].addr, "127.0.0.1:1884".parse().expect("addr"));
+        assert_eq!(
+            c.upstreams[0].servers[0].addr,
+            "127.0.0.1:1884".parse().expect("addr")
+        );
     }
 
     #[test]
@@ -253,13 +335,19 @@ mod tests {
     #[test]
     fn unknown_upstream_names_key_and_line() {
         let e = parse(&OK.replace("upstream: b", "upstream: nope")).expect_err("bad ref");
-        assert_eq!(e.to_string(), "line 4: listeners[0].upstream: no upstream named `nope`");
+        assert_eq!(
+            e.to_string(),
+            "line 4: listeners[0].upstream: no upstream named `nope`"
+        );
     }
 
     #[test]
     fn limits_are_bounded() {
         let e = parse(&format!("{OK}limits:\n  max_packet_size: 3\n")).expect_err("too small");
-        assert!(e.to_string().starts_with("line 9: limits.max_packet_size"), "{e}");
+        assert!(
+            e.to_string().starts_with("line 9: limits.max_packet_size"),
+            "{e}"
+        );
     }
 
     #[test]

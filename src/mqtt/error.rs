@@ -145,10 +145,13 @@ impl From<&DecodeError> for ReasonCode {
             UnsupportedProtocolVersion(_) => ReasonCode::UnsupportedProtocolVersion,
             ClientIdRejected => ReasonCode::ClientIdentifierNotValid,
             WildcardInTopicName => ReasonCode::TopicNameInvalid,
-            EmptyTopicName | DuplicateProperty(_) | InvalidPropertyValue(_) | NoTopicFilters
-            | NoLocalOnSharedSubscription | AuthNotSupported | UnexpectedPacket(_) => {
-                ReasonCode::ProtocolError
-            }
+            EmptyTopicName
+            | DuplicateProperty(_)
+            | InvalidPropertyValue(_)
+            | NoTopicFilters
+            | NoLocalOnSharedSubscription
+            | AuthNotSupported
+            | UnexpectedPacket(_) => ReasonCode::ProtocolError,
             ReservedPacketType(_)
             | InvalidHeaderFlags { .. }
             | VarIntTooLong

@@ -37,7 +37,9 @@ pub enum FrameCheck {
 #[inline]
 pub fn check(buf: &[u8], max_size: usize) -> Result<FrameCheck, DecodeError> {
     if buf.len() < 2 {
-        return Ok(FrameCheck::Incomplete { needed: 2 - buf.len() });
+        return Ok(FrameCheck::Incomplete {
+            needed: 2 - buf.len(),
+        });
     }
     let Some((remaining, n)) = varint::read(&buf[1..])? else {
         return Ok(FrameCheck::Incomplete { needed: 1 });
@@ -45,10 +47,15 @@ pub fn check(buf: &[u8], max_size: usize) -> Result<FrameCheck, DecodeError> {
     let header_len = 1 + n;
     let len = header_len + remaining as usize;
     if len > max_size {
-        return Err(DecodeError::PacketTooLarge { size: len, max: max_size });
+        return Err(DecodeError::PacketTooLarge {
+            size: len,
+            max: max_size,
+        });
     }
     if buf.len() < len {
-        return Ok(FrameCheck::Incomplete { needed: len - buf.len() });
+        return Ok(FrameCheck::Incomplete {
+            needed: len - buf.len(),
+        });
     }
     Ok(FrameCheck::Complete { header_len, len })
 }
@@ -136,10 +143,16 @@ mod tests {
 
     #[test]
     fn pingreq_is_two_bytes() {
-        assert_eq!(check(&[0xC0], 100), Ok(FrameCheck::Incomplete { needed: 1 }));
+        assert_eq!(
+            check(&[0xC0], 100),
+            Ok(FrameCheck::Incomplete { needed: 1 })
+        );
         assert_eq!(
             check(&[0xC0, 0x00], 100),
-            Ok(FrameCheck::Complete { header_len: 2, len: 2 })
+            Ok(FrameCheck::Complete {
+                header_len: 2,
+                len: 2
+            })
         );
     }
 
@@ -149,7 +162,10 @@ mod tests {
         let header = [0x30, 0xC0, 0x84, 0x3D];
         assert_eq!(
             check(&header, 1024),
-            Err(DecodeError::PacketTooLarge { size: 1_000_004, max: 1024 })
+            Err(DecodeError::PacketTooLarge {
+                size: 1_000_004,
+                max: 1024
+            })
         );
         assert_eq!(
             check(&header, MAX_PACKET_SIZE),
@@ -170,7 +186,13 @@ mod tests {
 
     #[test]
     fn malformed_lengths_are_errors() {
-        assert_eq!(check(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], usize::MAX), Err(DecodeError::VarIntTooLong));
-        assert_eq!(check(&[0x30, 0x80, 0x00], usize::MAX), Err(DecodeError::VarIntNotMinimal));
+        assert_eq!(
+            check(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], usize::MAX),
+            Err(DecodeError::VarIntTooLong)
+        );
+        assert_eq!(
+            check(&[0x30, 0x80, 0x00], usize::MAX),
+            Err(DecodeError::VarIntNotMinimal)
+        );
     }
 }

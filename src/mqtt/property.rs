@@ -69,15 +69,27 @@ pub enum Kind {
 pub fn kind(pid: u8) -> Option<Kind> {
     use id::*;
     Some(match pid {
-        PAYLOAD_FORMAT_INDICATOR | REQUEST_PROBLEM_INFORMATION | REQUEST_RESPONSE_INFORMATION
-        | MAXIMUM_QOS | RETAIN_AVAILABLE | WILDCARD_SUBSCRIPTION_AVAILABLE
-        | SUBSCRIPTION_IDENTIFIER_AVAILABLE | SHARED_SUBSCRIPTION_AVAILABLE => Kind::Byte,
+        PAYLOAD_FORMAT_INDICATOR
+        | REQUEST_PROBLEM_INFORMATION
+        | REQUEST_RESPONSE_INFORMATION
+        | MAXIMUM_QOS
+        | RETAIN_AVAILABLE
+        | WILDCARD_SUBSCRIPTION_AVAILABLE
+        | SUBSCRIPTION_IDENTIFIER_AVAILABLE
+        | SHARED_SUBSCRIPTION_AVAILABLE => Kind::Byte,
         SERVER_KEEP_ALIVE | RECEIVE_MAXIMUM | TOPIC_ALIAS_MAXIMUM | TOPIC_ALIAS => Kind::U16,
-        MESSAGE_EXPIRY_INTERVAL | SESSION_EXPIRY_INTERVAL | WILL_DELAY_INTERVAL
+        MESSAGE_EXPIRY_INTERVAL
+        | SESSION_EXPIRY_INTERVAL
+        | WILL_DELAY_INTERVAL
         | MAXIMUM_PACKET_SIZE => Kind::U32,
         SUBSCRIPTION_IDENTIFIER => Kind::Var,
-        CONTENT_TYPE | RESPONSE_TOPIC | ASSIGNED_CLIENT_IDENTIFIER | AUTHENTICATION_METHOD
-        | RESPONSE_INFORMATION | SERVER_REFERENCE | REASON_STRING => Kind::Str,
+        CONTENT_TYPE
+        | RESPONSE_TOPIC
+        | ASSIGNED_CLIENT_IDENTIFIER
+        | AUTHENTICATION_METHOD
+        | RESPONSE_INFORMATION
+        | SERVER_REFERENCE
+        | REASON_STRING => Kind::Str,
         CORRELATION_DATA | AUTHENTICATION_DATA => Kind::Bin,
         USER_PROPERTY => Kind::Pair,
         _ => return None,
@@ -305,7 +317,12 @@ impl<T: Field> DynField for T {
 }
 
 /// Stores a property that may appear at most once.
-pub fn set_once<T: Field>(slot: &mut Option<T>, pid: u8, v: Value<'_>, base: &Bytes) -> Result<(), DecodeError> {
+pub fn set_once<T: Field>(
+    slot: &mut Option<T>,
+    pid: u8,
+    v: Value<'_>,
+    base: &Bytes,
+) -> Result<(), DecodeError> {
     if slot.is_some() {
         return Err(DecodeError::DuplicateProperty(pid));
     }
@@ -314,7 +331,12 @@ pub fn set_once<T: Field>(slot: &mut Option<T>, pid: u8, v: Value<'_>, base: &By
 }
 
 /// Appends a property that may repeat.
-pub fn push<T: Field>(list: &mut Vec<T>, pid: u8, v: Value<'_>, base: &Bytes) -> Result<(), DecodeError> {
+pub fn push<T: Field>(
+    list: &mut Vec<T>,
+    pid: u8,
+    v: Value<'_>,
+    base: &Bytes,
+) -> Result<(), DecodeError> {
     list.push(T::from_value(v, base).ok_or(DecodeError::PropertyNotAllowed(pid))?);
     Ok(())
 }
@@ -330,7 +352,8 @@ pub fn decode<'a, S: PropertySet>(i: &'a [u8], base: &Bytes) -> PResult<'a, S> {
     let mut set = S::default();
     while !p.is_empty() {
         let (r, pid) = wire::var(p)?;
-        let pid = u8::try_from(pid).map_err(|_| nom::Err::Failure(DecodeError::UnknownProperty(0xFF)))?;
+        let pid =
+            u8::try_from(pid).map_err(|_| nom::Err::Failure(DecodeError::UnknownProperty(0xFF)))?;
         let Some(k) = kind(pid) else {
             return fail(DecodeError::UnknownProperty(pid));
         };
@@ -367,7 +390,10 @@ pub fn body_len<S: PropertySet>(set: &S) -> Result<usize, EncodeError> {
 pub fn encoded_len<S: PropertySet>(set: &S) -> Result<usize, EncodeError> {
     let n = body_len(set)?;
     if n > varint::MAX_VARINT as usize {
-        return Err(EncodeError::PacketTooLarge { size: n, max: varint::MAX_VARINT as usize });
+        return Err(EncodeError::PacketTooLarge {
+            size: n,
+            max: varint::MAX_VARINT as usize,
+        });
     }
     Ok(varint::len(n as u32) + n)
 }
@@ -598,7 +624,10 @@ mod tests {
 
     #[test]
     fn rules() {
-        assert_eq!(dec::<PublishProperties>(&[2, 0x23, 0]).unwrap_err(), DecodeError::Truncated);
+        assert_eq!(
+            dec::<PublishProperties>(&[2, 0x23, 0]).unwrap_err(),
+            DecodeError::Truncated
+        );
         assert_eq!(
             dec::<PublishProperties>(&[3, 0x23, 0, 0]).unwrap_err(),
             DecodeError::InvalidPropertyValue(0x23)
@@ -611,7 +640,10 @@ mod tests {
             dec::<PublishProperties>(&[5, 0x11, 0, 0, 0, 1]).unwrap_err(),
             DecodeError::PropertyNotAllowed(0x11)
         );
-        assert_eq!(dec::<AckProperties>(&[2, 0x7F, 0]).unwrap_err(), DecodeError::UnknownProperty(0x7F));
+        assert_eq!(
+            dec::<AckProperties>(&[2, 0x7F, 0]).unwrap_err(),
+            DecodeError::UnknownProperty(0x7F)
+        );
         assert_eq!(
             dec::<ConnAckProperties>(&[2, 0x24, 2]).unwrap_err(),
             DecodeError::InvalidPropertyValue(0x24)
@@ -621,12 +653,16 @@ mod tests {
     #[test]
     fn encode_in_declaration_order_then_user() {
         let mut p = DisconnectProperties::default();
-        p.user.push((MqttStr::from_static("a"), MqttStr::from_static("b")));
+        p.user
+            .push((MqttStr::from_static("a"), MqttStr::from_static("b")));
         p.reason_string = Some(MqttStr::from_static("r"));
         let n = body_len(&p).unwrap();
         let mut buf = BytesMut::new();
         put(&p, n, &mut buf);
-        assert_eq!(&buf[..], &[11, 0x1F, 0, 1, b'r', 0x26, 0, 1, b'a', 0, 1, b'b']);
+        assert_eq!(
+            &buf[..],
+            &[11, 0x1F, 0, 1, b'r', 0x26, 0, 1, b'a', 0, 1, b'b']
+        );
         assert!(!p.is_empty());
         assert!(DisconnectProperties::default().is_empty());
     }

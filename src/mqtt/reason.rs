@@ -102,17 +102,49 @@ pub enum ReasonCode {
 pub const ALL_REASON_CODES: [ReasonCode; 43] = {
     use ReasonCode::*;
     [
-        Success, GrantedQoS1, GrantedQoS2, DisconnectWithWillMessage, NoMatchingSubscribers,
-        NoSubscriptionExisted, ContinueAuthentication, ReAuthenticate, UnspecifiedError,
-        MalformedPacket, ProtocolError, ImplementationSpecificError, UnsupportedProtocolVersion,
-        ClientIdentifierNotValid, BadUserNameOrPassword, NotAuthorized, ServerUnavailable,
-        ServerBusy, Banned, ServerShuttingDown, BadAuthenticationMethod, KeepAliveTimeout,
-        SessionTakenOver, TopicFilterInvalid, TopicNameInvalid, PacketIdentifierInUse,
-        PacketIdentifierNotFound, ReceiveMaximumExceeded, TopicAliasInvalid, PacketTooLarge,
-        MessageRateTooHigh, QuotaExceeded, AdministrativeAction, PayloadFormatInvalid,
-        RetainNotSupported, QoSNotSupported, UseAnotherServer, ServerMoved,
-        SharedSubscriptionsNotSupported, ConnectionRateExceeded, MaximumConnectTime,
-        SubscriptionIdentifiersNotSupported, WildcardSubscriptionsNotSupported,
+        Success,
+        GrantedQoS1,
+        GrantedQoS2,
+        DisconnectWithWillMessage,
+        NoMatchingSubscribers,
+        NoSubscriptionExisted,
+        ContinueAuthentication,
+        ReAuthenticate,
+        UnspecifiedError,
+        MalformedPacket,
+        ProtocolError,
+        ImplementationSpecificError,
+        UnsupportedProtocolVersion,
+        ClientIdentifierNotValid,
+        BadUserNameOrPassword,
+        NotAuthorized,
+        ServerUnavailable,
+        ServerBusy,
+        Banned,
+        ServerShuttingDown,
+        BadAuthenticationMethod,
+        KeepAliveTimeout,
+        SessionTakenOver,
+        TopicFilterInvalid,
+        TopicNameInvalid,
+        PacketIdentifierInUse,
+        PacketIdentifierNotFound,
+        ReceiveMaximumExceeded,
+        TopicAliasInvalid,
+        PacketTooLarge,
+        MessageRateTooHigh,
+        QuotaExceeded,
+        AdministrativeAction,
+        PayloadFormatInvalid,
+        RetainNotSupported,
+        QoSNotSupported,
+        UseAnotherServer,
+        ServerMoved,
+        SharedSubscriptionsNotSupported,
+        ConnectionRateExceeded,
+        MaximumConnectTime,
+        SubscriptionIdentifiersNotSupported,
+        WildcardSubscriptionsNotSupported,
     ]
 };
 
@@ -151,8 +183,8 @@ impl ReasonContext {
     const fn allowed(self) -> &'static [u8] {
         match self {
             ReasonContext::ConnAck => &[
-                0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C,
-                0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+                0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90,
+                0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
             ],
             ReasonContext::PubAckRec => &[0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99],
             ReasonContext::PubRelComp => &[0x00, 0x92],
@@ -161,9 +193,9 @@ impl ReasonContext {
             ],
             ReasonContext::UnsubAck => &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91],
             ReasonContext::Disconnect => &[
-                0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90,
-                0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F,
-                0xA0, 0xA1, 0xA2,
+                0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93,
+                0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1,
+                0xA2,
             ],
             ReasonContext::Auth => &[0x00, 0x18, 0x19],
         }
@@ -190,7 +222,9 @@ impl ReasonContext {
 
     /// All the codes this packet may carry (for generators and tests).
     pub fn codes(self) -> impl Iterator<Item = ReasonCode> {
-        self.allowed().iter().filter_map(|b| ReasonCode::from_u8(*b))
+        self.allowed()
+            .iter()
+            .filter_map(|b| ReasonCode::from_u8(*b))
     }
 }
 
@@ -210,10 +244,18 @@ mod tests {
     #[test]
     fn allow_lists_reject_codes_of_other_packets() {
         assert_eq!(ReasonContext::Auth.parse(0x87), None);
-        assert_eq!(ReasonContext::PubRelComp.parse(0x92), Some(ReasonCode::PacketIdentifierNotFound));
+        assert_eq!(
+            ReasonContext::PubRelComp.parse(0x92),
+            Some(ReasonCode::PacketIdentifierNotFound)
+        );
         assert_eq!(ReasonContext::PubAckRec.parse(0x92), None);
-        assert_eq!(ReasonContext::SubAck.parse(0x02), Some(ReasonCode::GrantedQoS2));
-        assert!(ReasonContext::Disconnect.codes().all(|c| ReasonContext::Disconnect.allows(c)));
+        assert_eq!(
+            ReasonContext::SubAck.parse(0x02),
+            Some(ReasonCode::GrantedQoS2)
+        );
+        assert!(ReasonContext::Disconnect
+            .codes()
+            .all(|c| ReasonContext::Disconnect.allows(c)));
         assert_eq!(ReasonContext::Disconnect.codes().count(), 29);
     }
 }

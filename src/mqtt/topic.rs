@@ -146,11 +146,34 @@ mod tests {
 
     #[test]
     fn filters_spec_examples() {
-        for ok in ["#", "+", "sport/#", "sport/tennis/#", "+/tennis/#", "sport/+/player1", "/+", "+/+", "$share/g/a/#"] {
+        for ok in [
+            "#",
+            "+",
+            "sport/#",
+            "sport/tennis/#",
+            "+/tennis/#",
+            "sport/+/player1",
+            "/+",
+            "+/+",
+            "$share/g/a/#",
+        ] {
             assert_eq!(validate_filter(ok), Ok(()), "{ok}");
         }
-        for bad in ["sport/tennis#", "sport/tennis/#/ranking", "sport+", "a/#/b", "$share/g", "$share//a", "$share/g+/a", "$share/g/a/#/b"] {
-            assert_eq!(validate_filter(bad), Err(DecodeError::InvalidTopicFilter), "{bad}");
+        for bad in [
+            "sport/tennis#",
+            "sport/tennis/#/ranking",
+            "sport+",
+            "a/#/b",
+            "$share/g",
+            "$share//a",
+            "$share/g+/a",
+            "$share/g/a/#/b",
+        ] {
+            assert_eq!(
+                validate_filter(bad),
+                Err(DecodeError::InvalidTopicFilter),
+                "{bad}"
+            );
         }
         assert_eq!(validate_filter(""), Err(DecodeError::EmptyTopicFilter));
     }
@@ -158,8 +181,14 @@ mod tests {
     #[test]
     fn matching_spec_examples() {
         assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon"));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/ranking"
+        ));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/score/wimbledon"
+        ));
         assert!(matches("sport/#", "sport"));
         assert!(matches("sport/tennis/+", "sport/tennis/player1"));
         assert!(!matches("sport/tennis/+", "sport/tennis/player1/ranking"));
@@ -214,7 +243,10 @@ mod tests {
     fn shared() {
         assert_eq!(
             SharedSubscription::split("$share/grp/a/+"),
-            Some(Ok(SharedSubscription { group: "grp", filter: "a/+" }))
+            Some(Ok(SharedSubscription {
+                group: "grp",
+                filter: "a/+"
+            }))
         );
         assert_eq!(SharedSubscription::split("a/b"), None);
     }

@@ -55,10 +55,13 @@ impl Close {
     /// Whose doing it was.
     pub fn side(&self) -> Side {
         match self {
-            Close::ClientDisconnect | Close::ClientGone(_) | Close::ClientProtocol(_) | Close::KeepAliveTimeout => {
-                Side::Client
+            Close::ClientDisconnect
+            | Close::ClientGone(_)
+            | Close::ClientProtocol(_)
+            | Close::KeepAliveTimeout => Side::Client,
+            Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => {
+                Side::Upstream
             }
-            Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
             Close::Shutdown => Side::Proxy,
         }
     }
@@ -71,7 +74,9 @@ impl Close {
             Close::ClientProtocol(e) => Some(ReasonCode::from(e)),
             Close::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
             // 0x88 Server unavailable is not a valid DISCONNECT code; 0x80 is.
-            Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Some(ReasonCode::UnspecifiedError),
+            Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => {
+                Some(ReasonCode::UnspecifiedError)
+            }
             Close::Shutdown => Some(ReasonCode::ServerShuttingDown),
         }
     }
@@ -94,8 +99,12 @@ impl Close {
 impl fmt::Display for Close {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Close::ClientGone(why) | Close::UpstreamGone(why) => write!(f, "{}: {why}", self.label()),
-            Close::ClientProtocol(e) | Close::UpstreamProtocol(e) => write!(f, "{}: {e}", self.label()),
+            Close::ClientGone(why) | Close::UpstreamGone(why) => {
+                write!(f, "{}: {why}", self.label())
+            }
+            Close::ClientProtocol(e) | Close::UpstreamProtocol(e) => {
+                write!(f, "{}: {e}", self.label())
+            }
             _ => f.write_str(self.label()),
         }
     }

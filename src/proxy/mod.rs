@@ -39,6 +39,11 @@ pub struct Core {
 
 impl Core {
     fn new(config: Arc<Config>) -> Self {
-        Core { id: glommio::executor().id(), config, shutdown: Trigger::default(), live: Cell::new(0) }
+        Core {
+            id: glommio::executor().id(),
+            config,
+            shutdown: Trigger::default(),
+            live: Cell::new(0),
+        }
     }
 }

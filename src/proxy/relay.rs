@@ -82,7 +82,9 @@ impl Pump<'_> {
         self.writing.set(true);
         let r = dst.write_all(b).await;
         self.writing.set(false);
-        self.counters.bytes.set(self.counters.bytes.get() + b.len() as u64);
+        self.counters
+            .bytes
+            .set(self.counters.bytes.get() + b.len() as u64);
         r.map_err(|e| self.write_gone(e.to_string()))
     }
 
@@ -106,7 +108,9 @@ impl Pump<'_> {
             let mut outcome = None;
             while off < end {
                 let frame = match mqtt::frame::check(&chunk[off..], usize::MAX) {
-                    Ok(FrameCheck::Complete { len, .. }) => mqtt::Frame::from_bytes(chunk.slice(off..off + len), usize::MAX),
+                    Ok(FrameCheck::Complete { len, .. }) => {
+                        mqtt::Frame::from_bytes(chunk.slice(off..off + len), usize::MAX)
+                    }
                     _ => Err(mqtt::DecodeError::Truncated),
                 };
                 let frame = frame.map_err(|e| self.malformed(e))?;

@@ -114,14 +114,23 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener, index: usize) {
     }
 }
 
-async fn shard(config: Arc<Config>, addrs: Vec<SocketAddr>, report: mpsc::Sender<Result<(), RuntimeError>>, stop: Arc<AtomicBool>) {
+async fn shard(
+    config: Arc<Config>,
+    addrs: Vec<SocketAddr>,
+    report: mpsc::Sender<Result<(), RuntimeError>>,
+    stop: Arc<AtomicBool>,
+) {
     let core = Rc::new(Core::new(config.clone()));
     let mut listeners = Vec::new();
     for (l, addr) in config.listeners.iter().zip(&addrs) {
         match TcpListener::bind(addr) {
             Ok(t) => listeners.push(t),
             Err(e) => {
-                let _ = report.send(Err(RuntimeError::Bind { name: l.name.clone(), addr: *addr, reason: e.to_string() }));
+                let _ = report.send(Err(RuntimeError::Bind {
+                    name: l.name.clone(),
+                    addr: *addr,
+                    reason: e.to_string(),
+                }));
                 return;
             }
         }
@@ -140,7 +149,10 @@ async fn shard(config: Arc<Config>, addrs: Vec<SocketAddr>, report: mpsc::Sender
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
     if core.live.get() > 0 {
-        warn!(open = core.live.get(), "shutdown timeout: dropping remaining connections");
+        warn!(
+            open = core.live.get(),
+            "shutdown timeout: dropping remaining connections"
+        );
     }
 }
 
@@ -155,8 +167,11 @@ pub fn run(
     let mut reserved = Vec::new();
     let mut addrs = Vec::new();
     for l in &config.listeners {
-        let (sock, addr) = reserve(l.bind)
-            .map_err(|e| RuntimeError::Bind { name: l.name.clone(), addr: l.bind, reason: e.to_string() })?;
+        let (sock, addr) = reserve(l.bind).map_err(|e| RuntimeError::Bind {
+            name: l.name.clone(),
+            addr: l.bind,
+            reason: e.to_string(),
+        })?;
         reserved.push(sock);
         addrs.push(addr);
     }
@@ -173,7 +188,11 @@ pub fn run(
         match rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => failure = Some(e),
-            Err(_) => failure = Some(RuntimeError::Executor("an executor exited during start-up".into())),
+            Err(_) => {
+                failure = Some(RuntimeError::Executor(
+                    "an executor exited during start-up".into(),
+                ))
+            }
         }
     }
     drop(reserved);
@@ -182,7 +201,12 @@ pub fn run(
         handles.join_all();
         return Err(e);
     }
-    let named: Vec<(String, SocketAddr)> = config.listeners.iter().map(|l| l.name.clone()).zip(addrs).collect();
+    let named: Vec<(String, SocketAddr)> = config
+        .listeners
+        .iter()
+        .map(|l| l.name.clone())
+        .zip(addrs)
+        .collect();
     info!(cores = shards, "listening");
     ready(&named);
     for r in handles.join_all() {

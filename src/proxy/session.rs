@@ -49,7 +49,12 @@ pub struct Session {
 impl Session {
     /// A session for a client that sent CONNECT with `keep_alive`, under `cap`.
     pub fn new(protocol: Protocol, keep_alive: u16, cap: Option<u16>) -> Self {
-        Session { protocol, keep_alive: Cell::new(capped(keep_alive, cap)), cap, connack_seen: Cell::new(false) }
+        Session {
+            protocol,
+            keep_alive: Cell::new(capped(keep_alive, cap)),
+            cap,
+            connack_seen: Cell::new(false),
+        }
     }
 
     fn check(&self, frame: &Frame) -> Result<(), DecodeError> {
@@ -65,13 +70,17 @@ impl Session {
         use kind::*;
         match frame.packet_type() {
             CONNECT | CONNACK | SUBACK | UNSUBACK | PINGRESP => {
-                return Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(frame.packet_type())))
+                return Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(
+                    frame.packet_type(),
+                )))
             }
             _ => {}
         }
         match self.check(frame) {
             Err(e) => Verdict::End(Close::ClientProtocol(e)),
-            Ok(()) if frame.packet_type() == DISCONNECT => Verdict::ForwardThenEnd(Close::ClientDisconnect),
+            Ok(()) if frame.packet_type() == DISCONNECT => {
+                Verdict::ForwardThenEnd(Close::ClientDisconnect)
+            }
             Ok(()) => Verdict::Forward,
         }
     }
@@ -93,7 +102,9 @@ impl Session {
             };
         }
         match t {
-            CONNECT | CONNACK | SUBSCRIBE | UNSUBSCRIBE | PINGREQ => return protocol_error(DecodeError::UnexpectedPacket(t)),
+            CONNECT | CONNACK | SUBSCRIBE | UNSUBSCRIBE | PINGREQ => {
+                return protocol_error(DecodeError::UnexpectedPacket(t))
+            }
             _ => {}
         }
         match self.check(frame) {
@@ -110,7 +121,10 @@ impl Session {
         }
         // What the client will use: the broker's Server Keep Alive if it set one
         // (5.0), else its own; the proxy enforces it, capped.
-        let asked = ack.properties.server_keep_alive.unwrap_or(client_keep_alive);
+        let asked = ack
+            .properties
+            .server_keep_alive
+            .unwrap_or(client_keep_alive);
         let effective = capped(asked, self.cap);
         self.keep_alive.set(effective);
         if effective != asked && self.protocol.is_v5() {
@@ -137,29 +151,47 @@ mod tests {
     fn second_connect_and_server_packets_from_client_are_protocol_errors() {
         let s = Session::new(Protocol::V5, 30, None);
         let f = frame(&Packet::PingResp, Protocol::V5);
-        assert_eq!(s.from_client(&f), Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(13))));
+        assert_eq!(
+            s.from_client(&f),
+            Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(13)))
+        );
         let f = frame(&Packet::PingReq, Protocol::V5);
         assert_eq!(s.from_client(&f), Verdict::Forward);
         let f = frame(&Packet::Disconnect(Default::default()), Protocol::V5);
-        assert_eq!(s.from_client(&f), Verdict::ForwardThenEnd(Close::ClientDisconnect));
+        assert_eq!(
+            s.from_client(&f),
+            Verdict::ForwardThenEnd(Close::ClientDisconnect)
+        );
     }
 
     #[test]
     fn upstream_must_start_with_connack() {
         let s = Session::new(Protocol::V311, 30, None);
         let p = Packet::Publish(mqtt::Publish::new(MqttStr::from_static("a"), Bytes::new()));
-        assert!(matches!(s.from_upstream(&frame(&p, Protocol::V311), 30), Verdict::End(Close::UpstreamProtocol(_))));
+        assert!(matches!(
+            s.from_upstream(&frame(&p, Protocol::V311), 30),
+            Verdict::End(Close::UpstreamProtocol(_))
+        ));
         let s = Session::new(Protocol::V311, 30, None);
         let ok = Packet::ConnAck(ConnAck::new(ReasonCode::Success, false));
-        assert_eq!(s.from_upstream(&frame(&ok, Protocol::V311), 30), Verdict::Forward);
-        assert_eq!(s.from_upstream(&frame(&p, Protocol::V311), 30), Verdict::Forward);
+        assert_eq!(
+            s.from_upstream(&frame(&ok, Protocol::V311), 30),
+            Verdict::Forward
+        );
+        assert_eq!(
+            s.from_upstream(&frame(&p, Protocol::V311), 30),
+            Verdict::Forward
+        );
     }
 
     #[test]
     fn refused_connack_ends_after_forwarding() {
         let s = Session::new(Protocol::V5, 30, None);
         let no = Packet::ConnAck(ConnAck::new(ReasonCode::NotAuthorized, false));
-        assert_eq!(s.from_upstream(&frame(&no, Protocol::V5), 30), Verdict::ForwardThenEnd(Close::UpstreamDisconnect));
+        assert_eq!(
+            s.from_upstream(&frame(&no, Protocol::V5), 30),
+            Verdict::ForwardThenEnd(Close::UpstreamDisconnect)
+        );
     }
 
     #[test]
@@ -167,11 +199,18 @@ mod tests {
         let ok = Packet::ConnAck(ConnAck::new(ReasonCode::Success, false));
         let s = Session::new(Protocol::V5, 0, Some(60));
         assert_eq!(s.keep_alive.get(), 60);
-        let Verdict::Replace(b) = s.from_upstream(&frame(&ok, Protocol::V5), 0) else { panic!("not rewritten") };
-        let Ok(Packet::ConnAck(a)) = mqtt::decode_bytes(b, Protocol::V5, 1024) else { panic!("bad CONNACK") };
+        let Verdict::Replace(b) = s.from_upstream(&frame(&ok, Protocol::V5), 0) else {
+            panic!("not rewritten")
+        };
+        let Ok(Packet::ConnAck(a)) = mqtt::decode_bytes(b, Protocol::V5, 1024) else {
+            panic!("bad CONNACK")
+        };
         assert_eq!(a.properties.server_keep_alive, Some(60));
         let s = Session::new(Protocol::V311, 600, Some(60));
         assert_eq!(s.keep_alive.get(), 60);
-        assert_eq!(s.from_upstream(&frame(&ok, Protocol::V311), 600), Verdict::Forward);
+        assert_eq!(
+            s.from_upstream(&frame(&ok, Protocol::V311), 600),
+            Verdict::Forward
+        );
     }
 }

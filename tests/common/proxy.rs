@@ -20,7 +20,7 @@ pub struct Proxy {
 pub fn config(upstreams: &[String], extra: &str) -> String {
     let servers: Vec<String> = upstreams.iter().map(|s| format!("\"{s}\"")).collect();
     format!(
-        "listeners:\n  - name: test\n    bind: 127.0.0.1:0\n    upstream: broker\nupstreams:\n  - name: broker\n    servers: [{}]\n    connect_timeout: 1s\n{extra}",
+        "listeners:\n  - name: test\n    bind: 127.0.0.1:0\n    upstream: broker\nupstreams:\n  - name: broker\n    servers: [{}]\n    connect_timeout: 5s\n{extra}",
         servers.join(", ")
     )
 }
@@ -55,19 +55,28 @@ impl Proxy {
                 if n == 0 {
                     break;
                 }
-                l.0.lock().expect("log").push_str(&String::from_utf8_lossy(&buf[..n]));
+                l.0.lock()
+                    .expect("log")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
                 l.1.notify_all();
             }
         });
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
         let addr = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("addr="))
             .unwrap_or_else(|| panic!("no ready line; log:\n{}", log.0.lock().expect("log")))
             .parse()
             .expect("address");
-        Proxy { child, addr, log, _dir: dir }
+        Proxy {
+            child,
+            addr,
+            log,
+            _dir: dir,
+        }
     }
 
     /// The port.
@@ -87,7 +96,11 @@ impl Proxy {
         let (guard, _) = cv
             .wait_timeout_while(guard, Duration::from_secs(20), |l| !l.contains(needle))
             .expect("log");
-        assert!(guard.contains(needle), "proxy never logged `{needle}`; log:\n{}", *guard);
+        assert!(
+            guard.contains(needle),
+            "proxy never logged `{needle}`; log:\n{}",
+            *guard
+        );
         guard.clone()
     }
 
@@ -96,15 +109,23 @@ impl Proxy {
         let (lock, cv) = &*self.log;
         let guard = lock.lock().expect("log");
         let (guard, _) = cv
-            .wait_timeout_while(guard, Duration::from_secs(30), |l| l.matches(needle).count() < n)
+            .wait_timeout_while(guard, Duration::from_secs(30), |l| {
+                l.matches(needle).count() < n
+            })
             .expect("log");
-        assert!(guard.matches(needle).count() >= n, "fewer than {n} `{needle}` in the log");
+        assert!(
+            guard.matches(needle).count() >= n,
+            "fewer than {n} `{needle}` in the log"
+        );
         guard.clone()
     }
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().expect("wait")
     }
 

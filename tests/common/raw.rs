@@ -34,12 +34,23 @@ impl Raw {
     /// proxy fails the test instead of hanging it.
     pub fn open(addr: SocketAddr, protocol: Protocol) -> Raw {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        Raw { stream, protocol, buf: BytesMut::new() }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Raw {
+            stream,
+            protocol,
+            buf: BytesMut::new(),
+        }
     }
 
     /// Opens and sends CONNECT; returns the client and the first packet back.
-    pub fn connect(addr: SocketAddr, protocol: Protocol, client_id: &'static str, keep_alive: u16) -> (Raw, Option<Packet>) {
+    pub fn connect(
+        addr: SocketAddr,
+        protocol: Protocol,
+        client_id: &'static str,
+        keep_alive: u16,
+    ) -> (Raw, Option<Packet>) {
         let mut c = Raw::open(addr, protocol);
         c.send(&connect_packet(protocol, client_id, keep_alive));
         let p = c.recv();
@@ -60,7 +71,9 @@ impl Raw {
     /// The next packet, or `None` when the connection closed.
     pub fn recv(&mut self) -> Option<Packet> {
         loop {
-            if let Some(f) = mqtt::Frame::split(&mut self.buf, usize::MAX).expect("valid frames from the proxy") {
+            if let Some(f) =
+                mqtt::Frame::split(&mut self.buf, usize::MAX).expect("valid frames from the proxy")
+            {
                 return Some(mqtt::decode(&f, self.protocol).expect("valid packet from the proxy"));
             }
             let mut chunk = [0u8; 65536];

@@ -66,17 +66,36 @@ pub struct Ack {
 impl Ack {
     /// A successful acknowledgement without properties.
     pub fn new(kind: AckKind, pkid: u16) -> Self {
-        Ack { kind, pkid, reason: ReasonCode::Success, properties: AckProperties::default() }
+        Ack {
+            kind,
+            pkid,
+            reason: ReasonCode::Success,
+            properties: AckProperties::default(),
+        }
     }
 
-    pub(super) fn decode(kind: AckKind, base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
+    pub(super) fn decode(
+        kind: AckKind,
+        base: &Bytes,
+        body: &[u8],
+        protocol: Protocol,
+    ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, pkid) = wire::packet_id(i)?;
             if !protocol.is_v5() {
                 return Ok((i, Ack::new(kind, pkid)));
             }
-            let (i, (reason, properties)) = reason_props::decode::<AckProperties>(i, base, kind.reasons())?;
-            Ok((i, Ack { kind, pkid, reason, properties }))
+            let (i, (reason, properties)) =
+                reason_props::decode::<AckProperties>(i, base, kind.reasons())?;
+            Ok((
+                i,
+                Ack {
+                    kind,
+                    pkid,
+                    reason,
+                    properties,
+                },
+            ))
         })
     }
 

@@ -32,7 +32,10 @@ pub(super) fn decode<'a, S: PropertySet>(
 }
 
 /// The encoded tail: its length and the properties' own length (`None`: omitted).
-pub(super) fn len<S: PropertySet>(reason: ReasonCode, props: &S) -> Result<(usize, Option<usize>), EncodeError> {
+pub(super) fn len<S: PropertySet>(
+    reason: ReasonCode,
+    props: &S,
+) -> Result<(usize, Option<usize>), EncodeError> {
     let n = property::body_len(props)?;
     Ok(if n > 0 {
         (1 + varint::len(n as u32) + n, Some(n))
@@ -44,7 +47,12 @@ pub(super) fn len<S: PropertySet>(reason: ReasonCode, props: &S) -> Result<(usiz
 }
 
 /// Writes the tail measured by [`len`].
-pub(super) fn put<S: PropertySet>(reason: ReasonCode, props: &S, tail: (usize, Option<usize>), buf: &mut BytesMut) {
+pub(super) fn put<S: PropertySet>(
+    reason: ReasonCode,
+    props: &S,
+    tail: (usize, Option<usize>),
+    buf: &mut BytesMut,
+) {
     if tail.0 > 0 {
         buf.put_u8(reason as u8);
     }

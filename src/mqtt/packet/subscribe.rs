@@ -140,7 +140,11 @@ pub(super) fn block_len(n: Option<usize>) -> usize {
 }
 
 impl Subscribe {
-    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
+    pub(super) fn decode(
+        base: &Bytes,
+        body: &[u8],
+        protocol: Protocol,
+    ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, pkid) = wire::packet_id(i)?;
             let (i, properties) = if protocol.is_v5() {
@@ -160,7 +164,14 @@ impl Subscribe {
                 }
                 Ok((i, SubscribeFilter { filter: f, options }))
             })?;
-            Ok((i, Subscribe { pkid, filters, properties }))
+            Ok((
+                i,
+                Subscribe {
+                    pkid,
+                    filters,
+                    properties,
+                },
+            ))
         })
     }
 
@@ -202,7 +213,11 @@ pub struct SubAck {
 const V3_SUBACK: [u8; 4] = [0x00, 0x01, 0x02, 0x80];
 
 impl SubAck {
-    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
+    pub(super) fn decode(
+        base: &Bytes,
+        body: &[u8],
+        protocol: Protocol,
+    ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, pkid) = wire::packet_id(i)?;
             let (i, properties) = if protocol.is_v5() {
@@ -212,13 +227,24 @@ impl SubAck {
             };
             let (i, reasons) = non_empty_list(i, |i| {
                 let (i, b) = wire::byte(i)?;
-                let ok = if protocol.is_v5() { ReasonContext::SubAck.allows_byte(b) } else { V3_SUBACK.contains(&b) };
+                let ok = if protocol.is_v5() {
+                    ReasonContext::SubAck.allows_byte(b)
+                } else {
+                    V3_SUBACK.contains(&b)
+                };
                 match ReasonCode::from_u8(b) {
                     Some(c) if ok => Ok((i, c)),
                     _ => fail(DecodeError::InvalidReasonCode(b)),
                 }
             })?;
-            Ok((i, SubAck { pkid, reasons, properties }))
+            Ok((
+                i,
+                SubAck {
+                    pkid,
+                    reasons,
+                    properties,
+                },
+            ))
         })
     }
 

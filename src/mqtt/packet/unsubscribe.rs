@@ -25,7 +25,11 @@ pub struct Unsubscribe {
 }
 
 impl Unsubscribe {
-    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
+    pub(super) fn decode(
+        base: &Bytes,
+        body: &[u8],
+        protocol: Protocol,
+    ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, pkid) = wire::packet_id(i)?;
             let (i, properties) = if protocol.is_v5() {
@@ -34,7 +38,14 @@ impl Unsubscribe {
                 (i, UnsubscribeProperties::default())
             };
             let (i, filters) = non_empty_list(i, |i| filter(i, base))?;
-            Ok((i, Unsubscribe { pkid, filters, properties }))
+            Ok((
+                i,
+                Unsubscribe {
+                    pkid,
+                    filters,
+                    properties,
+                },
+            ))
         })
     }
 
@@ -73,11 +84,22 @@ pub struct UnsubAck {
 }
 
 impl UnsubAck {
-    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
+    pub(super) fn decode(
+        base: &Bytes,
+        body: &[u8],
+        protocol: Protocol,
+    ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, pkid) = wire::packet_id(i)?;
             if !protocol.is_v5() {
-                return Ok((i, UnsubAck { pkid, reasons: Vec::new(), properties: AckProperties::default() }));
+                return Ok((
+                    i,
+                    UnsubAck {
+                        pkid,
+                        reasons: Vec::new(),
+                        properties: AckProperties::default(),
+                    },
+                ));
             }
             let (i, properties) = property::decode::<AckProperties>(i, base)?;
             let (i, reasons) = non_empty_list(i, |i| {
@@ -87,7 +109,14 @@ impl UnsubAck {
                     None => fail(DecodeError::InvalidReasonCode(b)),
                 }
             })?;
-            Ok((i, UnsubAck { pkid, reasons, properties }))
+            Ok((
+                i,
+                UnsubAck {
+                    pkid,
+                    reasons,
+                    properties,
+                },
+            ))
         })
     }
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what the tests need
+# (mosquitto, mosquitto-clients), then runs format and lint checks and every test
+# (unit, codec vectors/property/cross-check, end-to-end against real Mosquitto).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_packages mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients stdbuf:coreutils
+ensure_cargo
+ensure_memlock
+export PATH="/usr/sbin:$PATH"   # Debian installs the broker in /usr/sbin
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --all-targets --locked
