@@ -70,11 +70,15 @@ impl Raw {
 
     /// The next packet, or `None` when the connection closed.
     pub fn recv(&mut self) -> Option<Packet> {
+        let f = self.recv_frame()?;
+        Some(mqtt::decode(&f, self.protocol).expect("valid packet from the proxy"))
+    }
+
+    /// The next frame as received, or `None` when the connection closed.
+    pub fn recv_frame(&mut self) -> Option<mqtt::Frame> {
         loop {
-            if let Some(f) =
-                mqtt::Frame::split(&mut self.buf, usize::MAX).expect("valid frames from the proxy")
-            {
-                return Some(mqtt::decode(&f, self.protocol).expect("valid packet from the proxy"));
+            if let Some(f) = mqtt::Frame::split(&mut self.buf, usize::MAX).expect("valid frames") {
+                return Some(f);
             }
             let mut chunk = [0u8; 65536];
             match self.stream.read(&mut chunk) {
