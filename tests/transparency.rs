@@ -18,14 +18,14 @@ use std::net::SocketAddr;
 
 enum Step {
     /// Open client `n` and send this CONNECT; its CONNACK is recorded.
-    Connect(usize, Packet),
+    Open(usize, Packet),
     /// Send a packet.
     Send(usize, Packet),
     /// Receive and record `count` packets.
     Recv(usize, usize),
-    /// Acknowledge every PUBLISH received since the last `Ack` (QoS 2: PUBREC,
+    /// Acknowledge every PUBLISH received since the last `AckAll` (QoS 2: PUBREC,
     /// record the broker's PUBREL, PUBCOMP).
-    Ack(usize),
+    AckAll(usize),
     /// Read to the close; record everything.
     RecvClose(usize),
 }
@@ -90,7 +90,7 @@ fn run(addr: SocketAddr, v: Protocol, steps: &[Step]) -> Vec<String> {
     let mut clients: Vec<Option<Raw>> = Vec::new();
     let mut unacked: Vec<Vec<Publish>> = Vec::new();
     let mut out = Vec::new();
-    let mut record = |n: usize, f: &Frame, out: &mut Vec<String>| -> Packet {
+    let record = |n: usize, f: &Frame, out: &mut Vec<String>| -> Packet {
         let p = decode(f, v).expect("valid packet");
         // Message expiry counts down in whole seconds at the broker; only its
         // presence is compared.
@@ -107,7 +107,7 @@ fn run(addr: SocketAddr, v: Protocol, steps: &[Step]) -> Vec<String> {
     };
     for step in steps {
         match step {
-            Connect(n, p) => {
+            Open(n, p) => {
                 while clients.len() <= *n {
                     clients.push(None);
                     unacked.push(Vec::new());
@@ -131,7 +131,7 @@ fn run(addr: SocketAddr, v: Protocol, steps: &[Step]) -> Vec<String> {
                     }
                 }
             }
-            Ack(n) => {
+            AckAll(n) => {
                 for p in std::mem::take(&mut unacked[*n]) {
                     let c = clients[*n].as_mut().expect("open");
                     match p.qos {
@@ -179,10 +179,10 @@ fn differential(v: Protocol, steps: &[Step]) {
 fn qos_flows(v: Protocol) -> Vec<Step> {
     let none = PublishProperties::default;
     vec![
-        Connect(0, connect(v, "sub", true, Default::default())),
+        Open(0, connect(v, "sub", true, Default::default())),
         Send(0, subscribe(1, "t/#", QoS::ExactlyOnce, Default::default())),
         Recv(0, 1),
-        Connect(1, connect(v, "pub", true, Default::default())),
+        Open(1, connect(v, "pub", true, Default::default())),
         Send(1, publish("t/0", QoS::AtMostOnce, 0, "zero", none())),
         Send(1, publish("t/1", QoS::AtLeastOnce, 10, "one", none())),
         Recv(1, 1),
@@ -191,7 +191,7 @@ fn qos_flows(v: Protocol) -> Vec<Step> {
         Send(1, ack(AckKind::PubRel, 11)),
         Recv(1, 1),
         Recv(0, 3),
-        Ack(0),
+        AckAll(0),
         Send(1, Packet::PingReq),
         Recv(1, 1),
         Send(
@@ -234,12 +234,12 @@ fn retained_and_persistent_sessions_v311_and_v5() {
         let mut retained = Publish::new(s("r/kept"), Bytes::from_static(b"kept"));
         retained.retain = true;
         let steps = vec![
-            Connect(0, connect(v, "keeper", false, persistent.clone())),
+            Open(0, connect(v, "keeper", false, persistent.clone())),
             Send(0, subscribe(1, "s/#", QoS::AtLeastOnce, Default::default())),
             Recv(0, 1),
             Send(0, Packet::Disconnect(Disconnect::default())),
             RecvClose(0),
-            Connect(1, connect(v, "other", true, Default::default())),
+            Open(1, connect(v, "other", true, Default::default())),
             Send(
                 1,
                 publish("s/queued", QoS::AtLeastOnce, 5, "while away", none()),
@@ -247,9 +247,9 @@ fn retained_and_persistent_sessions_v311_and_v5() {
             Recv(1, 1),
             Send(1, Packet::Publish(retained)),
             // Back: session present, the queued message arrives.
-            Connect(2, connect(v, "keeper", false, persistent)),
+            Open(2, connect(v, "keeper", false, persistent)),
             Recv(2, 1),
-            Ack(2),
+            AckAll(2),
             Send(2, subscribe(2, "r/#", QoS::AtMostOnce, Default::default())),
             Recv(2, 2),
             Send(2, Packet::Disconnect(Disconnect::default())),
@@ -302,14 +302,14 @@ fn v5_properties_aliases_receive_maximum_and_broker_errors() {
         ..Default::default()
     };
     let steps = vec![
-        Connect(0, connect(v, "sub", true, Default::default())),
+        Open(0, connect(v, "sub", true, Default::default())),
         Send(0, subscribe(1, "p/#", QoS::AtLeastOnce, sub_props)),
         Recv(0, 1),
-        Connect(1, connect(v, "pub", true, requester)),
+        Open(1, connect(v, "pub", true, requester)),
         Send(1, Packet::Publish(retained)),
         Recv(1, 1),
         Recv(0, 1),
-        Ack(0),
+        AckAll(0),
         // Topic alias: set, then reuse with an empty topic name.
         Send(
             1,
@@ -327,13 +327,13 @@ fn v5_properties_aliases_receive_maximum_and_broker_errors() {
         ),
         Recv(0, 2),
         // A late subscriber gets the retained message with all its properties.
-        Connect(2, connect(v, "late", true, slow)),
+        Open(2, connect(v, "late", true, slow)),
         Send(
             2,
             subscribe(1, "p/rich", QoS::AtLeastOnce, Default::default()),
         ),
         Recv(2, 2),
-        Ack(2),
+        AckAll(2),
         // Receive maximum 1: one in flight at a time.
         Send(
             2,
@@ -350,9 +350,9 @@ fn v5_properties_aliases_receive_maximum_and_broker_errors() {
         ),
         Recv(1, 2),
         Recv(2, 1),
-        Ack(2),
+        AckAll(2),
         Recv(2, 1),
-        Ack(2),
+        AckAll(2),
         // The broker enforces its Topic Alias Maximum (10): DISCONNECT 0x94.
         Send(1, publish("p/bad", QoS::AtMostOnce, 0, "x", alias_bad)),
         RecvClose(1),
