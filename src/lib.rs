@@ -9,10 +9,13 @@
 //! - [`proxy`]: the glommio runtime: one executor per core, SO_REUSEPORT listeners,
 //!   the connection driver and the pure session state machine it consults.
 //!
+//! - [`metrics`]: per-core single-writer counters and a Prometheus endpoint.
+//!
 //! Modules still to come (each in its own issue): `auth`, `route`, `schema`,
-//! `asyncapi`, `tls`, `metrics`.
+//! `asyncapi`, `tls`.
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod metrics;
 pub mod mqtt;
 pub mod proxy;

@@ -106,10 +106,13 @@ fn main() -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handler")?;
     }
-    proxy::run(Arc::new(config), &placement, stop, |listeners| {
+    proxy::run(Arc::new(config), &placement, stop, |listeners, metrics| {
         let mut out = std::io::stdout().lock();
         for (name, addr) in listeners {
             let _ = writeln!(out, "ready listener={name} addr={addr}");
+        }
+        if let Some(addr) = metrics {
+            let _ = writeln!(out, "ready metrics addr={addr}");
         }
         let _ = out.flush();
     })?;

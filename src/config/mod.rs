@@ -109,6 +109,8 @@ pub struct Config {
     pub limits: Limits,
     /// Shutdown deadline.
     pub shutdown_timeout: Duration,
+    /// Prometheus endpoint address, if enabled.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// The documented default config, printed by `--print-default-config`.
@@ -296,11 +298,22 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             100_000,
         )? as usize,
     };
+    let metrics = match &raw.metrics {
+        Some(m) => Some(m.bind.value.parse().map_err(|_| {
+            invalid(
+                &m.bind,
+                "metrics.bind".into(),
+                format!("`{}` is not an ip:port", m.bind.value),
+            )
+        })?),
+        None => None,
+    };
     Ok(Config {
         listeners,
         upstreams,
         limits,
         shutdown_timeout: raw.shutdown_timeout.map_or(Duration::from_secs(5), |d| d.0),
+        metrics,
     })
 }
 

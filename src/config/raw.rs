@@ -22,6 +22,17 @@ pub struct RawConfig {
     /// How long a shutdown may take before connections are cut.
     #[serde(default)]
     pub shutdown_timeout: Option<Dur>,
+    /// Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: Option<RawMetrics>,
+}
+
+/// The metrics endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// `ip:port` serving `GET /metrics`.
+    pub bind: Spanned<String>,
 }
 
 /// One listener.

@@ -2,7 +2,7 @@
 //!
 //! Steps: read CONNECT within the connect timeout; answer malformed or unsupported
 //! CONNECTs the way the client's version expects; open the upstream (first server
-//! that answers); forward the original CONNECT bytes; relay both directions until
+//! that answers) and forward the original CONNECT bytes; relay both directions until
 //! one ends (or the core shuts down); tell a 5.0 client why, close the upstream
 //! without DISCONNECT unless the client said goodbye; log one line.
 
@@ -13,6 +13,7 @@ use super::session::Session;
 use super::stats::Counters;
 use super::Core;
 use crate::config::Upstream;
+use crate::metrics::Refusal;
 use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
@@ -78,13 +79,19 @@ async fn read_connect(
     }
 }
 
-async fn connect_upstream(up: &Upstream) -> Result<(TcpStream, &str), String> {
+/// Connects to the first server of `up` that answers and forwards the client's
+/// CONNECT (its own bytes) to it.
+async fn open_upstream<'a>(up: &'a Upstream, connect: &Frame) -> Result<(Shared, &'a str), String> {
     let mut last = String::from("no server");
     for s in &up.servers {
         match TcpStream::connect_timeout(s.addr, up.connect_timeout).await {
             Ok(t) => {
                 let _ = t.set_nodelay(true);
-                return Ok((t, s.name.as_str()));
+                let mut t = Shared::new(t);
+                match t.write_all(connect.raw()).await {
+                    Ok(()) => return Ok((t, s.name.as_str())),
+                    Err(e) => last = format!("{}: {e}", s.name),
+                }
             }
             Err(e) => {
                 warn!(upstream = %up.name, server = %s.name, error = %e, "upstream connect failed");
@@ -99,6 +106,8 @@ async fn connect_upstream(up: &Upstream) -> Result<(TcpStream, &str), String> {
 pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener: usize) {
     let _ = stream.set_nodelay(true);
     let mut client = Shared::new(stream);
+    // Declared after `client`, so it is dropped first on every return path.
+    let open = core.open();
     let config = core.config.clone();
     let limits = &config.limits;
     let lname = &config.listeners[listener].name;
@@ -117,13 +126,15 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let frame = match first {
         Ok(f) => f,
         Err(Early::Timeout) => {
-            return info!(%peer, listener = %lname, "closed: no CONNECT within the connect timeout")
+            core.metrics.refused(Refusal::ConnectTimeout);
+            return info!(%peer, listener = %lname, "closed: no CONNECT within the connect timeout");
         }
         Err(Early::Gone(why)) => {
             return debug!(%peer, listener = %lname, %why, "closed before CONNECT")
         }
         Err(Early::Refused(why)) => {
-            return info!(%peer, listener = %lname, %why, "closed: bad first packet")
+            core.metrics.refused(Refusal::BadConnect);
+            return info!(%peer, listener = %lname, %why, "closed: bad first packet");
         }
     };
     let connect = match mqtt::decode(&frame, Protocol::V5) {
@@ -132,6 +143,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         Err(e) => {
             let level = connect_level(&frame);
             info!(%peer, listener = %lname, error = %e, ?level, "refused: malformed CONNECT");
+            core.metrics.refused(Refusal::BadConnect);
             if level == Some(5) {
                 send(
                     &mut client,
@@ -159,35 +171,23 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let client_id = connect.client_id.to_string();
 
     let upstream_cfg = &config.upstreams[config.listeners[listener].upstream];
-    let (upstream, server) = match connect_upstream(upstream_cfg).await {
+    let (upstream, server) = match open_upstream(upstream_cfg, &frame).await {
         Ok(x) => x,
         Err(why) => {
             info!(%peer, client_id, upstream = %upstream_cfg.name, %why, "refused: upstream unavailable");
-            send(
-                &mut client,
-                &Packet::ConnAck(ConnAck::new(ReasonCode::ServerUnavailable, false)),
-                protocol,
-            )
-            .await;
+            core.metrics.refused(Refusal::UpstreamUnavailable);
+            let refusal = ConnAck::new(ReasonCode::ServerUnavailable, false);
+            send(&mut client, &Packet::ConnAck(refusal), protocol).await;
             return;
         }
     };
-    let mut upstream = Shared::new(upstream);
-    if let Err(e) = upstream.write_all(frame.raw()).await {
-        info!(%peer, client_id, %server, error = %e, "refused: upstream write failed");
-        send(
-            &mut client,
-            &Packet::ConnAck(ConnAck::new(ReasonCode::ServerUnavailable, false)),
-            protocol,
-        )
-        .await;
-        return;
-    }
 
     let session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
     let (up, down) = (Counters::default(), Counters::default());
     up.bytes.set(frame.len() as u64);
     up.packets.set(1);
+    core.metrics.bytes_up.add(frame.len() as u64);
+    core.metrics.packets_up.add(1);
     let (up_writing, down_writing) = (Cell::new(false), Cell::new(false));
     let pump = |dir, counters, writing| Pump {
         dir,
@@ -196,6 +196,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         max_packet_size: limits.max_packet_size,
         read_chunk: limits.read_buffer,
         counters,
+        metrics: &core.metrics,
         writing,
     };
     let (c2u, u2c) = (
@@ -230,8 +231,10 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     }
     // Dropping the upstream without DISCONNECT is what makes the broker publish the
     // will; only a client DISCONNECT (already forwarded) is a clean goodbye.
+    drop(open);
     drop(upstream);
     drop(client);
+    core.metrics.closed(&close);
     let side: Side = close.side();
     info!(
         %peer,

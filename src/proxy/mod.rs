@@ -21,6 +21,7 @@ pub use runtime::{run, Placement, RuntimeError};
 pub use session::{Session, Verdict};
 
 use crate::config::Config;
+use crate::metrics::CoreMetrics;
 use std::cell::Cell;
 use std::sync::Arc;
 use trigger::Trigger;
@@ -35,15 +36,34 @@ pub struct Core {
     shutdown: Trigger,
     /// Open connections on this core.
     live: Cell<usize>,
+    /// This core's counters (read by the metrics thread).
+    pub metrics: Arc<CoreMetrics>,
+}
+
+/// One open connection on its core: created in `conn::serve` after the socket is
+/// wrapped, so it is dropped (and the counts go down) before the socket closes.
+pub(crate) struct Open<'a>(&'a Core);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.live.set(self.0.live.get().saturating_sub(1));
+        self.0.metrics.open.sub(1);
+    }
 }
 
 impl Core {
-    fn new(config: Arc<Config>) -> Self {
+    /// Takes over the accounting of a connection the accept loop counted.
+    pub(crate) fn open(&self) -> Open<'_> {
+        Open(self)
+    }
+
+    fn new(config: Arc<Config>, metrics: Arc<CoreMetrics>) -> Self {
         Core {
             id: glommio::executor().id(),
             config,
             shutdown: Trigger::default(),
             live: Cell::new(0),
+            metrics,
         }
     }
 }

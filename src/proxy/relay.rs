@@ -12,6 +12,7 @@ use super::close::Close;
 use super::io::{read_into, Shared};
 use super::session::{Session, Verdict};
 use super::stats::Counters;
+use crate::metrics::{CoreMetrics, Counter};
 use crate::mqtt::{self, FrameCheck};
 use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
@@ -41,6 +42,8 @@ pub struct Pump<'a> {
     pub read_chunk: usize,
     /// Counters of this direction.
     pub counters: &'a Counters,
+    /// The core's counters (traffic of this direction is added there too).
+    pub metrics: &'a CoreMetrics,
     /// Set while bytes are being written to the destination (a DISCONNECT must not be
     /// interleaved with a half-written frame).
     pub writing: &'a Cell<bool>,
@@ -75,6 +78,14 @@ impl Pump<'_> {
         }
     }
 
+    /// The core's (bytes, packets) counters for this direction.
+    fn core_counters(&self) -> (&Counter, &Counter) {
+        match self.dir {
+            Dir::Up => (&self.metrics.bytes_up, &self.metrics.packets_up),
+            Dir::Down => (&self.metrics.bytes_down, &self.metrics.packets_down),
+        }
+    }
+
     async fn write(&self, dst: &mut Shared, b: &[u8]) -> Result<(), Close> {
         if b.is_empty() {
             return Ok(());
@@ -85,6 +96,7 @@ impl Pump<'_> {
         self.counters
             .bytes
             .set(self.counters.bytes.get() + b.len() as u64);
+        self.core_counters().0.add(b.len() as u64);
         r.map_err(|e| self.write_gone(e.to_string()))
     }
 
@@ -116,6 +128,7 @@ impl Pump<'_> {
                 let frame = frame.map_err(|e| self.malformed(e))?;
                 let len = frame.len();
                 self.counters.packets.set(self.counters.packets.get() + 1);
+                self.core_counters().1.add(1);
                 match self.verdict(&frame) {
                     Verdict::Forward => off += len,
                     Verdict::ForwardThenEnd(c) => {

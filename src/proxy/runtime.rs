@@ -11,6 +11,7 @@
 use super::conn;
 use super::Core;
 use crate::config::Config;
+use crate::metrics::{self, Refusal, Registry};
 use glommio::net::TcpListener;
 use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
 use socket2::{Domain, Socket, Type};
@@ -93,17 +94,16 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener, index: usize) {
                     Ok(p) => p,
                     Err(_) => continue,
                 };
+                core.metrics.accepted.add(1);
                 if core.live.get() >= max {
                     warn!(%peer, limit = max, "refused: connection limit of this core reached");
+                    core.metrics.refused(Refusal::ConnectionLimit);
                     continue;
                 }
                 core.live.set(core.live.get() + 1);
-                let c = core.clone();
-                glommio::spawn_local(async move {
-                    conn::serve(c.clone(), stream, peer, index).await;
-                    c.live.set(c.live.get() - 1);
-                })
-                .detach();
+                core.metrics.open.add(1);
+                // `serve` gives the count back (before its sockets close).
+                glommio::spawn_local(conn::serve(core.clone(), stream, peer, index)).detach();
             }
             Some(Err(e)) => {
                 // E.g. out of file descriptors: back off instead of spinning.
@@ -114,13 +114,25 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener, index: usize) {
     }
 }
 
-async fn shard(
+/// What every shard starts from.
+#[derive(Clone)]
+struct Start {
     config: Arc<Config>,
     addrs: Vec<SocketAddr>,
     report: mpsc::Sender<Result<(), RuntimeError>>,
     stop: Arc<AtomicBool>,
-) {
-    let core = Rc::new(Core::new(config.clone()));
+    registry: Registry,
+}
+
+async fn shard(start: Start) {
+    let Start {
+        config,
+        addrs,
+        report,
+        stop,
+        registry,
+    } = start;
+    let core = Rc::new(Core::new(config.clone(), registry.register()));
     let mut listeners = Vec::new();
     for (l, addr) in config.listeners.iter().zip(&addrs) {
         match TcpListener::bind(addr) {
@@ -157,13 +169,25 @@ async fn shard(
 }
 
 /// Runs the proxy until `stop` is set. `ready` gets each listener's name and bound
-/// address once every core listens.
+/// address, and the metrics endpoint's address, once every core listens.
 pub fn run(
     config: Arc<Config>,
     placement_of: &Placement,
     stop: Arc<AtomicBool>,
-    ready: impl FnOnce(&[(String, SocketAddr)]),
+    ready: impl FnOnce(&[(String, SocketAddr)], Option<SocketAddr>),
 ) -> Result<(), RuntimeError> {
+    let registry = Registry::default();
+    let metrics_addr =
+        match config.metrics {
+            Some(addr) => Some(metrics::http::serve(addr, registry.clone()).map_err(|e| {
+                RuntimeError::Bind {
+                    name: "metrics".into(),
+                    addr,
+                    reason: e.to_string(),
+                }
+            })?),
+            None => None,
+        };
     let mut reserved = Vec::new();
     let mut addrs = Vec::new();
     for l in &config.listeners {
@@ -178,10 +202,16 @@ pub fn run(
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
     let (tx, rx) = mpsc::channel();
-    let (cfg, a, s) = (config.clone(), addrs.clone(), stop.clone());
+    let start = Start {
+        config: config.clone(),
+        addrs: addrs.clone(),
+        report: tx,
+        stop: stop.clone(),
+        registry,
+    };
     let handles = LocalExecutorPoolBuilder::new(pool)
         .name("mqtt-proxy")
-        .on_all_shards(move || shard(cfg, a, tx, s))
+        .on_all_shards(move || shard(start))
         .map_err(|e| RuntimeError::Executor(e.to_string()))?;
     let mut failure = None;
     for _ in 0..shards {
@@ -208,7 +238,7 @@ pub fn run(
         .zip(addrs)
         .collect();
     info!(cores = shards, "listening");
-    ready(&named);
+    ready(&named, metrics_addr);
     for r in handles.join_all() {
         if let Err(e) = r {
             warn!(error = %e, "executor ended with an error");

@@ -12,6 +12,8 @@ pub struct Proxy {
     child: Child,
     /// The first listener's address.
     pub addr: SocketAddr,
+    /// The metrics endpoint, when the config enables it.
+    pub metrics: Option<SocketAddr>,
     log: Arc<(Mutex<String>, Condvar)>,
     _dir: tempfile::TempDir,
 }
@@ -61,19 +63,27 @@ impl Proxy {
                 l.1.notify_all();
             }
         });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-            .unwrap_or_else(|| panic!("no ready line; log:\n{}", log.0.lock().expect("log")))
-            .parse()
-            .expect("address");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut ready = |what: &str| -> SocketAddr {
+            let mut line = String::new();
+            let _ = out.read_line(&mut line);
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix("addr="))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no ready line for {what}; log:\n{}",
+                        log.0.lock().expect("log")
+                    )
+                })
+                .parse()
+                .expect("address")
+        };
+        let addr = ready("the listener");
+        let metrics = yaml.contains("\nmetrics:").then(|| ready("metrics"));
         Proxy {
             child,
             addr,
+            metrics,
             log,
             _dir: dir,
         }

@@ -1,0 +1,243 @@
+//! Metrics: per-core counters and their Prometheus text exposition.
+//!
+//! Each core owns one [`CoreMetrics`] and is its only writer, so counters are bumped
+//! with a relaxed load and store (a plain `mov` on x86, no locked instruction);
+//! readers (the exposition thread) may see a value a moment old, never a torn one.
+//! Traffic is counted once per relayed batch, not per packet. Cores register their
+//! counters once at start-up; the [`http`] thread sums them per request.
+
+pub mod http;
+
+use crate::proxy::Close;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A counter with a single writer.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n` (only the owning core calls this).
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Subtracts `n` (gauges).
+    #[inline]
+    pub fn sub(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_sub(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a connection was refused before its session started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No CONNECT within the connect timeout.
+    ConnectTimeout,
+    /// The first packet was not a valid CONNECT (or not CONNECT at all).
+    BadConnect,
+    /// No upstream server accepted the connection.
+    UpstreamUnavailable,
+    /// The core's connection limit was reached.
+    ConnectionLimit,
+}
+
+const REFUSALS: [(Refusal, &str); 4] = [
+    (Refusal::ConnectTimeout, "connect_timeout"),
+    (Refusal::BadConnect, "bad_connect"),
+    (Refusal::UpstreamUnavailable, "upstream_unavailable"),
+    (Refusal::ConnectionLimit, "connection_limit"),
+];
+
+const CLOSE_LABELS: [&str; 8] = [
+    "client_disconnect",
+    "client_gone",
+    "client_protocol_error",
+    "keep_alive_timeout",
+    "upstream_disconnect",
+    "upstream_gone",
+    "upstream_protocol_error",
+    "shutdown",
+];
+
+/// One core's counters.
+#[derive(Debug, Default)]
+pub struct CoreMetrics {
+    /// Connections accepted.
+    pub accepted: Counter,
+    /// Connections open now (gauge).
+    pub open: Counter,
+    refused: [Counter; 4],
+    closed: [Counter; 8],
+    /// Bytes client → broker.
+    pub bytes_up: Counter,
+    /// Bytes broker → client.
+    pub bytes_down: Counter,
+    /// Packets client → broker.
+    pub packets_up: Counter,
+    /// Packets broker → client.
+    pub packets_down: Counter,
+}
+
+impl CoreMetrics {
+    /// Counts a refusal.
+    pub fn refused(&self, r: Refusal) {
+        if let Some(i) = REFUSALS.iter().position(|(x, _)| *x == r) {
+            self.refused[i].add(1);
+        }
+    }
+
+    /// Counts a session end by its reason.
+    pub fn closed(&self, c: &Close) {
+        if let Some(i) = CLOSE_LABELS.iter().position(|l| *l == c.label()) {
+            self.closed[i].add(1);
+        }
+    }
+}
+
+/// All cores' counters, for the exposition thread.
+#[derive(Debug, Default, Clone)]
+pub struct Registry(Arc<Mutex<Vec<Arc<CoreMetrics>>>>);
+
+impl Registry {
+    /// Adds a core (once, at start-up) and returns its counters.
+    pub fn register(&self) -> Arc<CoreMetrics> {
+        let m = Arc::new(CoreMetrics::default());
+        if let Ok(mut v) = self.0.lock() {
+            v.push(m.clone());
+        }
+        m
+    }
+
+    /// The Prometheus text exposition of the sums over all cores.
+    pub fn render(&self) -> String {
+        let cores = self.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let sum = |f: &dyn Fn(&CoreMetrics) -> u64| cores.iter().map(|c| f(c)).sum::<u64>();
+        let mut out = String::new();
+        let mut one = |name: &str, kind: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        };
+        one(
+            "mqtt_proxy_cores",
+            "gauge",
+            "Executors (cores) running.",
+            cores.len() as u64,
+        );
+        one(
+            "mqtt_proxy_connections_accepted_total",
+            "counter",
+            "TCP connections accepted.",
+            sum(&|c| c.accepted.get()),
+        );
+        one(
+            "mqtt_proxy_connections_open",
+            "gauge",
+            "Connections open now.",
+            sum(&|c| c.open.get()),
+        );
+        one(
+            "mqtt_proxy_bytes_up_total",
+            "counter",
+            "Bytes forwarded client to broker.",
+            sum(&|c| c.bytes_up.get()),
+        );
+        one(
+            "mqtt_proxy_bytes_down_total",
+            "counter",
+            "Bytes forwarded broker to client.",
+            sum(&|c| c.bytes_down.get()),
+        );
+        one(
+            "mqtt_proxy_packets_up_total",
+            "counter",
+            "Packets read from clients.",
+            sum(&|c| c.packets_up.get()),
+        );
+        one(
+            "mqtt_proxy_packets_down_total",
+            "counter",
+            "Packets read from brokers.",
+            sum(&|c| c.packets_down.get()),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP mqtt_proxy_connections_refused_total Connections refused before a session started.\n# TYPE mqtt_proxy_connections_refused_total counter"
+        );
+        for (i, (_, label)) in REFUSALS.iter().enumerate() {
+            let v = sum(&|c| c.refused[i].get());
+            let _ = writeln!(
+                out,
+                "mqtt_proxy_connections_refused_total{{reason=\"{label}\"}} {v}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP mqtt_proxy_sessions_closed_total Sessions ended, by reason.\n# TYPE mqtt_proxy_sessions_closed_total counter"
+        );
+        for (i, label) in CLOSE_LABELS.iter().enumerate() {
+            let v = sum(&|c| c.closed[i].get());
+            let _ = writeln!(
+                out,
+                "mqtt_proxy_sessions_closed_total{{reason=\"{label}\"}} {v}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_over_cores_and_labels_every_close_reason() {
+        let r = Registry::default();
+        let (a, b) = (r.register(), r.register());
+        a.bytes_up.add(10);
+        b.bytes_up.add(5);
+        a.closed(&Close::KeepAliveTimeout);
+        b.closed(&Close::Shutdown);
+        b.refused(Refusal::UpstreamUnavailable);
+        a.open.add(2);
+        a.open.sub(1);
+        let text = r.render();
+        assert!(text.contains("mqtt_proxy_bytes_up_total 15\n"), "{text}");
+        assert!(
+            text.contains("mqtt_proxy_sessions_closed_total{reason=\"keep_alive_timeout\"} 1\n")
+        );
+        assert!(text.contains("mqtt_proxy_sessions_closed_total{reason=\"shutdown\"} 1\n"));
+        assert!(text
+            .contains("mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"} 1\n"));
+        assert!(text.contains("mqtt_proxy_connections_open 1\n"));
+        assert!(text.contains("mqtt_proxy_cores 2\n"));
+        // Every Close label is known here.
+        for c in [
+            Close::ClientDisconnect,
+            Close::ClientGone(String::new()),
+            Close::ClientProtocol(crate::mqtt::DecodeError::Truncated),
+            Close::KeepAliveTimeout,
+            Close::UpstreamDisconnect,
+            Close::UpstreamGone(String::new()),
+            Close::UpstreamProtocol(crate::mqtt::DecodeError::Truncated),
+            Close::Shutdown,
+        ] {
+            assert!(CLOSE_LABELS.contains(&c.label()), "{}", c.label());
+        }
+    }
+}
