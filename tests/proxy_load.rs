@@ -11,77 +11,63 @@ const CLIENTS_V311: usize = 200;
 const CLIENTS_V5: usize = 50;
 const MESSAGES: usize = 20;
 
-/// One 3.1.1 client: subscribes to its own topic, publishes MESSAGES at QoS 1, and
-/// returns how many distinct sequence numbers came back.
-async fn v311_client(port: u16, i: usize) -> usize {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-    let mut opts = MqttOptions::new(format!("load-{i}"), "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(30));
-    let (client, mut ev) = AsyncClient::new(opts, 64);
-    let topic = format!("load/{i}");
-    client
-        .subscribe(&topic, QoS::AtLeastOnce)
-        .await
-        .expect("subscribe");
-    let mut got = HashSet::new();
-    let mut subscribed = false;
-    while got.len() < MESSAGES {
-        match ev.poll().await.expect("connection stays up") {
-            Event::Incoming(Packet::SubAck(_)) if !subscribed => {
-                subscribed = true;
-                for n in 0..MESSAGES {
-                    client
-                        .publish(&topic, QoS::AtLeastOnce, false, n.to_string())
-                        .await
-                        .expect("publish");
+/// Defines a client task: subscribes to its own topic, publishes MESSAGES at `$qos`
+/// once subscribed, and returns how many distinct payloads came back. rumqttc's 3.1.1
+/// and 5.0 clients have the same shape but different types, hence the macro.
+macro_rules! client {
+    ($name:ident, $client:path, $options:path, $event:path, $packet:path, $qos:expr, $prefix:literal) => {
+        async fn $name(port: u16, i: usize) -> usize {
+            use $event as Event;
+            use $packet as Packet;
+            let mut opts = <$options>::new(format!("{}-{i}", $prefix), "127.0.0.1", port);
+            opts.set_keep_alive(Duration::from_secs(30));
+            let (client, mut ev) = <$client>::new(opts, 64);
+            let topic = format!("{}/{i}", $prefix);
+            client.subscribe(&topic, $qos).await.expect("subscribe");
+            let mut got = HashSet::new();
+            let mut subscribed = false;
+            while got.len() < MESSAGES {
+                match ev.poll().await.expect("connection stays up") {
+                    Event::Incoming(Packet::SubAck(_)) if !subscribed => {
+                        subscribed = true;
+                        for n in 0..MESSAGES {
+                            client
+                                .publish(&topic, $qos, false, n.to_string())
+                                .await
+                                .expect("publish");
+                        }
+                    }
+                    Event::Incoming(Packet::Publish(p)) => {
+                        got.insert(String::from_utf8_lossy(&p.payload).to_string());
+                    }
+                    _ => {}
                 }
             }
-            Event::Incoming(Packet::Publish(p)) => {
-                got.insert(String::from_utf8_lossy(&p.payload).to_string());
-            }
-            _ => {}
+            client.disconnect().await.expect("disconnect");
+            while ev.poll().await.is_ok() {}
+            got.len()
         }
-    }
-    client.disconnect().await.expect("disconnect");
-    while ev.poll().await.is_ok() {}
-    got.len()
+    };
 }
 
-async fn v5_client(port: u16, i: usize) -> usize {
-    use rumqttc::v5::mqttbytes::v5::Packet;
-    use rumqttc::v5::mqttbytes::QoS;
-    use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-    let mut opts = MqttOptions::new(format!("load5-{i}"), "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(30));
-    let (client, mut ev) = AsyncClient::new(opts, 64);
-    let topic = format!("load5/{i}");
-    client
-        .subscribe(&topic, QoS::ExactlyOnce)
-        .await
-        .expect("subscribe");
-    let mut got = HashSet::new();
-    let mut subscribed = false;
-    while got.len() < MESSAGES {
-        match ev.poll().await.expect("connection stays up") {
-            Event::Incoming(Packet::SubAck(_)) if !subscribed => {
-                subscribed = true;
-                for n in 0..MESSAGES {
-                    client
-                        .publish(&topic, QoS::ExactlyOnce, false, n.to_string())
-                        .await
-                        .expect("publish");
-                }
-            }
-            Event::Incoming(Packet::Publish(p)) => {
-                got.insert(String::from_utf8_lossy(&p.payload).to_string());
-            }
-            _ => {}
-        }
-    }
-    client.disconnect().await.expect("disconnect");
-    while ev.poll().await.is_ok() {}
-    got.len()
-}
+client!(
+    v311_client,
+    rumqttc::AsyncClient,
+    rumqttc::MqttOptions,
+    rumqttc::Event,
+    rumqttc::Packet,
+    rumqttc::QoS::AtLeastOnce,
+    "load"
+);
+client!(
+    v5_client,
+    rumqttc::v5::AsyncClient,
+    rumqttc::v5::MqttOptions,
+    rumqttc::v5::Event,
+    rumqttc::v5::mqttbytes::v5::Packet,
+    rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+    "load5"
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_clients_every_message_accounted_for() {

@@ -11,6 +11,7 @@
 mod ack;
 mod connack;
 mod connect;
+mod head;
 mod publish;
 mod reason_props;
 mod subscribe;

@@ -6,13 +6,14 @@
 //! subscriptions. SUBACK: packet id, properties (5.0), one code per filter; 3.x codes
 //! 0, 1, 2 and 0x80 read as the 5.0 codes with the same value.
 
+use super::head::{self, Head};
 use super::{kind, parse_all, QoS};
-use crate::mqtt::property::{self, AckProperties, SubscribeProperties};
+use crate::mqtt::property::{AckProperties, SubscribeProperties};
 use crate::mqtt::reason::ReasonContext;
 use crate::mqtt::string::MqttStr;
 use crate::mqtt::topic::{self, SharedSubscription};
 use crate::mqtt::wire::{self, fail, PResult};
-use crate::mqtt::{varint, DecodeError, EncodeError, Protocol, ReasonCode};
+use crate::mqtt::{DecodeError, EncodeError, Protocol, ReasonCode};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// When the server sends retained messages for a new subscription (5.0).
@@ -119,26 +120,6 @@ pub(super) fn filter<'a>(i: &'a [u8], base: &Bytes) -> PResult<'a, MqttStr> {
     Ok((i, f))
 }
 
-/// Properties length prefix + properties, or nothing on 3.x (where any must be empty).
-pub(super) fn props_len<S: property::PropertySet>(
-    props: &S,
-    empty: bool,
-    protocol: Protocol,
-) -> Result<Option<usize>, EncodeError> {
-    if protocol.is_v5() {
-        Ok(Some(property::body_len(props)?))
-    } else if empty {
-        Ok(None)
-    } else {
-        Err(EncodeError::NotInVersion(protocol))
-    }
-}
-
-/// Length of an optional property block, prefix included.
-pub(super) fn block_len(n: Option<usize>) -> usize {
-    n.map_or(0, |n| varint::len(n as u32) + n)
-}
-
 impl Subscribe {
     pub(super) fn decode(
         base: &Bytes,
@@ -146,12 +127,7 @@ impl Subscribe {
         protocol: Protocol,
     ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
-            let (i, pkid) = wire::packet_id(i)?;
-            let (i, properties) = if protocol.is_v5() {
-                property::decode::<SubscribeProperties>(i, base)?
-            } else {
-                (i, SubscribeProperties::default())
-            };
+            let (i, (pkid, properties)) = head::read::<SubscribeProperties>(i, base, protocol)?;
             let (i, filters) = non_empty_list(i, |i| {
                 let (i, f) = filter(i, base)?;
                 let (i, o) = wire::byte(i)?;
@@ -177,20 +153,17 @@ impl Subscribe {
 
     /// Appends the packet.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        if self.pkid == 0 {
-            return Err(EncodeError::ZeroPacketId);
-        }
-        let props = props_len(&self.properties, self.properties.is_empty(), protocol)?;
-        let mut len = 2 + block_len(props);
+        let head = Head::new(
+            (kind::SUBSCRIBE << 4) | 0b0010,
+            self.pkid,
+            &self.properties,
+            protocol,
+        )?;
+        let mut payload = 0;
         for f in &self.filters {
-            len += wire::field_len(f.filter.len())? + 1;
+            payload += wire::field_len(f.filter.len())? + 1;
         }
-        buf.reserve(5 + len);
-        wire::put_header(buf, (kind::SUBSCRIBE << 4) | 0b0010, len)?;
-        buf.put_u16(self.pkid);
-        if let Some(n) = props {
-            property::put(&self.properties, n, buf);
-        }
+        head.put(buf, payload)?;
         for f in &self.filters {
             wire::put_bin(buf, f.filter.as_bytes());
             buf.put_u8(f.options.to_byte(protocol)?);
@@ -219,12 +192,7 @@ impl SubAck {
         protocol: Protocol,
     ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
-            let (i, pkid) = wire::packet_id(i)?;
-            let (i, properties) = if protocol.is_v5() {
-                property::decode::<AckProperties>(i, base)?
-            } else {
-                (i, AckProperties::default())
-            };
+            let (i, (pkid, properties)) = head::read::<AckProperties>(i, base, protocol)?;
             let (i, reasons) = non_empty_list(i, |i| {
                 let (i, b) = wire::byte(i)?;
                 let ok = if protocol.is_v5() {
@@ -250,16 +218,8 @@ impl SubAck {
 
     /// Appends the packet. On 3.x every failure code is written as 0x80.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        if self.pkid == 0 {
-            return Err(EncodeError::ZeroPacketId);
-        }
-        let props = props_len(&self.properties, self.properties.is_empty(), protocol)?;
-        let len = 2 + block_len(props) + self.reasons.len();
-        wire::put_header(buf, kind::SUBACK << 4, len)?;
-        buf.put_u16(self.pkid);
-        if let Some(n) = props {
-            property::put(&self.properties, n, buf);
-        }
+        Head::new(kind::SUBACK << 4, self.pkid, &self.properties, protocol)?
+            .put(buf, self.reasons.len())?;
         for r in &self.reasons {
             let b = *r as u8;
             buf.put_u8(if protocol.is_v5() || b <= 2 { b } else { 0x80 });

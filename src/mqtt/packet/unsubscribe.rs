@@ -4,9 +4,10 @@
 //! UNSUBACK: packet id; on 5.0 also properties and one reason code per filter (3.x
 //! UNSUBACK has no payload, so its `reasons` is empty).
 
-use super::subscribe::{block_len, filter, non_empty_list, props_len};
+use super::head::{self, Head};
+use super::subscribe::{filter, non_empty_list};
 use super::{kind, parse_all};
-use crate::mqtt::property::{self, AckProperties, UnsubscribeProperties};
+use crate::mqtt::property::{AckProperties, UnsubscribeProperties};
 use crate::mqtt::reason::ReasonContext;
 use crate::mqtt::string::MqttStr;
 use crate::mqtt::wire::{self, fail};
@@ -31,12 +32,7 @@ impl Unsubscribe {
         protocol: Protocol,
     ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
-            let (i, pkid) = wire::packet_id(i)?;
-            let (i, properties) = if protocol.is_v5() {
-                property::decode::<UnsubscribeProperties>(i, base)?
-            } else {
-                (i, UnsubscribeProperties::default())
-            };
+            let (i, (pkid, properties)) = head::read::<UnsubscribeProperties>(i, base, protocol)?;
             let (i, filters) = non_empty_list(i, |i| filter(i, base))?;
             Ok((
                 i,
@@ -51,20 +47,17 @@ impl Unsubscribe {
 
     /// Appends the packet.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        if self.pkid == 0 {
-            return Err(EncodeError::ZeroPacketId);
-        }
-        let props = props_len(&self.properties, self.properties.is_empty(), protocol)?;
-        let mut len = 2 + block_len(props);
+        let head = Head::new(
+            (kind::UNSUBSCRIBE << 4) | 0b0010,
+            self.pkid,
+            &self.properties,
+            protocol,
+        )?;
+        let mut payload = 0;
         for f in &self.filters {
-            len += wire::field_len(f.len())?;
+            payload += wire::field_len(f.len())?;
         }
-        buf.reserve(5 + len);
-        wire::put_header(buf, (kind::UNSUBSCRIBE << 4) | 0b0010, len)?;
-        buf.put_u16(self.pkid);
-        if let Some(n) = props {
-            property::put(&self.properties, n, buf);
-        }
+        head.put(buf, payload)?;
         for f in &self.filters {
             wire::put_bin(buf, f.as_bytes());
         }
@@ -90,18 +83,18 @@ impl UnsubAck {
         protocol: Protocol,
     ) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
-            let (i, pkid) = wire::packet_id(i)?;
+            let (i, (pkid, properties)) = head::read::<AckProperties>(i, base, protocol)?;
             if !protocol.is_v5() {
+                let reasons = Vec::new();
                 return Ok((
                     i,
                     UnsubAck {
                         pkid,
-                        reasons: Vec::new(),
-                        properties: AckProperties::default(),
+                        reasons,
+                        properties,
                     },
                 ));
             }
-            let (i, properties) = property::decode::<AckProperties>(i, base)?;
             let (i, reasons) = non_empty_list(i, |i| {
                 let (i, b) = wire::byte(i)?;
                 match ReasonContext::UnsubAck.parse(b) {
@@ -120,22 +113,16 @@ impl UnsubAck {
         })
     }
 
-    /// Appends the packet.
+    /// Appends the packet (3.x: the packet identifier only).
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        if self.pkid == 0 {
-            return Err(EncodeError::ZeroPacketId);
-        }
-        if !protocol.is_v5() {
-            wire::put_header(buf, kind::UNSUBACK << 4, 2)?;
-            buf.put_u16(self.pkid);
-            return Ok(());
-        }
-        let n = property::body_len(&self.properties)?;
-        let len = 2 + block_len(Some(n)) + self.reasons.len();
-        wire::put_header(buf, kind::UNSUBACK << 4, len)?;
-        buf.put_u16(self.pkid);
-        property::put(&self.properties, n, buf);
-        for r in &self.reasons {
+        let reasons = if protocol.is_v5() {
+            self.reasons.as_slice()
+        } else {
+            &[]
+        };
+        Head::new(kind::UNSUBACK << 4, self.pkid, &self.properties, protocol)?
+            .put(buf, reasons.len())?;
+        for r in reasons {
             buf.put_u8(*r as u8);
         }
         Ok(())

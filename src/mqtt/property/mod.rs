@@ -181,35 +181,28 @@ pub trait Field: Sized {
     }
 }
 
-impl Field for u8 {
-    fn from_value(v: Value<'_>, _: &Bytes) -> Option<Self> {
-        match v {
-            Value::Byte(b) => Some(b),
-            _ => None,
+/// `Field` for a fixed-size integer read as one `Value` variant.
+macro_rules! int_field {
+    ($t:ty, $variant:ident, $put:ident) => {
+        impl Field for $t {
+            fn from_value(v: Value<'_>, _: &Bytes) -> Option<Self> {
+                match v {
+                    Value::$variant(n) => Some(n),
+                    _ => None,
+                }
+            }
+            fn len(&self, _: Kind) -> usize {
+                std::mem::size_of::<$t>()
+            }
+            fn put(&self, _: Kind, buf: &mut BytesMut) {
+                buf.$put(*self)
+            }
         }
-    }
-    fn len(&self, _: Kind) -> usize {
-        1
-    }
-    fn put(&self, _: Kind, buf: &mut BytesMut) {
-        buf.put_u8(*self)
-    }
+    };
 }
 
-impl Field for u16 {
-    fn from_value(v: Value<'_>, _: &Bytes) -> Option<Self> {
-        match v {
-            Value::U16(n) => Some(n),
-            _ => None,
-        }
-    }
-    fn len(&self, _: Kind) -> usize {
-        2
-    }
-    fn put(&self, _: Kind, buf: &mut BytesMut) {
-        buf.put_u16(*self)
-    }
-}
+int_field!(u8, Byte, put_u8);
+int_field!(u16, U16, put_u16);
 
 impl Field for u32 {
     fn from_value(v: Value<'_>, _: &Bytes) -> Option<Self> {
@@ -292,6 +285,13 @@ pub trait PropertySet: Default {
     fn set(&mut self, pid: u8, v: Value<'_>, base: &Bytes) -> Result<(), DecodeError>;
     /// Calls `f(id, kind-checked field)` for every property present, in write order.
     fn each(&self, f: &mut dyn FnMut(u8, &dyn DynField));
+
+    /// True when no property is set.
+    fn is_empty(&self) -> bool {
+        let mut empty = true;
+        self.each(&mut |_, _| empty = false);
+        empty
+    }
 }
 
 /// Object-safe view of a [`Field`] for length computation and writing.

@@ -46,9 +46,7 @@ macro_rules! property_set {
         impl $name {
             /// True when no property is set.
             pub fn is_empty(&self) -> bool {
-                let mut empty = true;
-                $crate::mqtt::property::PropertySet::each(self, &mut |_, _| empty = false);
-                empty
+                $crate::mqtt::property::PropertySet::is_empty(self)
             }
         }
     };
