@@ -18,12 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about, long_about = None)]
 struct Cli {
     /// Config file (YAML). `${VAR}` and `${VAR:-default}` are taken from the environment.
-    #[arg(
-        short,
-        long,
-        value_name = "FILE",
-        required_unless_present = "print_default_config"
-    )]
+    #[arg(short, long, value_name = "FILE", required_unless_present = "print_default_config")]
     config: Option<PathBuf>,
 
     /// Number of cores (executors) to run, each pinned to its own CPU. Default: all online CPUs.
@@ -76,9 +71,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cli.log).context("bad --log filter")?,
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("bad --log filter")?)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -94,9 +87,7 @@ fn main() -> anyhow::Result<()> {
         print!("config OK: {}\n{}", path.display(), config.summary());
         return Ok(());
     }
-    let online = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let placement = match (&cli.cpus, cli.cores, cli.no_pin) {
         (Some(list), _, _) => Placement::Cpus(parse_cpus(list).context("bad --cpus")?),
         (None, n, true) => Placement::Unpinned(n.unwrap_or(online)),

@@ -20,17 +20,12 @@ fn load(text: &str) -> Vec<Connection> {
     let mut out: Vec<Connection> = Vec::new();
     for line in text.lines() {
         if line.starts_with('#') {
-            out.push(Connection {
-                client: BytesMut::new(),
-                server: BytesMut::new(),
-            });
+            out.push(Connection { client: BytesMut::new(), server: BytesMut::new() });
             continue;
         }
         let (dir, hex) = line.split_once(' ').expect("direction and hex");
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-            .collect();
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
         let c = out.last_mut().expect("a connection header first");
         match dir {
             "c" => c.client.extend_from_slice(&bytes),
@@ -57,8 +52,7 @@ fn check_file(text: &str) -> (usize, [usize; 16]) {
     let mut reordered = 0;
     for conn in load(text) {
         let client = frames(conn.client);
-        let Packet::Connect(c) = mqtt::decode(&client[0], Protocol::V5).expect("CONNECT decodes")
-        else {
+        let Packet::Connect(c) = mqtt::decode(&client[0], Protocol::V5).expect("CONNECT decodes") else {
             panic!("first client packet is not CONNECT")
         };
         let protocol = c.protocol;
@@ -72,18 +66,12 @@ fn check_file(text: &str) -> (usize, [usize; 16]) {
                 assert_eq!(a, b, "re-encoding {p:?} changed more than property order");
                 reordered += 1;
             }
-            assert_eq!(
-                mqtt::decode_bytes(again, protocol, MAX_PACKET_SIZE).as_ref(),
-                Ok(&p)
-            );
+            assert_eq!(mqtt::decode_bytes(again, protocol, MAX_PACKET_SIZE).as_ref(), Ok(&p));
             seen[usize::from(f.packet_type())] += 1;
             total += 1;
         }
     }
-    assert!(
-        reordered < total / 2,
-        "{reordered} of {total} frames re-encoded differently"
-    );
+    assert!(reordered < total / 2, "{reordered} of {total} frames re-encoded differently");
     (total, seen)
 }
 

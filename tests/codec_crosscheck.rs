@@ -58,16 +58,8 @@ fn r5_publish_props(p: &mqtt::PublishProperties) -> Option<r5::PublishProperties
         topic_alias: p.topic_alias,
         response_topic: p.response_topic.as_ref().map(|s| s.to_string()),
         correlation_data: p.correlation_data.clone(),
-        user_properties: p
-            .user
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        subscription_identifiers: p
-            .subscription_identifiers
-            .iter()
-            .map(|n| *n as usize)
-            .collect(),
+        user_properties: p.user.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        subscription_identifiers: p.subscription_identifiers.iter().map(|n| *n as usize).collect(),
         content_type: p.content_type.as_ref().map(|s| s.to_string()),
     })
 }

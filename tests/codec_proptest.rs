@@ -14,18 +14,13 @@ fn round_trip(p: &mqtt::Packet, protocol: Protocol, cut: usize) -> Result<(), Te
     let bytes = encode(p, protocol);
     let decoded = mqtt::decode_bytes(bytes.clone(), protocol, MAX_PACKET_SIZE);
     prop_assert_eq!(decoded.as_ref(), Ok(p));
-    prop_assert_eq!(
-        encode(decoded.as_ref().expect("checked"), protocol),
-        bytes.clone()
-    );
+    prop_assert_eq!(encode(decoded.as_ref().expect("checked"), protocol), bytes.clone());
     // Streaming: first part alone is incomplete, then the whole frame comes out.
     let cut = cut % bytes.len();
     let mut buf = BytesMut::from(&bytes[..cut]);
     prop_assert_eq!(mqtt::Frame::split(&mut buf, MAX_PACKET_SIZE), Ok(None));
     buf.extend_from_slice(&bytes[cut..]);
-    let frame = mqtt::Frame::split(&mut buf, MAX_PACKET_SIZE)
-        .expect("frames")
-        .expect("complete");
+    let frame = mqtt::Frame::split(&mut buf, MAX_PACKET_SIZE).expect("frames").expect("complete");
     let again = mqtt::decode(&frame, protocol);
     prop_assert_eq!(again.as_ref(), Ok(p));
     Ok(())

@@ -94,10 +94,7 @@ fn connect_v5_with_properties_and_will_properties() {
         receive_maximum: Some(20),
         ..Default::default()
     };
-    let wprops = WillProperties {
-        will_delay_interval: Some(5),
-        ..Default::default()
-    };
+    let wprops = WillProperties { will_delay_interval: Some(5), ..Default::default() };
     let expected = Packet::Connect(Box::new(Connect {
         protocol: V5,
         clean_start: true,
@@ -120,17 +117,9 @@ fn connect_v5_with_properties_and_will_properties() {
 #[test]
 fn connack_both_versions() {
     // 3.1.1: session present, accepted.
-    vector(
-        &[0x20, 2, 0x01, 0x00],
-        V3,
-        &Packet::ConnAck(ConnAck::new(ReasonCode::Success, true)),
-    );
+    vector(&[0x20, 2, 0x01, 0x00], V3, &Packet::ConnAck(ConnAck::new(ReasonCode::Success, true)));
     // 3.1.1: return code 5 (not authorized) reads as 0x87.
-    vector(
-        &[0x20, 2, 0x00, 0x05],
-        V3,
-        &Packet::ConnAck(ConnAck::new(ReasonCode::NotAuthorized, false)),
-    );
+    vector(&[0x20, 2, 0x00, 0x05], V3, &Packet::ConnAck(ConnAck::new(ReasonCode::NotAuthorized, false)));
     // 5.0 as mosquitto 2.0 answers: receive maximum 20 and topic alias maximum 10.
     #[rustfmt::skip]
     let bytes = [
@@ -141,16 +130,9 @@ fn connack_both_versions() {
         0x21, 0x00, 0x14,                       //   receive maximum 20
         0x22, 0x00, 0x0A,                       //   topic alias maximum 10
     ];
-    let p = ConnAckProperties {
-        receive_maximum: Some(20),
-        topic_alias_maximum: Some(10),
-        ..Default::default()
-    };
-    let ack = ConnAck {
-        session_present: false,
-        reason: ReasonCode::Success,
-        properties: p,
-    };
+    let p =
+        ConnAckProperties { receive_maximum: Some(20), topic_alias_maximum: Some(10), ..Default::default() };
+    let ack = ConnAck { session_present: false, reason: ReasonCode::Success, properties: p };
     // Our encoder writes properties in declaration order: receive max, then alias max.
     vector(&bytes, V5, &Packet::ConnAck(ack));
     vector(
@@ -168,11 +150,7 @@ fn publish_qos0_v311_and_qos1_v5() {
         0x00, 0x03, b'a', b'/', b'b',           // topic "a/b"
         b'h', b'e', b'l', b'l', b'o',           // payload
     ];
-    vector(
-        &v3,
-        V3,
-        &Packet::Publish(Publish::new(s("a/b"), Bytes::from_static(b"hello"))),
-    );
+    vector(&v3, V3, &Packet::Publish(Publish::new(s("a/b"), Bytes::from_static(b"hello"))));
 
     #[rustfmt::skip]
     let v5 = [
@@ -213,10 +191,7 @@ fn publish_v5_empty_topic_with_alias_and_qos2() {
         3, 0x23, 0x00, 0x01,                    // topic alias 1
         b'x',
     ];
-    let props = PublishProperties {
-        topic_alias: Some(1),
-        ..Default::default()
-    };
+    let props = PublishProperties { topic_alias: Some(1), ..Default::default() };
     let p = Publish {
         dup: false,
         qos: QoS::ExactlyOnce,
@@ -231,12 +206,9 @@ fn publish_v5_empty_topic_with_alias_and_qos2() {
 
 #[test]
 fn acks_both_versions() {
-    for (first, kind) in [
-        (0x40, AckKind::PubAck),
-        (0x50, AckKind::PubRec),
-        (0x62, AckKind::PubRel),
-        (0x70, AckKind::PubComp),
-    ] {
+    for (first, kind) in
+        [(0x40, AckKind::PubAck), (0x50, AckKind::PubRec), (0x62, AckKind::PubRel), (0x70, AckKind::PubComp)]
+    {
         // 3.1.1 and the 5.0 short form: just the packet id.
         vector(&[first, 2, 0x00, 0x09], V3, &Packet::Ack(Ack::new(kind, 9)));
         vector(&[first, 2, 0x00, 0x09], V5, &Packet::Ack(Ack::new(kind, 9)));
@@ -269,10 +241,7 @@ fn subscribe_and_suback() {
     ];
     let f = |filter, qos| SubscribeFilter {
         filter: s(filter),
-        options: SubscriptionOptions {
-            qos,
-            ..Default::default()
-        },
+        options: SubscriptionOptions { qos, ..Default::default() },
     };
     let sub = Subscribe {
         pkid: 1,
@@ -290,10 +259,7 @@ fn subscribe_and_suback() {
         0x00, 0x05, b'c', b'a', b'p', b'/', b'#', 0x02,
         0x00, 0x08, b'c', b'a', b'p', b'2', b'/', b'+', b'/', b'x', 0x2E, // QoS 2, no local, RAP, RH 2
     ];
-    let props = SubscribeProperties {
-        subscription_identifier: Some(7),
-        ..Default::default()
-    };
+    let props = SubscribeProperties { subscription_identifier: Some(7), ..Default::default() };
     let sub = Subscribe {
         pkid: 1,
         filters: vec![
@@ -312,65 +278,35 @@ fn subscribe_and_suback() {
     };
     vector(&v5, V5, &Packet::Subscribe(sub));
 
-    let ack = |reasons: Vec<ReasonCode>| SubAck {
-        pkid: 1,
-        reasons,
-        properties: AckProperties::default(),
-    };
+    let ack = |reasons: Vec<ReasonCode>| SubAck { pkid: 1, reasons, properties: AckProperties::default() };
     vector(
         &[0x90, 4, 0x00, 0x01, 0x01, 0x80],
         V3,
-        &Packet::SubAck(ack(vec![
-            ReasonCode::GrantedQoS1,
-            ReasonCode::UnspecifiedError,
-        ])),
+        &Packet::SubAck(ack(vec![ReasonCode::GrantedQoS1, ReasonCode::UnspecifiedError])),
     );
     vector(
         &[0x90, 5, 0x00, 0x01, 0x00, 0x02, 0x87],
         V5,
-        &Packet::SubAck(ack(vec![
-            ReasonCode::GrantedQoS2,
-            ReasonCode::NotAuthorized,
-        ])),
+        &Packet::SubAck(ack(vec![ReasonCode::GrantedQoS2, ReasonCode::NotAuthorized])),
     );
 }
 
 #[test]
 fn unsubscribe_and_unsuback() {
-    let un = Unsubscribe {
-        pkid: 2,
-        filters: vec![s("a/#")],
-        properties: UnsubscribeProperties::default(),
-    };
-    vector(
-        &[0xA2, 7, 0x00, 0x02, 0x00, 0x03, b'a', b'/', b'#'],
-        V3,
-        &Packet::Unsubscribe(un.clone()),
-    );
-    vector(
-        &[0xA2, 8, 0x00, 0x02, 0x00, 0x00, 0x03, b'a', b'/', b'#'],
-        V5,
-        &Packet::Unsubscribe(un),
-    );
+    let un = Unsubscribe { pkid: 2, filters: vec![s("a/#")], properties: UnsubscribeProperties::default() };
+    vector(&[0xA2, 7, 0x00, 0x02, 0x00, 0x03, b'a', b'/', b'#'], V3, &Packet::Unsubscribe(un.clone()));
+    vector(&[0xA2, 8, 0x00, 0x02, 0x00, 0x00, 0x03, b'a', b'/', b'#'], V5, &Packet::Unsubscribe(un));
     vector(
         &[0xB0, 2, 0x00, 0x02],
         V3,
-        &Packet::UnsubAck(UnsubAck {
-            pkid: 2,
-            reasons: vec![],
-            properties: AckProperties::default(),
-        }),
+        &Packet::UnsubAck(UnsubAck { pkid: 2, reasons: vec![], properties: AckProperties::default() }),
     );
     let ack = UnsubAck {
         pkid: 2,
         reasons: vec![ReasonCode::NoSubscriptionExisted],
         properties: AckProperties::default(),
     };
-    vector(
-        &[0xB0, 4, 0x00, 0x02, 0x00, 0x11],
-        V5,
-        &Packet::UnsubAck(ack),
-    );
+    vector(&[0xB0, 4, 0x00, 0x02, 0x00, 0x11], V5, &Packet::UnsubAck(ack));
 }
 
 #[test]
@@ -380,18 +316,10 @@ fn ping_disconnect_auth() {
         vector(&[0xD0, 0], p, &Packet::PingResp);
         vector(&[0xE0, 0], p, &Packet::Disconnect(Disconnect::default()));
     }
-    vector(
-        &[0xE0, 1, 0x04],
-        V5,
-        &Packet::Disconnect(Disconnect::new(ReasonCode::DisconnectWithWillMessage)),
-    );
+    vector(&[0xE0, 1, 0x04], V5, &Packet::Disconnect(Disconnect::new(ReasonCode::DisconnectWithWillMessage)));
     let mut d = Disconnect::new(ReasonCode::SessionTakenOver);
     d.properties.session_expiry_interval = Some(0);
-    vector(
-        &[0xE0, 7, 0x8E, 5, 0x11, 0, 0, 0, 0],
-        V5,
-        &Packet::Disconnect(d),
-    );
+    vector(&[0xE0, 7, 0x8E, 5, 0x11, 0, 0, 0, 0], V5, &Packet::Disconnect(d));
 
     vector(&[0xF0, 0], V5, &Packet::Auth(Auth::default()));
     let mut a = Auth::new(ReasonCode::ReAuthenticate);
@@ -410,37 +338,23 @@ fn ping_disconnect_auth() {
 
 #[test]
 fn publish_decoding_shares_the_frame() {
-    let raw = Bytes::from_static(&[
-        0x30, 10, 0x00, 0x03, b'a', b'/', b'b', b'h', b'e', b'l', b'l', b'o',
-    ]);
+    let raw = Bytes::from_static(&[0x30, 10, 0x00, 0x03, b'a', b'/', b'b', b'h', b'e', b'l', b'l', b'o']);
     let Packet::Publish(p) = decode_bytes(raw.clone(), V3, 64).expect("decodes") else {
         panic!("not a publish")
     };
     let range = raw.as_ptr() as usize..raw.as_ptr() as usize + raw.len();
-    assert!(
-        range.contains(&(p.payload.as_ptr() as usize)),
-        "payload must point into the frame"
-    );
-    assert!(
-        range.contains(&(p.topic.as_bytes().as_ptr() as usize)),
-        "topic must point into the frame"
-    );
+    assert!(range.contains(&(p.payload.as_ptr() as usize)), "payload must point into the frame");
+    assert!(range.contains(&(p.topic.as_bytes().as_ptr() as usize)), "topic must point into the frame");
 }
 
 #[test]
 fn publish_header_plus_original_payload_equals_full_encoding() {
-    let p = Publish {
-        pkid: 5,
-        qos: QoS::AtLeastOnce,
-        ..Publish::new(s("t/x"), Bytes::from(vec![7u8; 5000]))
-    };
+    let p =
+        Publish { pkid: 5, qos: QoS::AtLeastOnce, ..Publish::new(s("t/x"), Bytes::from(vec![7u8; 5000])) };
     let mut head = bytes::BytesMut::new();
     let n = p.encode_header(V5, &mut head).expect("encodes");
     assert_eq!(n, head.len());
     let mut whole = head.to_vec();
     whole.extend_from_slice(&p.payload);
-    assert_eq!(
-        whole,
-        Packet::Publish(p).to_bytes(V5).expect("encodes").to_vec()
-    );
+    assert_eq!(whole, Packet::Publish(p).to_bytes(V5).expect("encodes").to_vec());
 }

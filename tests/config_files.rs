@@ -7,9 +7,7 @@ use std::process::Command;
 #[test]
 fn every_shipped_config_file_is_valid() {
     let mut n = 0;
-    for entry in
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config dir")
-    {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).expect("config dir") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let text = std::fs::read_to_string(&path).expect("read");
@@ -24,18 +22,13 @@ fn every_shipped_config_file_is_valid() {
 
 #[test]
 fn default_config_uses_environment_overrides() {
-    let c = Config::parse(DEFAULT_CONFIG, |k| {
-        (k == "MQTT_BROKER").then(|| "127.0.0.1:9999".to_string())
-    })
-    .expect("valid");
+    let c = Config::parse(DEFAULT_CONFIG, |k| (k == "MQTT_BROKER").then(|| "127.0.0.1:9999".to_string()))
+        .expect("valid");
     assert_eq!(c.upstreams[0].servers[0].addr.port(), 9999);
 }
 
 fn proxy(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
-        .args(args)
-        .output()
-        .expect("run proxy")
+    Command::new(env!("CARGO_BIN_EXE_mqtt-proxy")).args(args).output().expect("run proxy")
 }
 
 #[test]
@@ -58,10 +51,7 @@ fn check_config_accepts_good_and_names_the_bad_key() {
     let out = proxy(&["--config", bad.to_str().expect("path"), "--check-config"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("line 4: listeners[0].upstream: no upstream named `missing`"),
-        "{err}"
-    );
+    assert!(err.contains("line 4: listeners[0].upstream: no upstream named `missing`"), "{err}");
 }
 
 #[test]
@@ -77,15 +67,9 @@ fn print_default_config_prints_a_loadable_file() {
 fn help_explains_every_flag() {
     let out = proxy(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in [
-        "--config",
-        "--cores",
-        "--cpus",
-        "--no-pin",
-        "--check-config",
-        "--print-default-config",
-        "--log",
-    ] {
+    for flag in
+        ["--config", "--cores", "--cpus", "--no-pin", "--check-config", "--print-default-config", "--log"]
+    {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
 }

@@ -11,10 +11,7 @@ use std::process::{Command, Stdio};
 
 fn setup() -> (Mosquitto, Proxy) {
     let broker = Mosquitto::start();
-    let proxy = Proxy::start(&config(
-        &[broker.addr()],
-        "limits:\n  max_packet_size: 4194304\n",
-    ));
+    let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  max_packet_size: 4194304\n"));
     (broker, proxy)
 }
 
@@ -32,17 +29,11 @@ fn qos_0_1_2_both_versions() {
                 Some(format!("{topic} hello").as_str()),
                 "v{v} QoS {q}"
             );
-            assert!(
-                sub.wait(),
-                "mosquitto_sub v{v} QoS {q} exited with an error"
-            );
+            assert!(sub.wait(), "mosquitto_sub v{v} QoS {q} exited with an error");
         }
     }
     let log = proxy.log();
-    assert!(
-        log.contains("protocol=3.1.1") && log.contains("protocol=5.0"),
-        "{log}"
-    );
+    assert!(log.contains("protocol=3.1.1") && log.contains("protocol=5.0"), "{log}");
 }
 
 #[test]
@@ -53,10 +44,7 @@ fn retained_message_reaches_a_later_subscriber() {
         let topic = format!("retained/{v}");
         publish(p, &["-V", v, "-q", "1", "-r", "-t", &topic, "-m", "kept"]);
         let mut sub = Sub::start(p, &["-V", v, "-t", &topic, "-C", "1"]);
-        assert_eq!(
-            sub.next_message().as_deref(),
-            Some(format!("{topic} kept").as_str())
-        );
+        assert_eq!(sub.next_message().as_deref(), Some(format!("{topic} kept").as_str()));
     }
 }
 
@@ -84,29 +72,18 @@ fn will_is_published_when_a_client_is_killed() {
             ],
         );
         drop(device); // SIGKILL: the socket closes without DISCONNECT
-        assert_eq!(
-            watcher.next_message().as_deref(),
-            Some(format!("{will_topic} device lost").as_str())
-        );
+        assert_eq!(watcher.next_message().as_deref(), Some(format!("{will_topic} device lost").as_str()));
     }
 }
 
 #[test]
 fn will_is_not_published_after_a_clean_disconnect() {
     let (broker, proxy) = setup();
-    let mut watcher = Sub::start(
-        broker.port,
-        &["-V", "5", "-t", "will/clean", "-t", "marker", "-C", "1"],
-    );
+    let mut watcher = Sub::start(broker.port, &["-V", "5", "-t", "will/clean", "-t", "marker", "-C", "1"]);
     // Subscribe with a will and exit cleanly (-E: disconnect after SUBACK).
     let out = Command::new("mosquitto_sub")
         .args(["-p", &proxy.port().to_string(), "-V", "5", "-t", "x", "-E"])
-        .args([
-            "--will-topic",
-            "will/clean",
-            "--will-payload",
-            "should not appear",
-        ])
+        .args(["--will-topic", "will/clean", "--will-payload", "should not appear"])
         .output()
         .expect("mosquitto_sub");
     assert!(out.status.success());
@@ -129,12 +106,7 @@ fn one_mebibyte_payload_both_versions() {
             .stdin(Stdio::piped())
             .spawn()
             .expect("mosquitto_pub");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(body.as_bytes())
-            .expect("write");
+        child.stdin.take().expect("stdin").write_all(body.as_bytes()).expect("write");
         assert!(child.wait().expect("wait").success());
         let got = sub.next_message().expect("message");
         assert_eq!(got.len(), topic.len() + 1 + body.len());
@@ -150,23 +122,12 @@ fn persistent_session_survives_reconnect() {
         let id = format!("persist-{v}");
         let topic = format!("persist/{v}");
         // Subscribe with a persistent session (-c; v5 needs a session expiry), then leave.
-        let mut args = vec![
-            "-p".to_string(),
-            p.to_string(),
-            "-V".into(),
-            v.into(),
-            "-q".into(),
-            "1".into(),
-        ];
+        let mut args = vec!["-p".to_string(), p.to_string(), "-V".into(), v.into(), "-q".into(), "1".into()];
         args.extend(["-c", "-i", &id, "-t", &topic, "-E"].map(String::from));
         if v == "5" {
             args.extend(["-x", "300"].map(String::from));
         }
-        assert!(Command::new("mosquitto_sub")
-            .args(&args)
-            .status()
-            .expect("sub")
-            .success());
+        assert!(Command::new("mosquitto_sub").args(&args).status().expect("sub").success());
         // While it is away, a QoS 1 message is queued by the broker for its session.
         publish(p, &["-V", v, "-q", "1", "-t", &topic, "-m", "queued"]);
         // Back with the same id and no clean start: the session is present and the
@@ -185,19 +146,8 @@ fn persistent_session_survives_reconnect() {
         if v == "5" {
             again.extend(["-x", "300"].map(String::from));
         }
-        let out = Command::new("mosquitto_sub")
-            .args(&again)
-            .output()
-            .expect("sub");
-        assert!(
-            out.status.success(),
-            "v{v}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            format!("{topic} queued"),
-            "v{v}"
-        );
+        let out = Command::new("mosquitto_sub").args(&again).output().expect("sub");
+        assert!(out.status.success(), "v{v}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{topic} queued"), "v{v}");
     }
 }

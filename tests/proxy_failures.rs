@@ -33,13 +33,7 @@ fn disconnect(reason: ReasonCode) -> Packet {
 fn broker_down_at_connect_gives_server_unavailable() {
     let proxy = Proxy::start(&config(&[format!("127.0.0.1:{}", free_port())], ""));
     let (mut c, ack) = Raw::connect(proxy.addr, V5, "a", 30);
-    assert_eq!(
-        ack,
-        Some(Packet::ConnAck(ConnAck::new(
-            ReasonCode::ServerUnavailable,
-            false
-        )))
-    );
+    assert_eq!(ack, Some(Packet::ConnAck(ConnAck::new(ReasonCode::ServerUnavailable, false))));
     assert_eq!(c.recv(), None);
     // 3.1.1: return code 3 on the wire.
     let mut c = Raw::open(proxy.addr, V3);
@@ -53,10 +47,7 @@ fn broker_down_at_connect_gives_server_unavailable() {
 #[test]
 fn second_server_is_used_when_the_first_is_down() {
     let broker = Mosquitto::start();
-    let proxy = Proxy::start(&config(
-        &[format!("127.0.0.1:{}", free_port()), broker.addr()],
-        "",
-    ));
+    let proxy = Proxy::start(&config(&[format!("127.0.0.1:{}", free_port()), broker.addr()], ""));
     still_serves(&proxy);
 }
 
@@ -70,10 +61,7 @@ fn broker_killed_mid_session_closes_the_client() {
     connack_ok(ack);
     broker.kill();
     // 5.0: told why (0x80; 0x88 is not a valid DISCONNECT code), then closed.
-    assert_eq!(
-        v5.recv_until_closed(),
-        vec![disconnect(ReasonCode::UnspecifiedError)]
-    );
+    assert_eq!(v5.recv_until_closed(), vec![disconnect(ReasonCode::UnspecifiedError)]);
     // 3.1.1: just closed.
     assert_eq!(v3.recv_until_closed(), vec![]);
     proxy.wait_log("closed_by=upstream reason=upstream_gone");
@@ -98,27 +86,17 @@ fn malformed_connect_gets_the_version_specific_answer() {
     let proxy = Proxy::start(&config(&[broker.addr()], ""));
     // Protocol level 6: 3.1.1-format CONNACK with return code 1, then close.
     let mut c = Raw::open(proxy.addr, V3);
-    c.send_bytes(&[
-        0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 6, 2, 0, 30, 0, 1, b'x',
-    ]);
+    c.send_bytes(&[0x10, 13, 0, 4, b'M', b'Q', b'T', b'T', 6, 2, 0, 30, 0, 1, b'x']);
     assert_eq!(
         c.recv_until_closed(),
-        vec![Packet::ConnAck(ConnAck::new(
-            ReasonCode::UnsupportedProtocolVersion,
-            false
-        ))]
+        vec![Packet::ConnAck(ConnAck::new(ReasonCode::UnsupportedProtocolVersion, false))]
     );
     // 5.0 CONNECT with the reserved flag set: CONNACK 0x81.
     let mut c = Raw::open(proxy.addr, V5);
-    c.send_bytes(&[
-        0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 5, 3, 0, 30, 0, 0, 1, b'x',
-    ]);
+    c.send_bytes(&[0x10, 14, 0, 4, b'M', b'Q', b'T', b'T', 5, 3, 0, 30, 0, 0, 1, b'x']);
     assert_eq!(
         c.recv_until_closed(),
-        vec![Packet::ConnAck(ConnAck::new(
-            ReasonCode::MalformedPacket,
-            false
-        ))]
+        vec![Packet::ConnAck(ConnAck::new(ReasonCode::MalformedPacket, false))]
     );
     still_serves(&proxy);
 }
@@ -130,10 +108,7 @@ fn second_connect_is_a_protocol_error() {
     let (mut c, ack) = Raw::connect(proxy.addr, V5, "twice", 30);
     connack_ok(ack);
     c.send(&connect_packet(V5, "twice", 30));
-    assert_eq!(
-        c.recv_until_closed(),
-        vec![disconnect(ReasonCode::ProtocolError)]
-    );
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::ProtocolError)]);
     let (mut c, ack) = Raw::connect(proxy.addr, V3, "twice3", 30);
     connack_ok(ack);
     c.send(&connect_packet(V3, "twice3", 30));
@@ -145,37 +120,22 @@ fn second_connect_is_a_protocol_error() {
 #[test]
 fn oversized_and_malformed_packets_after_connect() {
     let broker = Mosquitto::start();
-    let proxy = Proxy::start(&config(
-        &[broker.addr()],
-        "limits:\n  max_packet_size: 1024\n",
-    ));
+    let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  max_packet_size: 1024\n"));
     // A PUBLISH announcing 100 kB: refused from its header, before the body.
     let (mut c, ack) = Raw::connect(proxy.addr, V5, "big", 30);
     connack_ok(ack);
     c.send_bytes(&[0x30, 0xA0, 0x8D, 0x06]);
-    assert_eq!(
-        c.recv_until_closed(),
-        vec![disconnect(ReasonCode::PacketTooLarge)]
-    );
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::PacketTooLarge)]);
     // A whole packet one byte over the limit.
     let (mut c, ack) = Raw::connect(proxy.addr, V5, "big2", 30);
     connack_ok(ack);
-    c.send(&Packet::Publish(Publish::new(
-        MqttStr::from_static("t"),
-        payload(1024),
-    )));
-    assert_eq!(
-        c.recv_until_closed(),
-        vec![disconnect(ReasonCode::PacketTooLarge)]
-    );
+    c.send(&Packet::Publish(Publish::new(MqttStr::from_static("t"), payload(1024))));
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::PacketTooLarge)]);
     // Wildcard in a topic name: 0x90. QoS 3: malformed.
     let (mut c, ack) = Raw::connect(proxy.addr, V5, "wild", 30);
     connack_ok(ack);
     c.send_bytes(&[0x30, 0x06, 0, 3, b'a', b'/', b'#', 0]);
-    assert_eq!(
-        c.recv_until_closed(),
-        vec![disconnect(ReasonCode::TopicNameInvalid)]
-    );
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::TopicNameInvalid)]);
     let (mut c, ack) = Raw::connect(proxy.addr, V3, "qos3", 30);
     connack_ok(ack);
     c.send_bytes(&[0x36, 0x05, 0, 1, b'a', 0, 1]);
@@ -186,10 +146,7 @@ fn oversized_and_malformed_packets_after_connect() {
 #[test]
 fn silent_clients_are_timed_out() {
     let broker = Mosquitto::start();
-    let proxy = Proxy::start(&config(
-        &[broker.addr()],
-        "limits:\n  connect_timeout: 300ms\n",
-    ));
+    let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  connect_timeout: 300ms\n"));
     // No CONNECT at all: closed after the connect timeout.
     let mut c = Raw::open(proxy.addr, V5);
     assert_eq!(c.recv_until_closed(), vec![]);
@@ -197,10 +154,7 @@ fn silent_clients_are_timed_out() {
     // Keep alive 1 s and then silence: DISCONNECT 0x8D after 1.5 s.
     let (mut c, ack) = Raw::connect(proxy.addr, V5, "sleepy", 1);
     connack_ok(ack);
-    assert_eq!(
-        c.recv_until_closed(),
-        vec![disconnect(ReasonCode::KeepAliveTimeout)]
-    );
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::KeepAliveTimeout)]);
     proxy.wait_log("reason=keep_alive_timeout");
 }
 
@@ -211,20 +165,12 @@ fn keep_alive_cap_is_announced_to_v5_clients() {
     // Keep alive 0 (off): Mosquitto answers 65535; the proxy caps it at 20.
     for ka in [0, 600] {
         let (_c, ack) = Raw::connect(proxy.addr, V5, "lazy", ka);
-        let Some(Packet::ConnAck(ack)) = ack else {
-            panic!("no CONNACK")
-        };
-        assert_eq!(
-            ack.properties.server_keep_alive,
-            Some(20),
-            "client keep alive {ka}"
-        );
+        let Some(Packet::ConnAck(ack)) = ack else { panic!("no CONNACK") };
+        assert_eq!(ack.properties.server_keep_alive, Some(20), "client keep alive {ka}");
     }
     // Under the cap: untouched.
     let (_c, ack) = Raw::connect(proxy.addr, V5, "busy", 10);
-    let Some(Packet::ConnAck(ack)) = ack else {
-        panic!("no CONNACK")
-    };
+    let Some(Packet::ConnAck(ack)) = ack else { panic!("no CONNACK") };
     assert_eq!(ack.properties.server_keep_alive, None);
 }
 
@@ -236,10 +182,7 @@ fn sigterm_disconnects_clients_and_exits_cleanly() {
     connack_ok(ack);
     let status = proxy.terminate();
     assert!(status.success(), "exit status {status:?}");
-    assert_eq!(
-        c.recv_until_closed(),
-        vec![disconnect(ReasonCode::ServerShuttingDown)]
-    );
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::ServerShuttingDown)]);
     assert!(!proxy.is_running());
     assert!(proxy.log().contains("stopped"), "{}", proxy.log());
 }

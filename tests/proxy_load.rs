@@ -31,10 +31,7 @@ macro_rules! client {
                     Event::Incoming(Packet::SubAck(_)) if !subscribed => {
                         subscribed = true;
                         for n in 0..MESSAGES {
-                            client
-                                .publish(&topic, $qos, false, n.to_string())
-                                .await
-                                .expect("publish");
+                            client.publish(&topic, $qos, false, n.to_string()).await.expect("publish");
                         }
                     }
                     Event::Incoming(Packet::Publish(p)) => {
@@ -95,8 +92,5 @@ async fn many_concurrent_clients_every_message_accounted_for() {
         .filter(|l| l.contains("connection opened"))
         .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("core=")))
         .collect();
-    assert!(
-        cores.len() >= 2,
-        "connections all landed on one core: {cores:?}"
-    );
+    assert!(cores.len() >= 2, "connections all landed on one core: {cores:?}");
 }

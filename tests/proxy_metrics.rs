@@ -11,8 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 
 fn scrape(addr: SocketAddr) -> String {
     let mut s = TcpStream::connect(addr).expect("metrics endpoint");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("request");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
     let mut body = String::new();
     s.read_to_string(&mut body).expect("response");
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
@@ -37,10 +36,7 @@ fn counters_follow_sessions_refusals_and_traffic() {
 
     // A session that publishes and says goodbye.
     let (mut c, _) = Raw::connect(proxy.addr, Protocol::V311, "counted", 30);
-    c.send(&Packet::Publish(Publish::new(
-        MqttStr::from_static("m/t"),
-        bytes::Bytes::from_static(b"12345"),
-    )));
+    c.send(&Packet::Publish(Publish::new(MqttStr::from_static("m/t"), bytes::Bytes::from_static(b"12345"))));
     c.send(&Packet::Disconnect(Default::default()));
     assert_eq!(c.recv_until_closed(), vec![]);
     // A session that breaks the protocol (QoS 3).
@@ -59,52 +55,22 @@ fn counters_follow_sessions_refusals_and_traffic() {
     assert_eq!(value(&text, "mqtt_proxy_cores"), 2);
     assert_eq!(value(&text, "mqtt_proxy_connections_accepted_total"), 4);
     assert_eq!(value(&text, "mqtt_proxy_connections_open"), 1);
-    assert_eq!(
-        value(
-            &text,
-            "mqtt_proxy_sessions_closed_total{reason=\"client_disconnect\"}"
-        ),
-        1
-    );
-    assert_eq!(
-        value(
-            &text,
-            "mqtt_proxy_sessions_closed_total{reason=\"client_protocol_error\"}"
-        ),
-        1
-    );
-    assert_eq!(
-        value(
-            &text,
-            "mqtt_proxy_connections_refused_total{reason=\"bad_connect\"}"
-        ),
-        1
-    );
+    assert_eq!(value(&text, "mqtt_proxy_sessions_closed_total{reason=\"client_disconnect\"}"), 1);
+    assert_eq!(value(&text, "mqtt_proxy_sessions_closed_total{reason=\"client_protocol_error\"}"), 1);
+    assert_eq!(value(&text, "mqtt_proxy_connections_refused_total{reason=\"bad_connect\"}"), 1);
     // CONNECT (19) + PUBLISH (2+2+3+5) + DISCONNECT (2) from the first client at least.
     assert!(value(&text, "mqtt_proxy_bytes_up_total") >= 19 + 12 + 2);
-    assert!(
-        value(&text, "mqtt_proxy_packets_down_total") >= 3,
-        "CONNACKs"
-    );
+    assert!(value(&text, "mqtt_proxy_packets_down_total") >= 3, "CONNACKs");
 }
 
 #[test]
 fn upstream_refusals_are_counted_and_other_paths_are_404() {
-    let yaml = config(
-        &[format!("127.0.0.1:{}", free_port())],
-        "metrics:\n  bind: 127.0.0.1:0\n",
-    );
+    let yaml = config(&[format!("127.0.0.1:{}", free_port())], "metrics:\n  bind: 127.0.0.1:0\n");
     let proxy = Proxy::start(&yaml);
     let (_c, _) = Raw::connect(proxy.addr, Protocol::V5, "nobroker", 30);
     proxy.wait_log("refused: upstream unavailable");
     let text = scrape(proxy.metrics.expect("metrics"));
-    assert_eq!(
-        value(
-            &text,
-            "mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"}"
-        ),
-        1
-    );
+    assert_eq!(value(&text, "mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"}"), 1);
     let mut s = TcpStream::connect(proxy.metrics.expect("metrics")).expect("connect");
     s.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("request");
     let mut body = String::new();

@@ -49,16 +49,10 @@ fn connect(v: Protocol, id: &'static str, clean: bool, props: ConnectProperties)
 }
 
 fn subscribe(pkid: u16, filter: &'static str, qos: QoS, props: SubscribeProperties) -> Packet {
-    let options = SubscriptionOptions {
-        qos,
-        ..Default::default()
-    };
+    let options = SubscriptionOptions { qos, ..Default::default() };
     Packet::Subscribe(Subscribe {
         pkid,
-        filters: vec![SubscribeFilter {
-            filter: s(filter),
-            options,
-        }],
+        filters: vec![SubscribeFilter { filter: s(filter), options }],
         properties: props,
     })
 }
@@ -121,11 +115,7 @@ fn run(addr: SocketAddr, v: Protocol, steps: &[Step]) -> Vec<String> {
             Send(n, p) => clients[*n].as_mut().expect("open").send(p),
             Recv(n, count) => {
                 for _ in 0..*count {
-                    let f = clients[*n]
-                        .as_mut()
-                        .expect("open")
-                        .recv_frame()
-                        .expect("a packet");
+                    let f = clients[*n].as_mut().expect("open").recv_frame().expect("a packet");
                     if let Packet::Publish(p) = record(*n, &f, &mut out) {
                         unacked[*n].push(p);
                     }
@@ -169,11 +159,7 @@ fn differential(v: Protocol, steps: &[Step]) {
     for (i, (a, b)) in direct.iter().zip(&proxied).enumerate() {
         assert_eq!(a, b, "step {i} differs (direct vs proxied)");
     }
-    assert_eq!(
-        direct.len(),
-        proxied.len(),
-        "transcripts differ in length:\n{direct:#?}\n{proxied:#?}"
-    );
+    assert_eq!(direct.len(), proxied.len(), "transcripts differ in length:\n{direct:#?}\n{proxied:#?}");
 }
 
 fn qos_flows(v: Protocol) -> Vec<Step> {
@@ -226,10 +212,8 @@ fn qos_flows_v5() {
 #[test]
 fn retained_and_persistent_sessions_v311_and_v5() {
     for v in [Protocol::V311, Protocol::V5] {
-        let persistent = ConnectProperties {
-            session_expiry_interval: v.is_v5().then_some(300),
-            ..Default::default()
-        };
+        let persistent =
+            ConnectProperties { session_expiry_interval: v.is_v5().then_some(300), ..Default::default() };
         let none = PublishProperties::default;
         let mut retained = Publish::new(s("r/kept"), Bytes::from_static(b"kept"));
         retained.retain = true;
@@ -240,10 +224,7 @@ fn retained_and_persistent_sessions_v311_and_v5() {
             Send(0, Packet::Disconnect(Disconnect::default())),
             RecvClose(0),
             Open(1, connect(v, "other", true, Default::default())),
-            Send(
-                1,
-                publish("s/queued", QoS::AtLeastOnce, 5, "while away", none()),
-            ),
+            Send(1, publish("s/queued", QoS::AtLeastOnce, 5, "while away", none())),
             Recv(1, 1),
             Send(1, Packet::Publish(retained)),
             // Back: session present, the queued message arrives.
@@ -262,10 +243,7 @@ fn retained_and_persistent_sessions_v311_and_v5() {
 #[test]
 fn v5_properties_aliases_receive_maximum_and_broker_errors() {
     let v = Protocol::V5;
-    let sub_props = SubscribeProperties {
-        subscription_identifier: Some(42),
-        ..Default::default()
-    };
+    let sub_props = SubscribeProperties { subscription_identifier: Some(42), ..Default::default() };
     let rich = PublishProperties {
         payload_format_indicator: Some(1),
         message_expiry_interval: Some(3600),
@@ -280,27 +258,15 @@ fn v5_properties_aliases_receive_maximum_and_broker_errors() {
         _ => unreachable!(),
     };
     retained.retain = true;
-    let alias_first = PublishProperties {
-        topic_alias: Some(1),
-        ..Default::default()
-    };
-    let alias_again = PublishProperties {
-        topic_alias: Some(1),
-        ..Default::default()
-    };
-    let alias_bad = PublishProperties {
-        topic_alias: Some(11),
-        ..Default::default()
-    };
+    let alias_first = PublishProperties { topic_alias: Some(1), ..Default::default() };
+    let alias_again = PublishProperties { topic_alias: Some(1), ..Default::default() };
+    let alias_bad = PublishProperties { topic_alias: Some(11), ..Default::default() };
     let requester = ConnectProperties {
         request_response_information: Some(1),
         request_problem_information: Some(1),
         ..Default::default()
     };
-    let slow = ConnectProperties {
-        receive_maximum: Some(1),
-        ..Default::default()
-    };
+    let slow = ConnectProperties { receive_maximum: Some(1), ..Default::default() };
     let steps = vec![
         Open(0, connect(v, "sub", true, Default::default())),
         Send(0, subscribe(1, "p/#", QoS::AtLeastOnce, sub_props)),
@@ -311,10 +277,7 @@ fn v5_properties_aliases_receive_maximum_and_broker_errors() {
         Recv(0, 1),
         AckAll(0),
         // Topic alias: set, then reuse with an empty topic name.
-        Send(
-            1,
-            publish("p/alias", QoS::AtMostOnce, 0, "first", alias_first),
-        ),
+        Send(1, publish("p/alias", QoS::AtMostOnce, 0, "first", alias_first)),
         Send(
             1,
             Packet::Publish(Publish {
@@ -328,26 +291,14 @@ fn v5_properties_aliases_receive_maximum_and_broker_errors() {
         Recv(0, 2),
         // A late subscriber gets the retained message with all its properties.
         Open(2, connect(v, "late", true, slow)),
-        Send(
-            2,
-            subscribe(1, "p/rich", QoS::AtLeastOnce, Default::default()),
-        ),
+        Send(2, subscribe(1, "p/rich", QoS::AtLeastOnce, Default::default())),
         Recv(2, 2),
         AckAll(2),
         // Receive maximum 1: one in flight at a time.
-        Send(
-            2,
-            subscribe(2, "rm/#", QoS::AtLeastOnce, Default::default()),
-        ),
+        Send(2, subscribe(2, "rm/#", QoS::AtLeastOnce, Default::default())),
         Recv(2, 1),
-        Send(
-            1,
-            publish("rm/1", QoS::AtLeastOnce, 20, "1", Default::default()),
-        ),
-        Send(
-            1,
-            publish("rm/2", QoS::AtLeastOnce, 21, "2", Default::default()),
-        ),
+        Send(1, publish("rm/1", QoS::AtLeastOnce, 20, "1", Default::default())),
+        Send(1, publish("rm/2", QoS::AtLeastOnce, 21, "2", Default::default())),
         Recv(1, 2),
         Recv(2, 1),
         AckAll(2),

@@ -78,11 +78,7 @@ impl Conn {
     fn open(addr: &str, v: Protocol, id: String) -> Result<Conn> {
         let s = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
         s.set_nodelay(true)?;
-        let mut c = Conn {
-            s,
-            buf: BytesMut::with_capacity(1 << 16),
-            v,
-        };
+        let mut c = Conn { s, buf: BytesMut::with_capacity(1 << 16), v };
         let connect = Packet::Connect(Box::new(Connect {
             protocol: v,
             clean_start: true,
@@ -132,20 +128,10 @@ struct Totals {
     stop: AtomicBool,
 }
 
-fn publisher(
-    cfg: PubSub,
-    i: usize,
-    start: Instant,
-    totals: Arc<Totals>,
-    go: Arc<Barrier>,
-) -> Result<()> {
+fn publisher(cfg: PubSub, i: usize, start: Instant, totals: Arc<Totals>, go: Arc<Barrier>) -> Result<()> {
     let v = protocol(cfg.version)?;
     let mut c = Conn::open(&cfg.addr, v, format!("lt-pub-{i}"))?;
-    let qos = if cfg.qos == 0 {
-        QoS::AtMostOnce
-    } else {
-        QoS::AtLeastOnce
-    };
+    let qos = if cfg.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
     let topic = MqttStr::try_from(format!("{}/{i}", cfg.topic))?;
     go.wait();
     let mut seq: u64 = 0;
@@ -162,11 +148,7 @@ fn publisher(
             payload[8..16].copy_from_slice(&seq.to_be_bytes());
             let p = Publish {
                 qos,
-                pkid: if qos == QoS::AtMostOnce {
-                    0
-                } else {
-                    (seq % 65535 + 1) as u16
-                },
+                pkid: if qos == QoS::AtMostOnce { 0 } else { (seq % 65535 + 1) as u16 },
                 ..Publish::new(topic.clone(), Bytes::copy_from_slice(&payload))
             };
             p.encode(v, &mut out)?;
@@ -197,20 +179,13 @@ fn subscriber(
 ) -> Result<Histogram<u64>> {
     let v = protocol(cfg.version)?;
     let mut c = Conn::open(&cfg.addr, v, format!("lt-sub-{i}"))?;
-    let qos = if cfg.qos == 0 {
-        QoS::AtMostOnce
-    } else {
-        QoS::AtLeastOnce
-    };
+    let qos = if cfg.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
     let filter = MqttStr::try_from(format!("{}/+", cfg.topic))?;
     c.send(&Packet::Subscribe(mqtt::Subscribe {
         pkid: 1,
         filters: vec![mqtt::SubscribeFilter {
             filter,
-            options: mqtt::SubscriptionOptions {
-                qos,
-                ..Default::default()
-            },
+            options: mqtt::SubscriptionOptions { qos, ..Default::default() },
         }],
         properties: Default::default(),
     }))?;
@@ -236,8 +211,7 @@ fn subscriber(
                 totals.received.fetch_add(1, Ordering::Relaxed);
                 if p.qos == QoS::AtLeastOnce {
                     acks.clear();
-                    Packet::Ack(mqtt::Ack::new(mqtt::AckKind::PubAck, p.pkid))
-                        .encode(v, &mut acks)?;
+                    Packet::Ack(mqtt::Ack::new(mqtt::AckKind::PubAck, p.pkid)).encode(v, &mut acks)?;
                     c.s.write_all(&acks)?;
                 }
             }
@@ -273,15 +247,8 @@ fn pubsub(cfg: PubSub) -> Result<()> {
     let (mut last_s, mut last_r) = (0, 0);
     for sec in 1..=cfg.duration {
         std::thread::sleep(Duration::from_secs(1));
-        let (s, r) = (
-            totals.sent.load(Ordering::Relaxed),
-            totals.received.load(Ordering::Relaxed),
-        );
-        eprintln!(
-            "t={sec:>3}s  in {:>9} msg/s  out {:>9} msg/s",
-            s - last_s,
-            r - last_r
-        );
+        let (s, r) = (totals.sent.load(Ordering::Relaxed), totals.received.load(Ordering::Relaxed));
+        eprintln!("t={sec:>3}s  in {:>9} msg/s  out {:>9} msg/s", s - last_s, r - last_r);
         (last_s, last_r) = (s, r);
     }
     let measured = t0.elapsed().as_secs_f64();
@@ -289,15 +256,11 @@ fn pubsub(cfg: PubSub) -> Result<()> {
     let recv_in_window = totals.received.load(Ordering::Relaxed);
     totals.stop.store(true, Ordering::Relaxed);
     for p in pubs {
-        p.join()
-            .map_err(|_| anyhow::anyhow!("publisher panicked"))??;
+        p.join().map_err(|_| anyhow::anyhow!("publisher panicked"))??;
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     for s in subs {
-        hist.add(
-            s.join()
-                .map_err(|_| anyhow::anyhow!("subscriber panicked"))??,
-        )?;
+        hist.add(s.join().map_err(|_| anyhow::anyhow!("subscriber panicked"))??)?;
     }
     let total_received = totals.received.load(Ordering::Relaxed);
     let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;

@@ -25,10 +25,7 @@ fn comment_start(line: &str) -> usize {
 }
 
 /// Replaces every `${VAR}` / `${VAR:-default}` outside comments using `lookup`.
-pub fn substitute(
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, ConfigError> {
+pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
     for (n, line) in text.split_inclusive('\n').enumerate() {
         let cut = comment_start(line);
@@ -59,10 +56,7 @@ fn substitute_line(
             continue;
         };
         let Some(end) = body_start.find('}') else {
-            return Err(ConfigError::Env {
-                line,
-                message: "unterminated `${`".into(),
-            });
+            return Err(ConfigError::Env { line, message: "unterminated `${`".into() });
         };
         let expr = &body_start[..end];
         let (name, default) = match expr.split_once(":-") {
@@ -79,12 +73,12 @@ fn substitute_line(
         match (lookup(name), default) {
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
-            (None, None) => {
-                return Err(ConfigError::Env {
-                    line,
-                    message: format!("environment variable `{name}` is not set and has no default (`${{{name}:-default}}`)"),
-                })
-            }
+            (None, None) => return Err(ConfigError::Env {
+                line,
+                message: format!(
+                    "environment variable `{name}` is not set and has no default (`${{{name}:-default}}`)"
+                ),
+            }),
         }
         rest = &body_start[end + 1..];
     }
@@ -102,21 +96,11 @@ mod tests {
 
     #[test]
     fn substitutes_and_defaults() {
-        assert_eq!(
-            substitute("a: ${HOST}:${PORT:-1884}", env).expect("ok"),
-            "a: 10.0.0.1:1884"
-        );
-        assert_eq!(
-            substitute("cost: $$5 and $x", env).expect("ok"),
-            "cost: $5 and $x"
-        );
+        assert_eq!(substitute("a: ${HOST}:${PORT:-1884}", env).expect("ok"), "a: 10.0.0.1:1884");
+        assert_eq!(substitute("cost: $$5 and $x", env).expect("ok"), "cost: $5 and $x");
         assert_eq!(substitute("x: ${EMPTY:-}", env).expect("ok"), "x: ");
         assert_eq!(
-            substitute(
-                "a: ${HOST} # not ${THIS}\n# nor ${THAT}\nb: \"x#${HOST}\"\n",
-                env
-            )
-            .expect("ok"),
+            substitute("a: ${HOST} # not ${THIS}\n# nor ${THAT}\nb: \"x#${HOST}\"\n", env).expect("ok"),
             "a: 10.0.0.1 # not ${THIS}\n# nor ${THAT}\nb: \"x#10.0.0.1\"\n"
         );
     }

@@ -122,18 +122,15 @@ const MAX_PACKET_LIMIT: u64 = crate::mqtt::MAX_PACKET_SIZE as u64;
 impl Config {
     /// Reads and validates a config file (environment from the process).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         Config::parse(&text, |k| std::env::var(k).ok())
     }
 
     /// Validates config text with a given environment.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let text = env::substitute(text, env)?;
-        let raw: RawConfig =
-            serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let raw: RawConfig = serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         validate(raw)
     }
 
@@ -164,21 +161,13 @@ impl Config {
 }
 
 fn invalid<T>(s: &Spanned<T>, key: String, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        line: s.referenced.line(),
-        key,
-        message: message.into(),
-    }
+    ConfigError::Invalid { line: s.referenced.line(), key, message: message.into() }
 }
 
 fn resolve(s: &Spanned<String>, key: String) -> Result<SocketAddr, ConfigError> {
-    let mut addrs = s
-        .value
-        .to_socket_addrs()
-        .map_err(|e| invalid(s, key.clone(), format!("`{}`: {e}", s.value)))?;
-    addrs
-        .next()
-        .ok_or_else(|| invalid(s, key, format!("`{}` resolves to no address", s.value)))
+    let mut addrs =
+        s.value.to_socket_addrs().map_err(|e| invalid(s, key.clone(), format!("`{}`: {e}", s.value)))?;
+    addrs.next().ok_or_else(|| invalid(s, key, format!("`{}` resolves to no address", s.value)))
 }
 
 fn bounded(
@@ -191,11 +180,7 @@ fn bounded(
     match v {
         None => Ok(default),
         Some(s) if (min..=max).contains(&s.value) => Ok(s.value),
-        Some(s) => Err(invalid(
-            s,
-            key.into(),
-            format!("{} is outside {min}..={max}", s.value),
-        )),
+        Some(s) => Err(invalid(s, key.into(), format!("{} is outside {min}..={max}", s.value))),
     }
 }
 
@@ -210,11 +195,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             ));
         }
         if u.servers.is_empty() {
-            return Err(invalid(
-                &u.name,
-                format!("upstreams[{i}].servers"),
-                "at least one server is needed",
-            ));
+            return Err(invalid(&u.name, format!("upstreams[{i}].servers"), "at least one server is needed"));
         }
         let servers = u
             .servers
@@ -250,27 +231,16 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             ));
         }
         let bind: SocketAddr = l.bind.value.parse().map_err(|_| {
+            invalid(&l.bind, format!("listeners[{i}].bind"), format!("`{}` is not an ip:port", l.bind.value))
+        })?;
+        let upstream = upstreams.iter().position(|u| u.name == l.upstream.value).ok_or_else(|| {
             invalid(
-                &l.bind,
-                format!("listeners[{i}].bind"),
-                format!("`{}` is not an ip:port", l.bind.value),
+                &l.upstream,
+                format!("listeners[{i}].upstream"),
+                format!("no upstream named `{}`", l.upstream.value),
             )
         })?;
-        let upstream = upstreams
-            .iter()
-            .position(|u| u.name == l.upstream.value)
-            .ok_or_else(|| {
-                invalid(
-                    &l.upstream,
-                    format!("listeners[{i}].upstream"),
-                    format!("no upstream named `{}`", l.upstream.value),
-                )
-            })?;
-        listeners.push(Listener {
-            name: l.name.value.clone(),
-            bind,
-            upstream,
-        });
+        listeners.push(Listener { name: l.name.value.clone(), bind, upstream });
     }
     let lim = &raw.limits;
     let limits = Limits {
@@ -283,13 +253,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         )? as usize,
         connect_timeout: lim.connect_timeout.map_or(Duration::from_secs(10), |d| d.0),
         keep_alive_max: lim.keep_alive_max,
-        read_buffer: bounded(
-            &lim.read_buffer,
-            "limits.read_buffer",
-            512,
-            16 << 20,
-            16 << 10,
-        )? as usize,
+        read_buffer: bounded(&lim.read_buffer, "limits.read_buffer", 512, 16 << 20, 16 << 10)? as usize,
         max_connections_per_core: bounded(
             &lim.max_connections_per_core,
             "limits.max_connections_per_core",
@@ -300,11 +264,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     };
     let metrics = match &raw.metrics {
         Some(m) => Some(m.bind.value.parse().map_err(|_| {
-            invalid(
-                &m.bind,
-                "metrics.bind".into(),
-                format!("`{}` is not an ip:port", m.bind.value),
-            )
+            invalid(&m.bind, "metrics.bind".into(), format!("`{}` is not an ip:port", m.bind.value))
         })?),
         None => None,
     };
@@ -332,10 +292,7 @@ mod tests {
         let c = parse(OK).expect("valid");
         assert_eq!(c.limits.max_packet_size, 1 << 20);
         assert_eq!(c.listeners[0].upstream, 0);
-        assert_eq!(
-            c.upstreams[0].servers[0].addr,
-            "127.0.0.1:1884".parse().expect("addr")
-        );
+        assert_eq!(c.upstreams[0].servers[0].addr, "127.0.0.1:1884".parse().expect("addr"));
     }
 
     #[test]
@@ -348,19 +305,13 @@ mod tests {
     #[test]
     fn unknown_upstream_names_key_and_line() {
         let e = parse(&OK.replace("upstream: b", "upstream: nope")).expect_err("bad ref");
-        assert_eq!(
-            e.to_string(),
-            "line 4: listeners[0].upstream: no upstream named `nope`"
-        );
+        assert_eq!(e.to_string(), "line 4: listeners[0].upstream: no upstream named `nope`");
     }
 
     #[test]
     fn limits_are_bounded() {
         let e = parse(&format!("{OK}limits:\n  max_packet_size: 3\n")).expect_err("too small");
-        assert!(
-            e.to_string().starts_with("line 9: limits.max_packet_size"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("line 9: limits.max_packet_size"), "{e}");
     }
 
     #[test]

@@ -15,15 +15,13 @@ use tracing::debug;
 pub fn serve(addr: SocketAddr, registry: Registry) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)?;
     let bound = listener.local_addr()?;
-    std::thread::Builder::new()
-        .name("metrics".into())
-        .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Err(e) = answer(stream, &registry) {
-                    debug!(error = %e, "metrics request failed");
-                }
+    std::thread::Builder::new().name("metrics".into()).spawn(move || {
+        for stream in listener.incoming().flatten() {
+            if let Err(e) = answer(stream, &registry) {
+                debug!(error = %e, "metrics request failed");
             }
-        })?;
+        }
+    })?;
     Ok(bound)
 }
 

@@ -21,19 +21,13 @@ impl Counter {
     /// Adds `n` (only the owning core calls this).
     #[inline]
     pub fn add(&self, n: u64) {
-        self.0.store(
-            self.0.load(Ordering::Relaxed).wrapping_add(n),
-            Ordering::Relaxed,
-        );
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
 
     /// Subtracts `n` (gauges).
     #[inline]
     pub fn sub(&self, n: u64) {
-        self.0.store(
-            self.0.load(Ordering::Relaxed).wrapping_sub(n),
-            Ordering::Relaxed,
-        );
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_sub(n), Ordering::Relaxed);
     }
 
     /// Current value.
@@ -128,29 +122,16 @@ impl Registry {
         let sum = |f: &dyn Fn(&CoreMetrics) -> u64| cores.iter().map(|c| f(c)).sum::<u64>();
         let mut out = String::new();
         let mut one = |name: &str, kind: &str, help: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         };
-        one(
-            "mqtt_proxy_cores",
-            "gauge",
-            "Executors (cores) running.",
-            cores.len() as u64,
-        );
+        one("mqtt_proxy_cores", "gauge", "Executors (cores) running.", cores.len() as u64);
         one(
             "mqtt_proxy_connections_accepted_total",
             "counter",
             "TCP connections accepted.",
             sum(&|c| c.accepted.get()),
         );
-        one(
-            "mqtt_proxy_connections_open",
-            "gauge",
-            "Connections open now.",
-            sum(&|c| c.open.get()),
-        );
+        one("mqtt_proxy_connections_open", "gauge", "Connections open now.", sum(&|c| c.open.get()));
         one(
             "mqtt_proxy_bytes_up_total",
             "counter",
@@ -181,10 +162,7 @@ impl Registry {
         );
         for (i, (_, label)) in REFUSALS.iter().enumerate() {
             let v = sum(&|c| c.refused[i].get());
-            let _ = writeln!(
-                out,
-                "mqtt_proxy_connections_refused_total{{reason=\"{label}\"}} {v}"
-            );
+            let _ = writeln!(out, "mqtt_proxy_connections_refused_total{{reason=\"{label}\"}} {v}");
         }
         let _ = writeln!(
             out,
@@ -192,10 +170,7 @@ impl Registry {
         );
         for (i, label) in CLOSE_LABELS.iter().enumerate() {
             let v = sum(&|c| c.closed[i].get());
-            let _ = writeln!(
-                out,
-                "mqtt_proxy_sessions_closed_total{{reason=\"{label}\"}} {v}"
-            );
+            let _ = writeln!(out, "mqtt_proxy_sessions_closed_total{{reason=\"{label}\"}} {v}");
         }
         out
     }
@@ -218,12 +193,9 @@ mod tests {
         a.open.sub(1);
         let text = r.render();
         assert!(text.contains("mqtt_proxy_bytes_up_total 15\n"), "{text}");
-        assert!(
-            text.contains("mqtt_proxy_sessions_closed_total{reason=\"keep_alive_timeout\"} 1\n")
-        );
+        assert!(text.contains("mqtt_proxy_sessions_closed_total{reason=\"keep_alive_timeout\"} 1\n"));
         assert!(text.contains("mqtt_proxy_sessions_closed_total{reason=\"shutdown\"} 1\n"));
-        assert!(text
-            .contains("mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"} 1\n"));
+        assert!(text.contains("mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"} 1\n"));
         assert!(text.contains("mqtt_proxy_connections_open 1\n"));
         assert!(text.contains("mqtt_proxy_cores 2\n"));
         // Every Close label is known here.

@@ -37,9 +37,7 @@ pub enum FrameCheck {
 #[inline]
 pub fn check(buf: &[u8], max_size: usize) -> Result<FrameCheck, DecodeError> {
     if buf.len() < 2 {
-        return Ok(FrameCheck::Incomplete {
-            needed: 2 - buf.len(),
-        });
+        return Ok(FrameCheck::Incomplete { needed: 2 - buf.len() });
     }
     let Some((remaining, n)) = varint::read(&buf[1..])? else {
         return Ok(FrameCheck::Incomplete { needed: 1 });
@@ -47,15 +45,10 @@ pub fn check(buf: &[u8], max_size: usize) -> Result<FrameCheck, DecodeError> {
     let header_len = 1 + n;
     let len = header_len + remaining as usize;
     if len > max_size {
-        return Err(DecodeError::PacketTooLarge {
-            size: len,
-            max: max_size,
-        });
+        return Err(DecodeError::PacketTooLarge { size: len, max: max_size });
     }
     if buf.len() < len {
-        return Ok(FrameCheck::Incomplete {
-            needed: len - buf.len(),
-        });
+        return Ok(FrameCheck::Incomplete { needed: len - buf.len() });
     }
     Ok(FrameCheck::Complete { header_len, len })
 }
@@ -73,10 +66,9 @@ impl Frame {
     #[inline]
     pub fn split(buf: &mut BytesMut, max_size: usize) -> Result<Option<Frame>, DecodeError> {
         match check(buf, max_size)? {
-            FrameCheck::Complete { header_len, len } => Ok(Some(Frame {
-                raw: buf.split_to(len).freeze(),
-                header_len: header_len as u8,
-            })),
+            FrameCheck::Complete { header_len, len } => {
+                Ok(Some(Frame { raw: buf.split_to(len).freeze(), header_len: header_len as u8 }))
+            }
             FrameCheck::Incomplete { .. } => Ok(None),
         }
     }
@@ -84,10 +76,9 @@ impl Frame {
     /// Wraps bytes that hold exactly one frame (e.g. a frame we encoded).
     pub fn from_bytes(raw: Bytes, max_size: usize) -> Result<Frame, DecodeError> {
         match check(&raw, max_size)? {
-            FrameCheck::Complete { header_len, len } if len == raw.len() => Ok(Frame {
-                raw,
-                header_len: header_len as u8,
-            }),
+            FrameCheck::Complete { header_len, len } if len == raw.len() => {
+                Ok(Frame { raw, header_len: header_len as u8 })
+            }
             FrameCheck::Complete { .. } => Err(DecodeError::TrailingBytes),
             FrameCheck::Incomplete { .. } => Err(DecodeError::Truncated),
         }
@@ -143,34 +134,16 @@ mod tests {
 
     #[test]
     fn pingreq_is_two_bytes() {
-        assert_eq!(
-            check(&[0xC0], 100),
-            Ok(FrameCheck::Incomplete { needed: 1 })
-        );
-        assert_eq!(
-            check(&[0xC0, 0x00], 100),
-            Ok(FrameCheck::Complete {
-                header_len: 2,
-                len: 2
-            })
-        );
+        assert_eq!(check(&[0xC0], 100), Ok(FrameCheck::Incomplete { needed: 1 }));
+        assert_eq!(check(&[0xC0, 0x00], 100), Ok(FrameCheck::Complete { header_len: 2, len: 2 }));
     }
 
     #[test]
     fn size_limit_is_checked_before_the_body_arrives() {
         // PUBLISH announcing 1,000,000 bytes with only the header received.
         let header = [0x30, 0xC0, 0x84, 0x3D];
-        assert_eq!(
-            check(&header, 1024),
-            Err(DecodeError::PacketTooLarge {
-                size: 1_000_004,
-                max: 1024
-            })
-        );
-        assert_eq!(
-            check(&header, MAX_PACKET_SIZE),
-            Ok(FrameCheck::Incomplete { needed: 1_000_000 })
-        );
+        assert_eq!(check(&header, 1024), Err(DecodeError::PacketTooLarge { size: 1_000_004, max: 1024 }));
+        assert_eq!(check(&header, MAX_PACKET_SIZE), Ok(FrameCheck::Incomplete { needed: 1_000_000 }));
     }
 
     #[test]
@@ -186,13 +159,7 @@ mod tests {
 
     #[test]
     fn malformed_lengths_are_errors() {
-        assert_eq!(
-            check(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], usize::MAX),
-            Err(DecodeError::VarIntTooLong)
-        );
-        assert_eq!(
-            check(&[0x30, 0x80, 0x00], usize::MAX),
-            Err(DecodeError::VarIntNotMinimal)
-        );
+        assert_eq!(check(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], usize::MAX), Err(DecodeError::VarIntTooLong));
+        assert_eq!(check(&[0x30, 0x80, 0x00], usize::MAX), Err(DecodeError::VarIntNotMinimal));
     }
 }

@@ -27,9 +27,9 @@ pub mod wire;
 pub use error::{DecodeError, EncodeError};
 pub use frame::{Frame, FrameCheck, MAX_PACKET_SIZE};
 pub use packet::{
-    decode, decode_bytes, kind, Ack, AckKind, Auth, ConnAck, Connect, Disconnect, LastWill, Packet,
-    Publish, PublishView, QoS, RetainHandling, SubAck, Subscribe, SubscribeFilter,
-    SubscriptionOptions, UnsubAck, Unsubscribe,
+    decode, decode_bytes, kind, Ack, AckKind, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, Publish,
+    PublishView, QoS, RetainHandling, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions, UnsubAck,
+    Unsubscribe,
 };
 pub use property::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,

@@ -47,10 +47,7 @@ impl MqttStr {
     /// A string known at compile time (panics on U+0000 or > 65,535 bytes: a bug in the
     /// caller, never input).
     pub fn from_static(s: &'static str) -> Self {
-        assert!(
-            s.len() <= MAX_FIELD_LEN && !s.contains('\0'),
-            "invalid static MQTT string"
-        );
+        assert!(s.len() <= MAX_FIELD_LEN && !s.contains('\0'), "invalid static MQTT string");
         MqttStr(Bytes::from_static(s.as_bytes()))
     }
 

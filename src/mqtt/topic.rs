@@ -169,11 +169,7 @@ mod tests {
             "$share/g+/a",
             "$share/g/a/#/b",
         ] {
-            assert_eq!(
-                validate_filter(bad),
-                Err(DecodeError::InvalidTopicFilter),
-                "{bad}"
-            );
+            assert_eq!(validate_filter(bad), Err(DecodeError::InvalidTopicFilter), "{bad}");
         }
         assert_eq!(validate_filter(""), Err(DecodeError::EmptyTopicFilter));
     }
@@ -181,14 +177,8 @@ mod tests {
     #[test]
     fn matching_spec_examples() {
         assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
-        assert!(matches(
-            "sport/tennis/player1/#",
-            "sport/tennis/player1/ranking"
-        ));
-        assert!(matches(
-            "sport/tennis/player1/#",
-            "sport/tennis/player1/score/wimbledon"
-        ));
+        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
+        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon"));
         assert!(matches("sport/#", "sport"));
         assert!(matches("sport/tennis/+", "sport/tennis/player1"));
         assert!(!matches("sport/tennis/+", "sport/tennis/player1/ranking"));
@@ -243,10 +233,7 @@ mod tests {
     fn shared() {
         assert_eq!(
             SharedSubscription::split("$share/grp/a/+"),
-            Some(Ok(SharedSubscription {
-                group: "grp",
-                filter: "a/+"
-            }))
+            Some(Ok(SharedSubscription { group: "grp", filter: "a/+" }))
         );
         assert_eq!(SharedSubscription::split("a/b"), None);
     }

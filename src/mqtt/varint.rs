@@ -91,22 +91,13 @@ mod tests {
 
     #[test]
     fn five_bytes_is_malformed() {
-        assert_eq!(
-            read(&[0xFF, 0xFF, 0xFF, 0xFF, 0x7F]),
-            Err(DecodeError::VarIntTooLong)
-        );
-        assert_eq!(
-            read(&[0x80, 0x80, 0x80, 0x80]),
-            Err(DecodeError::VarIntTooLong)
-        );
+        assert_eq!(read(&[0xFF, 0xFF, 0xFF, 0xFF, 0x7F]), Err(DecodeError::VarIntTooLong));
+        assert_eq!(read(&[0x80, 0x80, 0x80, 0x80]), Err(DecodeError::VarIntTooLong));
     }
 
     #[test]
     fn non_minimal_is_malformed() {
         assert_eq!(read(&[0x80, 0x00]), Err(DecodeError::VarIntNotMinimal));
-        assert_eq!(
-            read(&[0xFF, 0x80, 0x00]),
-            Err(DecodeError::VarIntNotMinimal)
-        );
+        assert_eq!(read(&[0xFF, 0x80, 0x00]), Err(DecodeError::VarIntNotMinimal));
     }
 }

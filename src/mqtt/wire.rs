@@ -137,10 +137,7 @@ pub fn put_bin(buf: &mut BytesMut, b: &[u8]) {
 #[inline]
 pub fn put_header(buf: &mut BytesMut, first: u8, remaining: usize) -> Result<(), EncodeError> {
     if remaining > varint::MAX_VARINT as usize {
-        return Err(EncodeError::PacketTooLarge {
-            size: remaining,
-            max: varint::MAX_VARINT as usize,
-        });
+        return Err(EncodeError::PacketTooLarge { size: remaining, max: varint::MAX_VARINT as usize });
     }
     buf.put_u8(first);
     varint::write(buf, remaining as u32);

@@ -59,9 +59,7 @@ impl Close {
             | Close::ClientGone(_)
             | Close::ClientProtocol(_)
             | Close::KeepAliveTimeout => Side::Client,
-            Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => {
-                Side::Upstream
-            }
+            Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
             Close::Shutdown => Side::Proxy,
         }
     }
@@ -74,9 +72,7 @@ impl Close {
             Close::ClientProtocol(e) => Some(ReasonCode::from(e)),
             Close::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
             // 0x88 Server unavailable is not a valid DISCONNECT code; 0x80 is.
-            Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => {
-                Some(ReasonCode::UnspecifiedError)
-            }
+            Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Some(ReasonCode::UnspecifiedError),
             Close::Shutdown => Some(ReasonCode::ServerShuttingDown),
         }
     }

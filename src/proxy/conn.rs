@@ -52,19 +52,12 @@ enum Early {
     Refused(String),
 }
 
-async fn read_connect(
-    client: &mut Shared,
-    buf: &mut BytesMut,
-    core: &Core,
-) -> Result<Frame, Early> {
+async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> Result<Frame, Early> {
     let limits = &core.config.limits;
     loop {
         // Not CONNECT: no need to wait for the rest of whatever this is.
         if buf.first().is_some_and(|b| b >> 4 != mqtt::kind::CONNECT) {
-            return Err(Early::Refused(format!(
-                "first packet type {} is not CONNECT",
-                buf[0] >> 4
-            )));
+            return Err(Early::Refused(format!("first packet type {} is not CONNECT", buf[0] >> 4)));
         }
         match Frame::split(buf, limits.max_packet_size) {
             Ok(Some(f)) => return Ok(f),
@@ -115,13 +108,10 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     info!(%peer, listener = %lname, core = core_id, "connection opened");
 
     let mut cbuf = BytesMut::with_capacity(limits.read_buffer);
-    let first = future::or(
-        async { read_connect(&mut client, &mut cbuf, &core).await },
-        async {
-            glommio::timer::sleep(limits.connect_timeout).await;
-            Err(Early::Timeout)
-        },
-    )
+    let first = future::or(async { read_connect(&mut client, &mut cbuf, &core).await }, async {
+        glommio::timer::sleep(limits.connect_timeout).await;
+        Err(Early::Timeout)
+    })
     .await;
     let frame = match first {
         Ok(f) => f,
@@ -129,9 +119,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
             core.metrics.refused(Refusal::ConnectTimeout);
             return info!(%peer, listener = %lname, "closed: no CONNECT within the connect timeout");
         }
-        Err(Early::Gone(why)) => {
-            return debug!(%peer, listener = %lname, %why, "closed before CONNECT")
-        }
+        Err(Early::Gone(why)) => return debug!(%peer, listener = %lname, %why, "closed before CONNECT"),
         Err(Early::Refused(why)) => {
             core.metrics.refused(Refusal::BadConnect);
             return info!(%peer, listener = %lname, %why, "closed: bad first packet");
@@ -145,24 +133,15 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
             info!(%peer, listener = %lname, error = %e, ?level, "refused: malformed CONNECT");
             core.metrics.refused(Refusal::BadConnect);
             if level == Some(5) {
-                send(
-                    &mut client,
-                    &Packet::ConnAck(ConnAck::new(ReasonCode::from(&e), false)),
-                    Protocol::V5,
-                )
-                .await;
+                send(&mut client, &Packet::ConnAck(ConnAck::new(ReasonCode::from(&e), false)), Protocol::V5)
+                    .await;
             } else if let Some(code) = e.v3_connack_code() {
                 let reason = if code == 1 {
                     ReasonCode::UnsupportedProtocolVersion
                 } else {
                     ReasonCode::ClientIdentifierNotValid
                 };
-                send(
-                    &mut client,
-                    &Packet::ConnAck(ConnAck::new(reason, false)),
-                    Protocol::V311,
-                )
-                .await;
+                send(&mut client, &Packet::ConnAck(ConnAck::new(reason, false)), Protocol::V311).await;
             }
             return;
         }
@@ -199,18 +178,12 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         metrics: &core.metrics,
         writing,
     };
-    let (c2u, u2c) = (
-        pump(Dir::Up, &up, &up_writing),
-        pump(Dir::Down, &down, &down_writing),
-    );
+    let (c2u, u2c) = (pump(Dir::Up, &up, &up_writing), pump(Dir::Down, &down, &down_writing));
     let mut ubuf = BytesMut::with_capacity(limits.read_buffer);
     let (mut c_r, mut u_w) = (client.clone(), upstream.clone());
     let (mut u_r, mut c_w) = (upstream.clone(), client.clone());
     let close = future::or(
-        future::or(
-            c2u.run(&mut c_r, &mut u_w, &mut cbuf),
-            u2c.run(&mut u_r, &mut c_w, &mut ubuf),
-        ),
+        future::or(c2u.run(&mut c_r, &mut u_w, &mut cbuf), u2c.run(&mut u_r, &mut c_w, &mut ubuf)),
         async {
             core.shutdown.wait().await;
             Close::Shutdown
@@ -219,15 +192,8 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     .await;
     drop((c_r, u_w, u_r, c_w));
 
-    if let (true, Some(reason), false) =
-        (protocol.is_v5(), close.client_reason(), down_writing.get())
-    {
-        send(
-            &mut client,
-            &Packet::Disconnect(Disconnect::new(reason)),
-            protocol,
-        )
-        .await;
+    if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), down_writing.get()) {
+        send(&mut client, &Packet::Disconnect(Disconnect::new(reason)), protocol).await;
     }
     // Dropping the upstream without DISCONNECT is what makes the broker publish the
     // will; only a client DISCONNECT (already forwarded) is a clean goodbye.

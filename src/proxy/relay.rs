@@ -93,9 +93,7 @@ impl Pump<'_> {
         self.writing.set(true);
         let r = dst.write_all(b).await;
         self.writing.set(false);
-        self.counters
-            .bytes
-            .set(self.counters.bytes.get() + b.len() as u64);
+        self.counters.bytes.set(self.counters.bytes.get() + b.len() as u64);
         self.core_counters().0.add(b.len() as u64);
         r.map_err(|e| self.write_gone(e.to_string()))
     }

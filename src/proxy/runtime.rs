@@ -47,7 +47,9 @@ pub enum RuntimeError {
         reason: String,
     },
     /// The executors could not be started (CPU selection, io_uring, locked memory).
-    #[error("cannot start executors: {0} (glommio needs io_uring and >= 512 KiB of locked memory: `ulimit -l`)")]
+    #[error(
+        "cannot start executors: {0} (glommio needs io_uring and >= 512 KiB of locked memory: `ulimit -l`)"
+    )]
     Executor(String),
 }
 
@@ -125,13 +127,7 @@ struct Start {
 }
 
 async fn shard(start: Start) {
-    let Start {
-        config,
-        addrs,
-        report,
-        stop,
-        registry,
-    } = start;
+    let Start { config, addrs, report, stop, registry } = start;
     let core = Rc::new(Core::new(config.clone(), registry.register()));
     let mut listeners = Vec::new();
     for (l, addr) in config.listeners.iter().zip(&addrs) {
@@ -161,10 +157,7 @@ async fn shard(start: Start) {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
     if core.live.get() > 0 {
-        warn!(
-            open = core.live.get(),
-            "shutdown timeout: dropping remaining connections"
-        );
+        warn!(open = core.live.get(), "shutdown timeout: dropping remaining connections");
     }
 }
 
@@ -177,17 +170,14 @@ pub fn run(
     ready: impl FnOnce(&[(String, SocketAddr)], Option<SocketAddr>),
 ) -> Result<(), RuntimeError> {
     let registry = Registry::default();
-    let metrics_addr =
-        match config.metrics {
-            Some(addr) => Some(metrics::http::serve(addr, registry.clone()).map_err(|e| {
-                RuntimeError::Bind {
-                    name: "metrics".into(),
-                    addr,
-                    reason: e.to_string(),
-                }
-            })?),
-            None => None,
-        };
+    let metrics_addr = match config.metrics {
+        Some(addr) => Some(metrics::http::serve(addr, registry.clone()).map_err(|e| RuntimeError::Bind {
+            name: "metrics".into(),
+            addr,
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
     let mut reserved = Vec::new();
     let mut addrs = Vec::new();
     for l in &config.listeners {
@@ -202,13 +192,8 @@ pub fn run(
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
     let (tx, rx) = mpsc::channel();
-    let start = Start {
-        config: config.clone(),
-        addrs: addrs.clone(),
-        report: tx,
-        stop: stop.clone(),
-        registry,
-    };
+    let start =
+        Start { config: config.clone(), addrs: addrs.clone(), report: tx, stop: stop.clone(), registry };
     let handles = LocalExecutorPoolBuilder::new(pool)
         .name("mqtt-proxy")
         .on_all_shards(move || shard(start))
@@ -218,11 +203,7 @@ pub fn run(
         match rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => failure = Some(e),
-            Err(_) => {
-                failure = Some(RuntimeError::Executor(
-                    "an executor exited during start-up".into(),
-                ))
-            }
+            Err(_) => failure = Some(RuntimeError::Executor("an executor exited during start-up".into())),
         }
     }
     drop(reserved);
@@ -231,12 +212,8 @@ pub fn run(
         handles.join_all();
         return Err(e);
     }
-    let named: Vec<(String, SocketAddr)> = config
-        .listeners
-        .iter()
-        .map(|l| l.name.clone())
-        .zip(addrs)
-        .collect();
+    let named: Vec<(String, SocketAddr)> =
+        config.listeners.iter().map(|l| l.name.clone()).zip(addrs).collect();
     info!(cores = shards, "listening");
     ready(&named, metrics_addr);
     for r in handles.join_all() {

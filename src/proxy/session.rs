@@ -78,9 +78,7 @@ impl Session {
         }
         match self.check(frame) {
             Err(e) => Verdict::End(Close::ClientProtocol(e)),
-            Ok(()) if frame.packet_type() == DISCONNECT => {
-                Verdict::ForwardThenEnd(Close::ClientDisconnect)
-            }
+            Ok(()) if frame.packet_type() == DISCONNECT => Verdict::ForwardThenEnd(Close::ClientDisconnect),
             Ok(()) => Verdict::Forward,
         }
     }
@@ -121,10 +119,7 @@ impl Session {
         }
         // What the client will use: the broker's Server Keep Alive if it set one
         // (5.0), else its own; the proxy enforces it, capped.
-        let asked = ack
-            .properties
-            .server_keep_alive
-            .unwrap_or(client_keep_alive);
+        let asked = ack.properties.server_keep_alive.unwrap_or(client_keep_alive);
         let effective = capped(asked, self.cap);
         self.keep_alive.set(effective);
         if effective != asked && self.protocol.is_v5() {
@@ -151,17 +146,11 @@ mod tests {
     fn second_connect_and_server_packets_from_client_are_protocol_errors() {
         let s = Session::new(Protocol::V5, 30, None);
         let f = frame(&Packet::PingResp, Protocol::V5);
-        assert_eq!(
-            s.from_client(&f),
-            Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(13)))
-        );
+        assert_eq!(s.from_client(&f), Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(13))));
         let f = frame(&Packet::PingReq, Protocol::V5);
         assert_eq!(s.from_client(&f), Verdict::Forward);
         let f = frame(&Packet::Disconnect(Default::default()), Protocol::V5);
-        assert_eq!(
-            s.from_client(&f),
-            Verdict::ForwardThenEnd(Close::ClientDisconnect)
-        );
+        assert_eq!(s.from_client(&f), Verdict::ForwardThenEnd(Close::ClientDisconnect));
     }
 
     #[test]
@@ -174,14 +163,8 @@ mod tests {
         ));
         let s = Session::new(Protocol::V311, 30, None);
         let ok = Packet::ConnAck(ConnAck::new(ReasonCode::Success, false));
-        assert_eq!(
-            s.from_upstream(&frame(&ok, Protocol::V311), 30),
-            Verdict::Forward
-        );
-        assert_eq!(
-            s.from_upstream(&frame(&p, Protocol::V311), 30),
-            Verdict::Forward
-        );
+        assert_eq!(s.from_upstream(&frame(&ok, Protocol::V311), 30), Verdict::Forward);
+        assert_eq!(s.from_upstream(&frame(&p, Protocol::V311), 30), Verdict::Forward);
     }
 
     #[test]
@@ -202,15 +185,10 @@ mod tests {
         let Verdict::Replace(b) = s.from_upstream(&frame(&ok, Protocol::V5), 0) else {
             panic!("not rewritten")
         };
-        let Ok(Packet::ConnAck(a)) = mqtt::decode_bytes(b, Protocol::V5, 1024) else {
-            panic!("bad CONNACK")
-        };
+        let Ok(Packet::ConnAck(a)) = mqtt::decode_bytes(b, Protocol::V5, 1024) else { panic!("bad CONNACK") };
         assert_eq!(a.properties.server_keep_alive, Some(60));
         let s = Session::new(Protocol::V311, 600, Some(60));
         assert_eq!(s.keep_alive.get(), 60);
-        assert_eq!(
-            s.from_upstream(&frame(&ok, Protocol::V311), 600),
-            Verdict::Forward
-        );
+        assert_eq!(s.from_upstream(&frame(&ok, Protocol::V311), 600), Verdict::Forward);
     }
 }

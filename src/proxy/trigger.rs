@@ -60,10 +60,7 @@ impl Future for Wait<'_> {
         if self.trigger.fired.get() {
             return Poll::Ready(());
         }
-        self.trigger
-            .waiters
-            .borrow_mut()
-            .insert(self.id, cx.waker().clone());
+        self.trigger.waiters.borrow_mut().insert(self.id, cx.waker().clone());
         Poll::Pending
     }
 }

@@ -15,11 +15,7 @@ pub struct Mosquitto {
 /// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out
 /// again right away).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind :0")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0").local_addr().expect("addr").port()
 }
 
 impl Mosquitto {
@@ -56,11 +52,7 @@ impl Mosquitto {
         }
         // Keep draining its log so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Mosquitto {
-            child,
-            port,
-            _dir: dir,
-        }
+        Mosquitto { child, port, _dir: dir }
     }
 
     /// `127.0.0.1:port`.

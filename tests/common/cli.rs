@@ -15,16 +15,7 @@ impl Sub {
     /// (`stdbuf -oL`: its stdout is a pipe, which libc would otherwise buffer.)
     pub fn start(port: u16, args: &[&str]) -> Sub {
         let mut child = Command::new("stdbuf")
-            .args([
-                "-oL",
-                "mosquitto_sub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-v",
-                "-d",
-            ])
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &port.to_string(), "-v", "-d"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -74,10 +65,6 @@ pub fn publish(port: u16, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("mosquitto_pub is installed");
-    assert!(
-        out.status.success(),
-        "mosquitto_pub {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "mosquitto_pub {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out
 }

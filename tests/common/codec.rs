@@ -23,9 +23,7 @@ pub fn check_all_prefixes(bytes: &[u8], protocol: Protocol) -> Packet {
         .unwrap_or_else(|e| panic!("vector does not decode: {e:?}"));
     let mut longer = BytesMut::from(bytes);
     longer.extend_from_slice(&[0xC0, 0x00, 0x30]);
-    let frame = mqtt::Frame::split(&mut longer, MAX_PACKET_SIZE)
-        .expect("frames")
-        .expect("complete");
+    let frame = mqtt::Frame::split(&mut longer, MAX_PACKET_SIZE).expect("frames").expect("complete");
     assert_eq!(frame.raw().as_ref(), bytes);
     assert_eq!(mqtt::decode(&frame, protocol).as_ref(), Ok(&packet));
     assert_eq!(&longer[..], &[0xC0, 0x00, 0x30]);
@@ -34,19 +32,14 @@ pub fn check_all_prefixes(bytes: &[u8], protocol: Protocol) -> Packet {
 
 /// Encodes a packet and returns the bytes.
 pub fn encode(p: &Packet, protocol: Protocol) -> Bytes {
-    p.to_bytes(protocol)
-        .unwrap_or_else(|e| panic!("encode {p:?}: {e}"))
+    p.to_bytes(protocol).unwrap_or_else(|e| panic!("encode {p:?}: {e}"))
 }
 
 /// decode(bytes) must equal `expected`, pass the prefix check, and re-encode to `bytes`.
 pub fn vector(bytes: &[u8], protocol: Protocol, expected: &Packet) {
     let got = check_all_prefixes(bytes, protocol);
     assert_eq!(&got, expected);
-    assert_eq!(
-        encode(&got, protocol).as_ref(),
-        bytes,
-        "re-encoding {expected:?}"
-    );
+    assert_eq!(encode(&got, protocol).as_ref(), bytes, "re-encoding {expected:?}");
 }
 
 /// A string for tests.

@@ -37,11 +37,7 @@ pub fn bin() -> impl Strategy<Value = Bytes> {
 }
 
 pub fn qos() -> impl Strategy<Value = QoS> {
-    prop_oneof![
-        Just(QoS::AtMostOnce),
-        Just(QoS::AtLeastOnce),
-        Just(QoS::ExactlyOnce)
-    ]
+    prop_oneof![Just(QoS::AtMostOnce), Just(QoS::AtLeastOnce), Just(QoS::ExactlyOnce)]
 }
 
 pub fn user() -> impl Strategy<Value = Vec<(MqttStr, MqttStr)>> {
@@ -84,71 +80,38 @@ pub fn publish_props() -> impl Strategy<Value = PublishProperties> {
 }
 
 pub fn publish(p: Protocol) -> impl Strategy<Value = Publish> {
-    let props = if p.is_v5() {
-        publish_props().boxed()
-    } else {
-        Just(PublishProperties::default()).boxed()
-    };
-    (
-        qos(),
-        any::<bool>(),
-        any::<bool>(),
-        topic_name(),
-        1u16..,
-        props,
-        vec(any::<u8>(), 0..200),
+    let props = if p.is_v5() { publish_props().boxed() } else { Just(PublishProperties::default()).boxed() };
+    (qos(), any::<bool>(), any::<bool>(), topic_name(), 1u16.., props, vec(any::<u8>(), 0..200)).prop_map(
+        |(qos, dup, retain, topic, pkid, properties, payload)| Publish {
+            dup: dup && qos != QoS::AtMostOnce,
+            qos,
+            retain,
+            topic,
+            pkid: if qos == QoS::AtMostOnce { 0 } else { pkid },
+            properties,
+            payload: Bytes::from(payload),
+        },
     )
-        .prop_map(
-            |(qos, dup, retain, topic, pkid, properties, payload)| Publish {
-                dup: dup && qos != QoS::AtMostOnce,
-                qos,
-                retain,
-                topic,
-                pkid: if qos == QoS::AtMostOnce { 0 } else { pkid },
-                properties,
-                payload: Bytes::from(payload),
-            },
-        )
 }
 
 fn connect_props() -> impl Strategy<Value = ConnectProperties> {
-    (
-        of(any::<u32>()),
-        nz16(),
-        nz32(),
-        of(any::<u16>()),
-        flag(),
-        flag(),
-        of(text()),
-        of(bin()),
-        user(),
-    )
-        .prop_map(
-            |(sei, rm, mps, tam, rri, rpi, am, ad, user)| ConnectProperties {
-                session_expiry_interval: sei,
-                receive_maximum: rm,
-                maximum_packet_size: mps,
-                topic_alias_maximum: tam,
-                request_response_information: rri,
-                request_problem_information: rpi,
-                authentication_method: am,
-                authentication_data: ad,
-                user,
-            },
-        )
+    (of(any::<u32>()), nz16(), nz32(), of(any::<u16>()), flag(), flag(), of(text()), of(bin()), user())
+        .prop_map(|(sei, rm, mps, tam, rri, rpi, am, ad, user)| ConnectProperties {
+            session_expiry_interval: sei,
+            receive_maximum: rm,
+            maximum_packet_size: mps,
+            topic_alias_maximum: tam,
+            request_response_information: rri,
+            request_problem_information: rpi,
+            authentication_method: am,
+            authentication_data: ad,
+            user,
+        })
 }
 
 fn will_props() -> impl Strategy<Value = WillProperties> {
-    (
-        of(any::<u32>()),
-        flag(),
-        of(any::<u32>()),
-        of(text()),
-        of(topic_name()),
-        of(bin()),
-        user(),
-    )
-        .prop_map(|(wdi, pfi, mei, ct, rt, cd, user)| WillProperties {
+    (of(any::<u32>()), flag(), of(any::<u32>()), of(text()), of(topic_name()), of(bin()), user()).prop_map(
+        |(wdi, pfi, mei, ct, rt, cd, user)| WillProperties {
             will_delay_interval: wdi,
             payload_format_indicator: pfi,
             message_expiry_interval: mei,
@@ -156,21 +119,14 @@ fn will_props() -> impl Strategy<Value = WillProperties> {
             response_topic: rt,
             correlation_data: cd,
             user,
-        })
+        },
+    )
 }
 
 pub fn connect(p: Protocol) -> impl Strategy<Value = Connect> {
     let v5 = p.is_v5();
-    let props = if v5 {
-        connect_props().boxed()
-    } else {
-        Just(ConnectProperties::default()).boxed()
-    };
-    let wprops = if v5 {
-        will_props().boxed()
-    } else {
-        Just(WillProperties::default()).boxed()
-    };
+    let props = if v5 { connect_props().boxed() } else { Just(ConnectProperties::default()).boxed() };
+    let wprops = if v5 { will_props().boxed() } else { Just(WillProperties::default()).boxed() };
     let will = of((topic_name(), bin(), qos(), any::<bool>(), wprops)).prop_map(|w| {
         w.map(|(topic, payload, qos, retain, properties)| LastWill {
             topic,
@@ -180,42 +136,28 @@ pub fn connect(p: Protocol) -> impl Strategy<Value = Connect> {
             properties,
         })
     });
-    (
-        any::<bool>(),
-        any::<u16>(),
-        "[a-zA-Z0-9]{1,23}",
-        will,
-        of(text()),
-        of(bin()),
-        props,
-    )
-        .prop_map(
-            move |(clean_start, keep_alive, id, will, username, password, properties)| Connect {
-                protocol: p,
-                clean_start,
-                keep_alive,
-                client_id: MqttStr::try_from(id).expect("valid"),
-                will,
-                // Before 5.0 a password needs a user name.
-                username: if v5 {
-                    username
-                } else {
-                    username.or_else(|| password.as_ref().map(|_| MqttStr::from_static("u")))
-                },
-                password,
-                properties,
+    (any::<bool>(), any::<u16>(), "[a-zA-Z0-9]{1,23}", will, of(text()), of(bin()), props).prop_map(
+        move |(clean_start, keep_alive, id, will, username, password, properties)| Connect {
+            protocol: p,
+            clean_start,
+            keep_alive,
+            client_id: MqttStr::try_from(id).expect("valid"),
+            will,
+            // Before 5.0 a password needs a user name.
+            username: if v5 {
+                username
+            } else {
+                username.or_else(|| password.as_ref().map(|_| MqttStr::from_static("u")))
             },
-        )
+            password,
+            properties,
+        },
+    )
 }
 
 pub fn ack_props(p: Protocol) -> BoxedStrategy<AckProperties> {
     if p.is_v5() {
-        (of(text()), user())
-            .prop_map(|(reason_string, user)| AckProperties {
-                reason_string,
-                user,
-            })
-            .boxed()
+        (of(text()), user()).prop_map(|(reason_string, user)| AckProperties { reason_string, user }).boxed()
     } else {
         Just(AckProperties::default()).boxed()
     }
@@ -276,19 +218,12 @@ pub fn subscribe(p: Protocol) -> impl Strategy<Value = Subscribe> {
     });
     let props = if v5 {
         (of(1u32..268_435_455), user())
-            .prop_map(|(subscription_identifier, user)| SubscribeProperties {
-                subscription_identifier,
-                user,
-            })
+            .prop_map(|(subscription_identifier, user)| SubscribeProperties { subscription_identifier, user })
             .boxed()
     } else {
         Just(SubscribeProperties::default()).boxed()
     };
-    (1u16.., filters, props).prop_map(|(pkid, filters, properties)| Subscribe {
-        pkid,
-        filters,
-        properties,
-    })
+    (1u16.., filters, props).prop_map(|(pkid, filters, properties)| Subscribe { pkid, filters, properties })
 }
 
 pub fn packet(p: Protocol) -> BoxedStrategy<Packet> {
@@ -305,18 +240,13 @@ pub fn packet(p: Protocol) -> BoxedStrategy<Packet> {
         .boxed()
     };
     let unsub_props = if v5 {
-        user()
-            .prop_map(|user| UnsubscribeProperties { user })
-            .boxed()
+        user().prop_map(|user| UnsubscribeProperties { user }).boxed()
     } else {
         Just(UnsubscribeProperties::default()).boxed()
     };
     let unsuback = (
         1u16..,
-        vec(
-            proptest::sample::select(ReasonContext::UnsubAck.codes().collect::<Vec<_>>()),
-            1..4,
-        ),
+        vec(proptest::sample::select(ReasonContext::UnsubAck.codes().collect::<Vec<_>>()), 1..4),
         ack_props(p),
     )
         .prop_map(move |(pkid, reasons, properties)| UnsubAck {
@@ -326,49 +256,28 @@ pub fn packet(p: Protocol) -> BoxedStrategy<Packet> {
         });
     let connack_props = if v5 {
         (
-            (
-                of(any::<u32>()),
-                nz16(),
-                flag(),
-                flag(),
-                nz32(),
-                of(text()),
-                of(any::<u16>()),
-                of(text()),
-            ),
-            (
-                flag(),
-                flag(),
-                flag(),
-                of(any::<u16>()),
-                of(text()),
-                of(text()),
-                of(text()),
-                of(bin()),
-                user(),
-            ),
+            (of(any::<u32>()), nz16(), flag(), flag(), nz32(), of(text()), of(any::<u16>()), of(text())),
+            (flag(), flag(), flag(), of(any::<u16>()), of(text()), of(text()), of(text()), of(bin()), user()),
         )
-            .prop_map(
-                |((a, b, c, d, e, f, g, h), (i, j, k, l, m, n, o, q, user))| ConnAckProperties {
-                    session_expiry_interval: a,
-                    receive_maximum: b,
-                    maximum_qos: c,
-                    retain_available: d,
-                    maximum_packet_size: e,
-                    assigned_client_identifier: f,
-                    topic_alias_maximum: g,
-                    reason_string: h,
-                    wildcard_subscription_available: i,
-                    subscription_identifier_available: j,
-                    shared_subscription_available: k,
-                    server_keep_alive: l,
-                    response_information: m,
-                    server_reference: n,
-                    authentication_method: o,
-                    authentication_data: q,
-                    user,
-                },
-            )
+            .prop_map(|((a, b, c, d, e, f, g, h), (i, j, k, l, m, n, o, q, user))| ConnAckProperties {
+                session_expiry_interval: a,
+                receive_maximum: b,
+                maximum_qos: c,
+                retain_available: d,
+                maximum_packet_size: e,
+                assigned_client_identifier: f,
+                topic_alias_maximum: g,
+                reason_string: h,
+                wildcard_subscription_available: i,
+                subscription_identifier_available: j,
+                shared_subscription_available: k,
+                server_keep_alive: l,
+                response_information: m,
+                server_reference: n,
+                authentication_method: o,
+                authentication_data: q,
+                user,
+            })
             .boxed()
     } else {
         Just(ConnAckProperties::default()).boxed()
@@ -387,13 +296,7 @@ pub fn packet(p: Protocol) -> BoxedStrategy<Packet> {
         .boxed()
     };
     let disconnect = if v5 {
-        (
-            reason_in(ReasonContext::Disconnect, p),
-            of(any::<u32>()),
-            of(text()),
-            of(text()),
-            user(),
-        )
+        (reason_in(ReasonContext::Disconnect, p), of(any::<u32>()), of(text()), of(text()), user())
             .prop_map(|(reason, sei, rs, sr, user)| Disconnect {
                 reason,
                 properties: DisconnectProperties {
@@ -408,9 +311,7 @@ pub fn packet(p: Protocol) -> BoxedStrategy<Packet> {
         Just(Disconnect::default()).boxed()
     };
     let mut options = vec![
-        connect(p)
-            .prop_map(|c| Packet::Connect(Box::new(c)))
-            .boxed(),
+        connect(p).prop_map(|c| Packet::Connect(Box::new(c))).boxed(),
         (any::<bool>(), connack_reasons, connack_props)
             .prop_map(|(sp, reason, properties)| {
                 Packet::ConnAck(ConnAck {
@@ -424,21 +325,11 @@ pub fn packet(p: Protocol) -> BoxedStrategy<Packet> {
         ack(p).prop_map(Packet::Ack).boxed(),
         subscribe(p).prop_map(Packet::Subscribe).boxed(),
         (1u16.., vec(suback_codes, 1..5), ack_props(p))
-            .prop_map(|(pkid, reasons, properties)| {
-                Packet::SubAck(SubAck {
-                    pkid,
-                    reasons,
-                    properties,
-                })
-            })
+            .prop_map(|(pkid, reasons, properties)| Packet::SubAck(SubAck { pkid, reasons, properties }))
             .boxed(),
         (1u16.., vec(topic_filter(), 1..4), unsub_props)
             .prop_map(|(pkid, filters, properties)| {
-                Packet::Unsubscribe(Unsubscribe {
-                    pkid,
-                    filters,
-                    properties,
-                })
+                Packet::Unsubscribe(Unsubscribe { pkid, filters, properties })
             })
             .boxed(),
         unsuback.prop_map(Packet::UnsubAck).boxed(),
@@ -448,13 +339,7 @@ pub fn packet(p: Protocol) -> BoxedStrategy<Packet> {
     ];
     if v5 {
         options.push(
-            (
-                reason_in(ReasonContext::Auth, p),
-                of(text()),
-                of(bin()),
-                of(text()),
-                user(),
-            )
+            (reason_in(ReasonContext::Auth, p), of(text()), of(bin()), of(text()), user())
                 .prop_map(|(reason, am, ad, rs, user)| {
                     Packet::Auth(Auth {
                         reason,

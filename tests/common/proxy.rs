@@ -57,9 +57,7 @@ impl Proxy {
                 if n == 0 {
                     break;
                 }
-                l.0.lock()
-                    .expect("log")
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                l.0.lock().expect("log").push_str(&String::from_utf8_lossy(&buf[..n]));
                 l.1.notify_all();
             }
         });
@@ -69,24 +67,13 @@ impl Proxy {
             let _ = out.read_line(&mut line);
             line.split_whitespace()
                 .find_map(|w| w.strip_prefix("addr="))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "no ready line for {what}; log:\n{}",
-                        log.0.lock().expect("log")
-                    )
-                })
+                .unwrap_or_else(|| panic!("no ready line for {what}; log:\n{}", log.0.lock().expect("log")))
                 .parse()
                 .expect("address")
         };
         let addr = ready("the listener");
         let metrics = yaml.contains("\nmetrics:").then(|| ready("metrics"));
-        Proxy {
-            child,
-            addr,
-            metrics,
-            log,
-            _dir: dir,
-        }
+        Proxy { child, addr, metrics, log, _dir: dir }
     }
 
     /// The port.
@@ -103,14 +90,9 @@ impl Proxy {
     pub fn wait_log(&self, needle: &str) -> String {
         let (lock, cv) = &*self.log;
         let guard = lock.lock().expect("log");
-        let (guard, _) = cv
-            .wait_timeout_while(guard, Duration::from_secs(20), |l| !l.contains(needle))
-            .expect("log");
-        assert!(
-            guard.contains(needle),
-            "proxy never logged `{needle}`; log:\n{}",
-            *guard
-        );
+        let (guard, _) =
+            cv.wait_timeout_while(guard, Duration::from_secs(20), |l| !l.contains(needle)).expect("log");
+        assert!(guard.contains(needle), "proxy never logged `{needle}`; log:\n{}", *guard);
         guard.clone()
     }
 
@@ -119,23 +101,15 @@ impl Proxy {
         let (lock, cv) = &*self.log;
         let guard = lock.lock().expect("log");
         let (guard, _) = cv
-            .wait_timeout_while(guard, Duration::from_secs(30), |l| {
-                l.matches(needle).count() < n
-            })
+            .wait_timeout_while(guard, Duration::from_secs(30), |l| l.matches(needle).count() < n)
             .expect("log");
-        assert!(
-            guard.matches(needle).count() >= n,
-            "fewer than {n} `{needle}` in the log"
-        );
+        assert!(guard.matches(needle).count() >= n, "fewer than {n} `{needle}` in the log");
         guard.clone()
     }
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         self.child.wait().expect("wait")
     }
 

@@ -34,14 +34,8 @@ impl Raw {
     /// proxy fails the test instead of hanging it.
     pub fn open(addr: SocketAddr, protocol: Protocol) -> Raw {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        Raw {
-            stream,
-            protocol,
-            buf: BytesMut::new(),
-        }
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Raw { stream, protocol, buf: BytesMut::new() }
     }
 
     /// Opens and sends CONNECT; returns the client and the first packet back.

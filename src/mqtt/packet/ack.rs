@@ -66,12 +66,7 @@ pub struct Ack {
 impl Ack {
     /// A successful acknowledgement without properties.
     pub fn new(kind: AckKind, pkid: u16) -> Self {
-        Ack {
-            kind,
-            pkid,
-            reason: ReasonCode::Success,
-            properties: AckProperties::default(),
-        }
+        Ack { kind, pkid, reason: ReasonCode::Success, properties: AckProperties::default() }
     }
 
     pub(super) fn decode(
@@ -85,17 +80,8 @@ impl Ack {
             if !protocol.is_v5() {
                 return Ok((i, Ack::new(kind, pkid)));
             }
-            let (i, (reason, properties)) =
-                reason_props::decode::<AckProperties>(i, base, kind.reasons())?;
-            Ok((
-                i,
-                Ack {
-                    kind,
-                    pkid,
-                    reason,
-                    properties,
-                },
-            ))
+            let (i, (reason, properties)) = reason_props::decode::<AckProperties>(i, base, kind.reasons())?;
+            Ok((i, Ack { kind, pkid, reason, properties }))
         })
     }
 

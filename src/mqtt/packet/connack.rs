@@ -49,18 +49,10 @@ pub fn v3_return_code(reason: ReasonCode) -> u8 {
 impl ConnAck {
     /// A CONNACK with no properties.
     pub fn new(reason: ReasonCode, session_present: bool) -> Self {
-        ConnAck {
-            session_present,
-            reason,
-            properties: ConnAckProperties::default(),
-        }
+        ConnAck { session_present, reason, properties: ConnAckProperties::default() }
     }
 
-    pub(super) fn decode(
-        base: &Bytes,
-        body: &[u8],
-        protocol: Protocol,
-    ) -> Result<Self, DecodeError> {
+    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, ack_flags) = wire::byte(i)?;
             let (i, code) = wire::byte(i)?;
@@ -81,24 +73,13 @@ impl ConnAck {
             } else {
                 (i, ConnAckProperties::default())
             };
-            Ok((
-                i,
-                ConnAck {
-                    session_present,
-                    reason,
-                    properties,
-                },
-            ))
+            Ok((i, ConnAck { session_present, reason, properties }))
         })
     }
 
     /// Appends the packet.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        let code = if protocol.is_v5() {
-            self.reason as u8
-        } else {
-            v3_return_code(self.reason)
-        };
+        let code = if protocol.is_v5() { self.reason as u8 } else { v3_return_code(self.reason) };
         let props_len = if protocol.is_v5() {
             Some(property::body_len(&self.properties)?)
         } else if !self.properties.is_empty() {

@@ -157,19 +157,14 @@ impl Connect {
     pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
         let v5 = self.protocol.is_v5();
         if !v5
-            && (!self.properties.is_empty()
-                || self.will.as_ref().is_some_and(|w| !w.properties.is_empty()))
+            && (!self.properties.is_empty() || self.will.as_ref().is_some_and(|w| !w.properties.is_empty()))
         {
             return Err(EncodeError::NotInVersion(self.protocol));
         }
         if !v5 && self.password.is_some() && self.username.is_none() {
             return Err(EncodeError::NotInVersion(self.protocol));
         }
-        let props_len = if v5 {
-            property::body_len(&self.properties)?
-        } else {
-            0
-        };
+        let props_len = if v5 { property::body_len(&self.properties)? } else { 0 };
         let will_props_len = match &self.will {
             Some(w) if v5 => property::body_len(&w.properties)?,
             _ => 0,

@@ -32,12 +32,7 @@ pub(super) struct Head<'a, S> {
 
 impl<'a, S: PropertySet> Head<'a, S> {
     /// Checks what the version allows (non-zero id; no properties before 5.0).
-    pub(super) fn new(
-        first: u8,
-        pkid: u16,
-        props: &'a S,
-        protocol: Protocol,
-    ) -> Result<Self, EncodeError> {
+    pub(super) fn new(first: u8, pkid: u16, props: &'a S, protocol: Protocol) -> Result<Self, EncodeError> {
         if pkid == 0 {
             return Err(EncodeError::ZeroPacketId);
         }
@@ -48,12 +43,7 @@ impl<'a, S: PropertySet> Head<'a, S> {
         } else {
             return Err(EncodeError::NotInVersion(protocol));
         };
-        Ok(Head {
-            first,
-            pkid,
-            props,
-            props_len,
-        })
+        Ok(Head { first, pkid, props, props_len })
     }
 
     /// Encoded size of the head without the fixed header.

@@ -110,10 +110,7 @@ fn flags_are(frame: &Frame, expected: u8) -> Result<(), DecodeError> {
     if frame.flags() == expected {
         Ok(())
     } else {
-        Err(DecodeError::InvalidHeaderFlags {
-            packet_type: frame.packet_type(),
-            flags: frame.flags(),
-        })
+        Err(DecodeError::InvalidHeaderFlags { packet_type: frame.packet_type(), flags: frame.flags() })
     }
 }
 
@@ -201,11 +198,7 @@ pub fn decode(frame: &Frame, protocol: Protocol) -> Result<Packet, DecodeError> 
 }
 
 /// Frames and decodes bytes holding exactly one packet (tests, tools, fuzzing).
-pub fn decode_bytes(
-    raw: Bytes,
-    protocol: Protocol,
-    max_size: usize,
-) -> Result<Packet, DecodeError> {
+pub fn decode_bytes(raw: Bytes, protocol: Protocol, max_size: usize) -> Result<Packet, DecodeError> {
     decode(&Frame::from_bytes(raw, max_size)?, protocol)
 }
 

@@ -50,11 +50,7 @@ impl<'a> PublishView<'a> {
         }
         let r = (|| {
             let (i, topic) = wire::utf8_str(frame.body())?;
-            let (i, pkid) = if qos == QoS::AtMostOnce {
-                (i, 0)
-            } else {
-                wire::packet_id(i)?
-            };
+            let (i, pkid) = if qos == QoS::AtMostOnce { (i, 0) } else { wire::packet_id(i)? };
             let (rest, has_alias) = match i.first() {
                 _ if !protocol.is_v5() => (i, false),
                 Some(0) => (&i[1..], false),
@@ -71,15 +67,7 @@ impl<'a> PublishView<'a> {
             Ok((rest, (topic, pkid, raw_properties)))
         })();
         let (payload, (topic, pkid, raw_properties)) = wire::finish(r)?;
-        Ok(PublishView {
-            dup,
-            qos,
-            retain: flags & 0x01 != 0,
-            topic,
-            pkid,
-            raw_properties,
-            payload,
-        })
+        Ok(PublishView { dup, qos, retain: flags & 0x01 != 0, topic, pkid, raw_properties, payload })
     }
 
     /// Decodes the properties (`frame` must be the one this view was parsed from).
@@ -88,12 +76,9 @@ impl<'a> PublishView<'a> {
             return PublishProperties::default();
         }
         // Validated by `parse`, so this cannot fail; an empty set is the safe fallback.
-        wire::finish(property::decode::<PublishProperties>(
-            self.raw_properties,
-            frame.raw(),
-        ))
-        .map(|(_, p)| p)
-        .unwrap_or_default()
+        wire::finish(property::decode::<PublishProperties>(self.raw_properties, frame.raw()))
+            .map(|(_, p)| p)
+            .unwrap_or_default()
     }
 }
 
@@ -146,19 +131,12 @@ impl Publish {
     }
 
     fn first_byte(&self) -> u8 {
-        (kind::PUBLISH << 4)
-            | (u8::from(self.dup) << 3)
-            | ((self.qos as u8) << 1)
-            | u8::from(self.retain)
+        (kind::PUBLISH << 4) | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
 
     /// Appends everything but the payload; the payload must follow on the wire.
     /// Returns the number of bytes written.
-    pub fn encode_header(
-        &self,
-        protocol: Protocol,
-        buf: &mut BytesMut,
-    ) -> Result<usize, EncodeError> {
+    pub fn encode_header(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<usize, EncodeError> {
         if (self.qos == QoS::AtMostOnce) != (self.pkid == 0) {
             return Err(EncodeError::ZeroPacketId);
         }

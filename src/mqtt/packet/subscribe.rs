@@ -121,11 +121,7 @@ pub(super) fn filter<'a>(i: &'a [u8], base: &Bytes) -> PResult<'a, MqttStr> {
 }
 
 impl Subscribe {
-    pub(super) fn decode(
-        base: &Bytes,
-        body: &[u8],
-        protocol: Protocol,
-    ) -> Result<Self, DecodeError> {
+    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, (pkid, properties)) = head::read::<SubscribeProperties>(i, base, protocol)?;
             let (i, filters) = non_empty_list(i, |i| {
@@ -140,25 +136,13 @@ impl Subscribe {
                 }
                 Ok((i, SubscribeFilter { filter: f, options }))
             })?;
-            Ok((
-                i,
-                Subscribe {
-                    pkid,
-                    filters,
-                    properties,
-                },
-            ))
+            Ok((i, Subscribe { pkid, filters, properties }))
         })
     }
 
     /// Appends the packet.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        let head = Head::new(
-            (kind::SUBSCRIBE << 4) | 0b0010,
-            self.pkid,
-            &self.properties,
-            protocol,
-        )?;
+        let head = Head::new((kind::SUBSCRIBE << 4) | 0b0010, self.pkid, &self.properties, protocol)?;
         let mut payload = 0;
         for f in &self.filters {
             payload += wire::field_len(f.filter.len())? + 1;
@@ -186,11 +170,7 @@ pub struct SubAck {
 const V3_SUBACK: [u8; 4] = [0x00, 0x01, 0x02, 0x80];
 
 impl SubAck {
-    pub(super) fn decode(
-        base: &Bytes,
-        body: &[u8],
-        protocol: Protocol,
-    ) -> Result<Self, DecodeError> {
+    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, (pkid, properties)) = head::read::<AckProperties>(i, base, protocol)?;
             let (i, reasons) = non_empty_list(i, |i| {
@@ -205,21 +185,13 @@ impl SubAck {
                     _ => fail(DecodeError::InvalidReasonCode(b)),
                 }
             })?;
-            Ok((
-                i,
-                SubAck {
-                    pkid,
-                    reasons,
-                    properties,
-                },
-            ))
+            Ok((i, SubAck { pkid, reasons, properties }))
         })
     }
 
     /// Appends the packet. On 3.x every failure code is written as 0x80.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        Head::new(kind::SUBACK << 4, self.pkid, &self.properties, protocol)?
-            .put(buf, self.reasons.len())?;
+        Head::new(kind::SUBACK << 4, self.pkid, &self.properties, protocol)?.put(buf, self.reasons.len())?;
         for r in &self.reasons {
             let b = *r as u8;
             buf.put_u8(if protocol.is_v5() || b <= 2 { b } else { 0x80 });

@@ -26,33 +26,17 @@ pub struct Unsubscribe {
 }
 
 impl Unsubscribe {
-    pub(super) fn decode(
-        base: &Bytes,
-        body: &[u8],
-        protocol: Protocol,
-    ) -> Result<Self, DecodeError> {
+    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, (pkid, properties)) = head::read::<UnsubscribeProperties>(i, base, protocol)?;
             let (i, filters) = non_empty_list(i, |i| filter(i, base))?;
-            Ok((
-                i,
-                Unsubscribe {
-                    pkid,
-                    filters,
-                    properties,
-                },
-            ))
+            Ok((i, Unsubscribe { pkid, filters, properties }))
         })
     }
 
     /// Appends the packet.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        let head = Head::new(
-            (kind::UNSUBSCRIBE << 4) | 0b0010,
-            self.pkid,
-            &self.properties,
-            protocol,
-        )?;
+        let head = Head::new((kind::UNSUBSCRIBE << 4) | 0b0010, self.pkid, &self.properties, protocol)?;
         let mut payload = 0;
         for f in &self.filters {
             payload += wire::field_len(f.len())?;
@@ -77,23 +61,12 @@ pub struct UnsubAck {
 }
 
 impl UnsubAck {
-    pub(super) fn decode(
-        base: &Bytes,
-        body: &[u8],
-        protocol: Protocol,
-    ) -> Result<Self, DecodeError> {
+    pub(super) fn decode(base: &Bytes, body: &[u8], protocol: Protocol) -> Result<Self, DecodeError> {
         parse_all(body, |i| {
             let (i, (pkid, properties)) = head::read::<AckProperties>(i, base, protocol)?;
             if !protocol.is_v5() {
                 let reasons = Vec::new();
-                return Ok((
-                    i,
-                    UnsubAck {
-                        pkid,
-                        reasons,
-                        properties,
-                    },
-                ));
+                return Ok((i, UnsubAck { pkid, reasons, properties }));
             }
             let (i, reasons) = non_empty_list(i, |i| {
                 let (i, b) = wire::byte(i)?;
@@ -102,26 +75,14 @@ impl UnsubAck {
                     None => fail(DecodeError::InvalidReasonCode(b)),
                 }
             })?;
-            Ok((
-                i,
-                UnsubAck {
-                    pkid,
-                    reasons,
-                    properties,
-                },
-            ))
+            Ok((i, UnsubAck { pkid, reasons, properties }))
         })
     }
 
     /// Appends the packet (3.x: the packet identifier only).
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        let reasons = if protocol.is_v5() {
-            self.reasons.as_slice()
-        } else {
-            &[]
-        };
-        Head::new(kind::UNSUBACK << 4, self.pkid, &self.properties, protocol)?
-            .put(buf, reasons.len())?;
+        let reasons = if protocol.is_v5() { self.reasons.as_slice() } else { &[] };
+        Head::new(kind::UNSUBACK << 4, self.pkid, &self.properties, protocol)?.put(buf, reasons.len())?;
         for r in reasons {
             buf.put_u8(*r as u8);
         }

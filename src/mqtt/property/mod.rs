@@ -78,10 +78,9 @@ pub fn kind(pid: u8) -> Option<Kind> {
         | SUBSCRIPTION_IDENTIFIER_AVAILABLE
         | SHARED_SUBSCRIPTION_AVAILABLE => Kind::Byte,
         SERVER_KEEP_ALIVE | RECEIVE_MAXIMUM | TOPIC_ALIAS_MAXIMUM | TOPIC_ALIAS => Kind::U16,
-        MESSAGE_EXPIRY_INTERVAL
-        | SESSION_EXPIRY_INTERVAL
-        | WILL_DELAY_INTERVAL
-        | MAXIMUM_PACKET_SIZE => Kind::U32,
+        MESSAGE_EXPIRY_INTERVAL | SESSION_EXPIRY_INTERVAL | WILL_DELAY_INTERVAL | MAXIMUM_PACKET_SIZE => {
+            Kind::U32
+        }
         SUBSCRIPTION_IDENTIFIER => Kind::Var,
         CONTENT_TYPE
         | RESPONSE_TOPIC
@@ -331,12 +330,7 @@ pub fn set_once<T: Field>(
 }
 
 /// Appends a property that may repeat.
-pub fn push<T: Field>(
-    list: &mut Vec<T>,
-    pid: u8,
-    v: Value<'_>,
-    base: &Bytes,
-) -> Result<(), DecodeError> {
+pub fn push<T: Field>(list: &mut Vec<T>, pid: u8, v: Value<'_>, base: &Bytes) -> Result<(), DecodeError> {
     list.push(T::from_value(v, base).ok_or(DecodeError::PropertyNotAllowed(pid))?);
     Ok(())
 }
@@ -352,8 +346,7 @@ pub fn decode<'a, S: PropertySet>(i: &'a [u8], base: &Bytes) -> PResult<'a, S> {
     let mut set = S::default();
     while !p.is_empty() {
         let (r, pid) = wire::var(p)?;
-        let pid =
-            u8::try_from(pid).map_err(|_| nom::Err::Failure(DecodeError::UnknownProperty(0xFF)))?;
+        let pid = u8::try_from(pid).map_err(|_| nom::Err::Failure(DecodeError::UnknownProperty(0xFF)))?;
         let Some(k) = kind(pid) else {
             return fail(DecodeError::UnknownProperty(pid));
         };
@@ -390,10 +383,7 @@ pub fn body_len<S: PropertySet>(set: &S) -> Result<usize, EncodeError> {
 pub fn encoded_len<S: PropertySet>(set: &S) -> Result<usize, EncodeError> {
     let n = body_len(set)?;
     if n > varint::MAX_VARINT as usize {
-        return Err(EncodeError::PacketTooLarge {
-            size: n,
-            max: varint::MAX_VARINT as usize,
-        });
+        return Err(EncodeError::PacketTooLarge { size: n, max: varint::MAX_VARINT as usize });
     }
     Ok(varint::len(n as u32) + n)
 }
@@ -437,10 +427,7 @@ mod tests {
 
     #[test]
     fn rules() {
-        assert_eq!(
-            dec::<PublishProperties>(&[2, 0x23, 0]).unwrap_err(),
-            DecodeError::Truncated
-        );
+        assert_eq!(dec::<PublishProperties>(&[2, 0x23, 0]).unwrap_err(), DecodeError::Truncated);
         assert_eq!(
             dec::<PublishProperties>(&[3, 0x23, 0, 0]).unwrap_err(),
             DecodeError::InvalidPropertyValue(0x23)
@@ -453,10 +440,7 @@ mod tests {
             dec::<PublishProperties>(&[5, 0x11, 0, 0, 0, 1]).unwrap_err(),
             DecodeError::PropertyNotAllowed(0x11)
         );
-        assert_eq!(
-            dec::<AckProperties>(&[2, 0x7F, 0]).unwrap_err(),
-            DecodeError::UnknownProperty(0x7F)
-        );
+        assert_eq!(dec::<AckProperties>(&[2, 0x7F, 0]).unwrap_err(), DecodeError::UnknownProperty(0x7F));
         assert_eq!(
             dec::<ConnAckProperties>(&[2, 0x24, 2]).unwrap_err(),
             DecodeError::InvalidPropertyValue(0x24)
@@ -466,16 +450,12 @@ mod tests {
     #[test]
     fn encode_in_declaration_order_then_user() {
         let mut p = DisconnectProperties::default();
-        p.user
-            .push((MqttStr::from_static("a"), MqttStr::from_static("b")));
+        p.user.push((MqttStr::from_static("a"), MqttStr::from_static("b")));
         p.reason_string = Some(MqttStr::from_static("r"));
         let n = body_len(&p).unwrap();
         let mut buf = BytesMut::new();
         put(&p, n, &mut buf);
-        assert_eq!(
-            &buf[..],
-            &[11, 0x1F, 0, 1, b'r', 0x26, 0, 1, b'a', 0, 1, b'b']
-        );
+        assert_eq!(&buf[..], &[11, 0x1F, 0, 1, b'r', 0x26, 0, 1, b'a', 0, 1, b'b']);
         assert!(!p.is_empty());
         assert!(DisconnectProperties::default().is_empty());
     }
