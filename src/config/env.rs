@@ -73,12 +73,14 @@ fn substitute_line(
         match (lookup(name), default) {
             (Some(v), _) => out.push_str(&v),
             (None, Some(d)) => out.push_str(d),
-            (None, None) => return Err(ConfigError::Env {
-                line,
-                message: format!(
+            (None, None) => {
+                return Err(ConfigError::Env {
+                    line,
+                    message: format!(
                     "environment variable `{name}` is not set and has no default (`${{{name}:-default}}`)"
                 ),
-            }),
+                })
+            }
         }
         rest = &body_start[end + 1..];
     }

@@ -80,14 +80,8 @@ impl ConnAck {
     /// Appends the packet.
     pub fn encode(&self, protocol: Protocol, buf: &mut BytesMut) -> Result<(), EncodeError> {
         let code = if protocol.is_v5() { self.reason as u8 } else { v3_return_code(self.reason) };
-        let props_len = if protocol.is_v5() {
-            Some(property::body_len(&self.properties)?)
-        } else if !self.properties.is_empty() {
-            return Err(EncodeError::NotInVersion(protocol));
-        } else {
-            None
-        };
-        let len = 2 + props_len.map_or(0, |n| crate::mqtt::varint::len(n as u32) + n);
+        let props_len = property::block_for(&self.properties, protocol)?;
+        let len = 2 + property::block_len(props_len);
         wire::put_header(buf, kind::CONNACK << 4, len)?;
         buf.put_u8(u8::from(self.session_present));
         buf.put_u8(code);

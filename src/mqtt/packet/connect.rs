@@ -156,28 +156,19 @@ impl Connect {
     /// Appends the packet (its own `protocol` decides the format).
     pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
         let v5 = self.protocol.is_v5();
-        if !v5
-            && (!self.properties.is_empty() || self.will.as_ref().is_some_and(|w| !w.properties.is_empty()))
-        {
-            return Err(EncodeError::NotInVersion(self.protocol));
-        }
         if !v5 && self.password.is_some() && self.username.is_none() {
             return Err(EncodeError::NotInVersion(self.protocol));
         }
-        let props_len = if v5 { property::body_len(&self.properties)? } else { 0 };
+        let props_len = property::block_for(&self.properties, self.protocol)?;
         let will_props_len = match &self.will {
-            Some(w) if v5 => property::body_len(&w.properties)?,
-            _ => 0,
+            Some(w) => property::block_for(&w.properties, self.protocol)?,
+            None => None,
         };
         let mut len = wire::field_len(self.protocol.name().len())? + 1 + 1 + 2;
-        if v5 {
-            len += crate::mqtt::varint::len(props_len as u32) + props_len;
-        }
+        len += property::block_len(props_len);
         len += wire::field_len(self.client_id.len())?;
         if let Some(w) = &self.will {
-            if v5 {
-                len += crate::mqtt::varint::len(will_props_len as u32) + will_props_len;
-            }
+            len += property::block_len(will_props_len);
             len += wire::field_len(w.topic.len())? + wire::field_len(w.payload.len())?;
         }
         if let Some(u) = &self.username {
@@ -210,13 +201,13 @@ impl Connect {
         buf.put_u8(self.protocol.level());
         buf.put_u8(flags);
         buf.put_u16(self.keep_alive);
-        if v5 {
-            property::put(&self.properties, props_len, buf);
+        if let Some(n) = props_len {
+            property::put(&self.properties, n, buf);
         }
         wire::put_bin(buf, self.client_id.as_bytes());
         if let Some(w) = &self.will {
-            if v5 {
-                property::put(&w.properties, will_props_len, buf);
+            if let Some(n) = will_props_len {
+                property::put(&w.properties, n, buf);
             }
             wire::put_bin(buf, w.topic.as_bytes());
             wire::put_bin(buf, &w.payload);

@@ -4,7 +4,7 @@
 
 use crate::mqtt::property::{self, PropertySet};
 use crate::mqtt::wire::{self, PResult};
-use crate::mqtt::{varint, EncodeError, Protocol};
+use crate::mqtt::{EncodeError, Protocol};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Reads the packet identifier and (5.0) the properties of set `S`.
@@ -36,19 +36,13 @@ impl<'a, S: PropertySet> Head<'a, S> {
         if pkid == 0 {
             return Err(EncodeError::ZeroPacketId);
         }
-        let props_len = if protocol.is_v5() {
-            Some(property::body_len(props)?)
-        } else if props.is_empty() {
-            None
-        } else {
-            return Err(EncodeError::NotInVersion(protocol));
-        };
+        let props_len = property::block_for(props, protocol)?;
         Ok(Head { first, pkid, props, props_len })
     }
 
     /// Encoded size of the head without the fixed header.
     fn len(&self) -> usize {
-        2 + self.props_len.map_or(0, |n| varint::len(n as u32) + n)
+        2 + property::block_len(self.props_len)
     }
 
     /// Writes the fixed header (remaining length = head + payload) and the head.

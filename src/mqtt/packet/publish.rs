@@ -10,7 +10,7 @@ use super::{kind, QoS};
 use crate::mqtt::property::{self, PublishProperties};
 use crate::mqtt::string::MqttStr;
 use crate::mqtt::wire::{self, fail};
-use crate::mqtt::{topic, varint, DecodeError, EncodeError, Frame, Protocol};
+use crate::mqtt::{topic, DecodeError, EncodeError, Frame, Protocol};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// A PUBLISH read in place: topic, properties and payload borrow the frame, so
@@ -140,16 +140,10 @@ impl Publish {
         if (self.qos == QoS::AtMostOnce) != (self.pkid == 0) {
             return Err(EncodeError::ZeroPacketId);
         }
-        let props_len = if protocol.is_v5() {
-            Some(property::body_len(&self.properties)?)
-        } else if !self.properties.is_empty() {
-            return Err(EncodeError::NotInVersion(protocol));
-        } else {
-            None
-        };
+        let props_len = property::block_for(&self.properties, protocol)?;
         let var_len = wire::field_len(self.topic.len())?
             + if self.pkid != 0 { 2 } else { 0 }
-            + props_len.map_or(0, |n| varint::len(n as u32) + n);
+            + property::block_len(props_len);
         let remaining = var_len + self.payload.len();
         let start = buf.len();
         buf.reserve(5 + var_len);

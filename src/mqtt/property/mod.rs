@@ -111,20 +111,11 @@ pub enum Value<'a> {
 }
 
 /// Range rules of the spec on property values (a violation is a Protocol Error).
+/// Every Byte property of MQTT 5.0 is a 0/1 flag (Maximum QoS included).
 fn value_ok(pid: u8, v: &Value<'_>) -> bool {
     use id::*;
     match (pid, v) {
-        (
-            PAYLOAD_FORMAT_INDICATOR
-            | REQUEST_PROBLEM_INFORMATION
-            | REQUEST_RESPONSE_INFORMATION
-            | MAXIMUM_QOS
-            | RETAIN_AVAILABLE
-            | WILDCARD_SUBSCRIPTION_AVAILABLE
-            | SUBSCRIPTION_IDENTIFIER_AVAILABLE
-            | SHARED_SUBSCRIPTION_AVAILABLE,
-            Value::Byte(b),
-        ) => *b <= 1,
+        (_, Value::Byte(b)) => *b <= 1,
         (RECEIVE_MAXIMUM | TOPIC_ALIAS, Value::U16(n)) => *n != 0,
         (MAXIMUM_PACKET_SIZE | SUBSCRIPTION_IDENTIFIER, Value::U32(n)) => *n != 0,
         _ => true,
@@ -386,6 +377,26 @@ pub fn encoded_len<S: PropertySet>(set: &S) -> Result<usize, EncodeError> {
         return Err(EncodeError::PacketTooLarge { size: n, max: varint::MAX_VARINT as usize });
     }
     Ok(varint::len(n as u32) + n)
+}
+
+/// The body length of the property block a packet carries in `protocol`: `None`
+/// before 5.0 (where a non-empty set cannot be written).
+pub fn block_for<S: PropertySet>(
+    set: &S,
+    protocol: crate::mqtt::Protocol,
+) -> Result<Option<usize>, EncodeError> {
+    if protocol.is_v5() {
+        Ok(Some(body_len(set)?))
+    } else if set.is_empty() {
+        Ok(None)
+    } else {
+        Err(EncodeError::NotInVersion(protocol))
+    }
+}
+
+/// Encoded size of a block measured by [`block_for`], length prefix included.
+pub fn block_len(body: Option<usize>) -> usize {
+    body.map_or(0, |n| varint::len(n as u32) + n)
 }
 
 /// Writes the length prefix and the properties (sizes checked by [`encoded_len`]).
