@@ -10,11 +10,13 @@
 //!   the connection driver and the pure session state machine it consults.
 //!
 //! - [`metrics`]: per-core single-writer counters and a Prometheus endpoint.
+//! - [`auth`]: JWT verification on `ring` (pure; time is an argument).
 //!
-//! Modules still to come (each in its own issue): `auth`, `route`, `schema`,
-//! `asyncapi`, `tls`.
+//! Modules still to come (each in its own issue): `route`, `schema`, `asyncapi`,
+//! `tls`.
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod metrics;
 pub mod mqtt;
