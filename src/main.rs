@@ -75,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    mqtt_proxy::auth::ring_provider::install();
     let path = cli.config.context("--config is required")?;
     let config = match Config::load(&path) {
         Ok(c) => c,

@@ -49,6 +49,24 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// Every reason, for metrics.
+    pub const ALL: [AuthError; 14] = [
+        AuthError::Missing,
+        AuthError::TooLong,
+        AuthError::Malformed,
+        AuthError::AlgNone,
+        AuthError::UnsupportedAlg,
+        AuthError::UnknownKid,
+        AuthError::AlgMismatch,
+        AuthError::BadSignature,
+        AuthError::Expired,
+        AuthError::NotYetValid,
+        AuthError::WrongIssuer,
+        AuthError::WrongAudience,
+        AuthError::NoIdentity,
+        AuthError::MissingScope,
+    ];
+
     /// A short label for metrics.
     pub fn label(&self) -> &'static str {
         match self {

@@ -3,17 +3,20 @@
 //! - [`ring_provider`]: the `ring` crypto backend for `jsonwebtoken`.
 //! - [`keys`]: verification keys from JWKs, each pinned to one algorithm.
 //! - [`jwt`]: token verification against a time passed in by the caller.
+//! - [`guard`]: a listener's guard: token location in CONNECT, scopes, refusal.
 //! - [`AuthError`]: why a token was refused (for logs and metrics only; clients
 //!   all get the same answer).
 //!
-//! Not here (yet): reading the token out of CONNECT, the per-core cache, topic ACL
-//! templates and the hook into the session; see the auth issue's note.
+//! Not here (yet): the per-core cache, MQTT 5.0 enhanced authentication,
+//! topic ACL templates; see the auth issue's note.
 
 mod error;
+pub mod guard;
 pub mod jwt;
 pub mod keys;
 pub mod ring_provider;
 
 pub use error::AuthError;
+pub use guard::{CredentialPattern, Guard, Reject};
 pub use jwt::{Identity, TokenVerifier};
 pub use keys::{parse_jwks, Key, KeyError};

@@ -8,6 +8,7 @@
 
 mod duration;
 mod env;
+mod guard;
 mod raw;
 
 pub use duration::parse as parse_duration;
@@ -61,6 +62,10 @@ pub struct Listener {
     pub bind: SocketAddr,
     /// Index into [`Config::upstreams`].
     pub upstream: usize,
+    /// Index into [`Config::guards`] (none: no authentication).
+    pub guard: Option<usize>,
+    /// Scopes a client's token must carry.
+    pub scopes: Vec<String>,
 }
 
 /// A broker server of an upstream.
@@ -111,6 +116,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Prometheus endpoint address, if enabled.
     pub metrics: Option<SocketAddr>,
+    /// JWT guards.
+    pub guards: Vec<crate::auth::Guard>,
 }
 
 /// The documented default config, printed by `--print-default-config`.
@@ -124,14 +131,23 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::parse(&text, |k| std::env::var(k).ok())
+        Config::parse_in(&text, |k| std::env::var(k).ok(), path.parent())
     }
 
     /// Validates config text with a given environment.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::parse_in(text, env, None)
+    }
+
+    /// Like [`Config::parse`], resolving relative file paths against `base`.
+    pub fn parse_in(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+        base: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         let text = env::substitute(text, env)?;
         let raw: RawConfig = serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        validate(raw)
+        validate(raw, base)
     }
 
     /// A short human summary (for `--check-config`).
@@ -141,12 +157,17 @@ impl Config {
             let u = &self.upstreams[l.upstream];
             let servers: Vec<&str> = u.servers.iter().map(|s| s.name.as_str()).collect();
             s.push_str(&format!(
-                "listener {} on {} -> upstream {} [{}]\n",
+                "listener {} on {} -> upstream {} [{}]",
                 l.name,
                 l.bind,
                 u.name,
                 servers.join(", ")
             ));
+            if let Some(g) = l.guard.map(|g| &self.guards[g]) {
+                let keys = g.verifier.keys.len();
+                s.push_str(&format!(", guard {} ({keys} keys), scopes {:?}", g.name, l.scopes));
+            }
+            s.push('\n');
         }
         s.push_str(&format!(
             "limits: max_packet_size={} connect_timeout={:?} keep_alive_max={:?} read_buffer={} max_connections_per_core={}\n",
@@ -184,7 +205,18 @@ fn bounded(
     }
 }
 
-fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> {
+    let mut guards: Vec<crate::auth::Guard> = Vec::new();
+    for (i, g) in raw.guards.iter().enumerate() {
+        if guards.iter().any(|x| x.name == g.name.value) {
+            return Err(invalid(
+                &g.name,
+                format!("guards[{i}].name"),
+                format!("duplicate guard `{}`", g.name.value),
+            ));
+        }
+        guards.push(guard::validate(i, g, base)?);
+    }
     let mut upstreams: Vec<Upstream> = Vec::new();
     for (i, u) in raw.upstreams.iter().enumerate() {
         if upstreams.iter().any(|x| x.name == u.name.value) {
@@ -240,7 +272,22 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 format!("no upstream named `{}`", l.upstream.value),
             )
         })?;
-        listeners.push(Listener { name: l.name.value.clone(), bind, upstream });
+        let guard = match &l.guard {
+            None => None,
+            Some(g) => Some(guards.iter().position(|x| x.name == g.value).ok_or_else(|| {
+                invalid(g, format!("listeners[{i}].guard"), format!("no guard named `{}`", g.value))
+            })?),
+        };
+        if guard.is_none() && !l.scopes.is_empty() {
+            return Err(invalid(&l.name, format!("listeners[{i}].scopes"), "scopes need a `guard`"));
+        }
+        listeners.push(Listener {
+            name: l.name.value.clone(),
+            bind,
+            upstream,
+            guard,
+            scopes: l.scopes.clone(),
+        });
     }
     let lim = &raw.limits;
     let limits = Limits {
@@ -274,6 +321,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         limits,
         shutdown_timeout: raw.shutdown_timeout.map_or(Duration::from_secs(5), |d| d.0),
         metrics,
+        guards,
     })
 }
 

@@ -25,6 +25,9 @@ pub struct RawConfig {
     /// Prometheus endpoint.
     #[serde(default)]
     pub metrics: Option<RawMetrics>,
+    /// JWT guards.
+    #[serde(default)]
+    pub guards: Vec<RawGuard>,
 }
 
 /// The metrics endpoint.
@@ -45,6 +48,47 @@ pub struct RawListener {
     pub bind: Spanned<String>,
     /// Name of the upstream its clients go to.
     pub upstream: Spanned<String>,
+    /// Name of the guard that authenticates its clients (none: open).
+    #[serde(default)]
+    pub guard: Option<Spanned<String>>,
+    /// Scopes (roles) a client's token must carry to connect here.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A JWT guard.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuard {
+    /// Unique name.
+    pub name: Spanned<String>,
+    /// Required `iss`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Required audience.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Inline JWKs.
+    #[serde(default)]
+    pub keys: Vec<serde_json::Value>,
+    /// A JWKS file (path relative to the config file).
+    #[serde(default)]
+    pub jwks_file: Option<Spanned<String>>,
+    /// Where the token is: a username pattern with `{credentials}`.
+    #[serde(default)]
+    pub credentials: Option<Spanned<String>>,
+    /// Allowed clock skew.
+    #[serde(default)]
+    pub leeway: Option<Dur>,
+    /// Claim with the roles (dotted path).
+    #[serde(default)]
+    pub roles_claim: Option<String>,
+    /// Claim with the identity (dotted path).
+    #[serde(default)]
+    pub identity_claim: Option<String>,
+    /// `connack` (default) or `close`.
+    #[serde(default)]
+    pub reject: Option<Spanned<String>>,
 }
 
 /// One upstream: a named group of broker servers.

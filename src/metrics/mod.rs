@@ -8,6 +8,7 @@
 
 pub mod http;
 
+use crate::auth::AuthError;
 use crate::proxy::Close;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,7 +57,7 @@ const REFUSALS: [(Refusal, &str); 4] = [
     (Refusal::ConnectionLimit, "connection_limit"),
 ];
 
-const CLOSE_LABELS: [&str; 8] = [
+const CLOSE_LABELS: [&str; 9] = [
     "client_disconnect",
     "client_gone",
     "client_protocol_error",
@@ -65,6 +66,7 @@ const CLOSE_LABELS: [&str; 8] = [
     "upstream_gone",
     "upstream_protocol_error",
     "shutdown",
+    "token_expired",
 ];
 
 /// One core's counters.
@@ -75,7 +77,8 @@ pub struct CoreMetrics {
     /// Connections open now (gauge).
     pub open: Counter,
     refused: [Counter; 4],
-    closed: [Counter; 8],
+    closed: [Counter; 9],
+    auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.
     pub bytes_up: Counter,
     /// Bytes broker → client.
@@ -91,6 +94,13 @@ impl CoreMetrics {
     pub fn refused(&self, r: Refusal) {
         if let Some(i) = REFUSALS.iter().position(|(x, _)| *x == r) {
             self.refused[i].add(1);
+        }
+    }
+
+    /// Counts an authentication refusal by its (private) reason.
+    pub fn auth_refused(&self, e: AuthError) {
+        if let Some(i) = AuthError::ALL.iter().position(|x| *x == e) {
+            self.auth_refused[i].add(1);
         }
     }
 
@@ -166,6 +176,14 @@ impl Registry {
         }
         let _ = writeln!(
             out,
+            "# HELP mqtt_proxy_auth_refused_total CONNECTs refused by a guard, by reason (never told to the client).\n# TYPE mqtt_proxy_auth_refused_total counter"
+        );
+        for (i, e) in AuthError::ALL.iter().enumerate() {
+            let v = sum(&|c| c.auth_refused[i].get());
+            let _ = writeln!(out, "mqtt_proxy_auth_refused_total{{reason=\"{}\"}} {v}", e.label());
+        }
+        let _ = writeln!(
+            out,
             "# HELP mqtt_proxy_sessions_closed_total Sessions ended, by reason.\n# TYPE mqtt_proxy_sessions_closed_total counter"
         );
         for (i, label) in CLOSE_LABELS.iter().enumerate() {
@@ -208,6 +226,7 @@ mod tests {
             Close::UpstreamGone(String::new()),
             Close::UpstreamProtocol(crate::mqtt::DecodeError::Truncated),
             Close::Shutdown,
+            Close::TokenExpired,
         ] {
             assert!(CLOSE_LABELS.contains(&c.label()), "{}", c.label());
         }

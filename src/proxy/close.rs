@@ -4,7 +4,8 @@
 //! decided in one place: MQTT 5.0 clients get a DISCONNECT with the reason code
 //! (3.1.1 clients just see the socket close), and the upstream is closed *without*
 //! DISCONNECT unless the client itself said goodbye, so the broker publishes the
-//! client's will exactly when a broker would.
+//! client's will exactly when a broker would. A session whose token expires is ended
+//! by the proxy with 0xA0 (Maximum connect time).
 
 use crate::mqtt::{DecodeError, ReasonCode};
 use std::fmt;
@@ -49,6 +50,8 @@ pub enum Close {
     UpstreamProtocol(DecodeError),
     /// The proxy is shutting down.
     Shutdown,
+    /// The client's token expired (5.0: DISCONNECT 0xA0).
+    TokenExpired,
 }
 
 impl Close {
@@ -60,7 +63,7 @@ impl Close {
             | Close::ClientProtocol(_)
             | Close::KeepAliveTimeout => Side::Client,
             Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
-            Close::Shutdown => Side::Proxy,
+            Close::Shutdown | Close::TokenExpired => Side::Proxy,
         }
     }
 
@@ -74,6 +77,7 @@ impl Close {
             // 0x88 Server unavailable is not a valid DISCONNECT code; 0x80 is.
             Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Some(ReasonCode::UnspecifiedError),
             Close::Shutdown => Some(ReasonCode::ServerShuttingDown),
+            Close::TokenExpired => Some(ReasonCode::MaximumConnectTime),
         }
     }
 
@@ -88,6 +92,7 @@ impl Close {
             Close::UpstreamGone(_) => "upstream_gone",
             Close::UpstreamProtocol(_) => "upstream_protocol_error",
             Close::Shutdown => "shutdown",
+            Close::TokenExpired => "token_expired",
         }
     }
 }

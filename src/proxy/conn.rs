@@ -1,8 +1,10 @@
 //! One client connection, from accept to close, on the core that accepted it.
 //!
 //! Steps: read CONNECT within the connect timeout; answer malformed or unsupported
-//! CONNECTs the way the client's version expects; open the upstream (first server
-//! that answers) and forward the original CONNECT bytes; relay both directions until
+//! CONNECTs the way the client's version expects; run the listener's guard (refusals
+//! all look the same: CONNACK 0x87 / 5, or a close); open the upstream (first server
+//! that answers) and forward the original CONNECT bytes (without the token when a
+//! guard authenticated the client: credentials never reach the broker); relay both directions until
 //! one ends (or the core shuts down); tell a 5.0 client why, close the upstream
 //! without DISCONNECT unless the client said goodbye; log one line.
 
@@ -12,9 +14,10 @@ use super::relay::{Dir, Pump};
 use super::session::Session;
 use super::stats::Counters;
 use super::Core;
+use crate::auth::Reject;
 use crate::config::Upstream;
 use crate::metrics::Refusal;
-use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
+use crate::mqtt::{self, ConnAck, Connect, Disconnect, Frame, Packet, Protocol, ReasonCode};
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -26,6 +29,11 @@ use tracing::{debug, info, warn};
 
 /// How long a goodbye packet (CONNACK refusal, DISCONNECT) may take to write.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Seconds since the Unix epoch (token lifetimes are in these).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 /// The protocol level byte of a CONNECT body, if the body is long enough to hold it.
 fn connect_level(frame: &Frame) -> Option<u8> {
@@ -74,14 +82,14 @@ async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> R
 
 /// Connects to the first server of `up` that answers and forwards the client's
 /// CONNECT (its own bytes) to it.
-async fn open_upstream<'a>(up: &'a Upstream, connect: &Frame) -> Result<(Shared, &'a str), String> {
+async fn open_upstream<'a>(up: &'a Upstream, connect: &[u8]) -> Result<(Shared, &'a str), String> {
     let mut last = String::from("no server");
     for s in &up.servers {
         match TcpStream::connect_timeout(s.addr, up.connect_timeout).await {
             Ok(t) => {
                 let _ = t.set_nodelay(true);
                 let mut t = Shared::new(t);
-                match t.write_all(connect.raw()).await {
+                match t.write_all(connect).await {
                     Ok(()) => return Ok((t, s.name.as_str())),
                     Err(e) => last = format!("{}: {e}", s.name),
                 }
@@ -149,8 +157,36 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let protocol = connect.protocol;
     let client_id = connect.client_id.to_string();
 
-    let upstream_cfg = &config.upstreams[config.listeners[listener].upstream];
-    let (upstream, server) = match open_upstream(upstream_cfg, &frame).await {
+    // The guard, if any: authenticate, then forward a CONNECT without the token.
+    let lcfg = &config.listeners[listener];
+    let mut forward = frame.raw().clone();
+    let mut expires_at = None;
+    if let Some(guard) = lcfg.guard.map(|g| &config.guards[g]) {
+        match guard.check(&connect, &lcfg.scopes, unix_now()) {
+            Ok(id) => {
+                info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
+                expires_at = Some(id.expires_at);
+                let stripped = Connect { username: None, password: None, ..(*connect).clone() };
+                match Packet::Connect(Box::new(stripped)).to_bytes(protocol) {
+                    Ok(b) => forward = b,
+                    Err(e) => return warn!(%peer, client_id, error = %e, "cannot re-encode CONNECT"),
+                }
+            }
+            Err(e) => {
+                // The reason goes to the log and a metric only; every refusal looks alike.
+                info!(%peer, client_id, guard = %guard.name, reason = %e, "refused: authentication");
+                core.metrics.auth_refused(e);
+                if guard.reject == Reject::ConnAck {
+                    let refusal = ConnAck::new(ReasonCode::NotAuthorized, false);
+                    send(&mut client, &Packet::ConnAck(refusal), protocol).await;
+                }
+                return;
+            }
+        }
+    }
+
+    let upstream_cfg = &config.upstreams[lcfg.upstream];
+    let (upstream, server) = match open_upstream(upstream_cfg, &forward).await {
         Ok(x) => x,
         Err(why) => {
             info!(%peer, client_id, upstream = %upstream_cfg.name, %why, "refused: upstream unavailable");
@@ -163,9 +199,9 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
 
     let session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
     let (up, down) = (Counters::default(), Counters::default());
-    up.bytes.set(frame.len() as u64);
+    up.bytes.set(forward.len() as u64);
     up.packets.set(1);
-    core.metrics.bytes_up.add(frame.len() as u64);
+    core.metrics.bytes_up.add(forward.len() as u64);
     core.metrics.packets_up.add(1);
     let (up_writing, down_writing) = (Cell::new(false), Cell::new(false));
     let pump = |dir, counters, writing| Pump {
@@ -184,10 +220,21 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let (mut u_r, mut c_w) = (upstream.clone(), client.clone());
     let close = future::or(
         future::or(c2u.run(&mut c_r, &mut u_w, &mut cbuf), u2c.run(&mut u_r, &mut c_w, &mut ubuf)),
-        async {
-            core.shutdown.wait().await;
-            Close::Shutdown
-        },
+        future::or(
+            async {
+                core.shutdown.wait().await;
+                Close::Shutdown
+            },
+            async {
+                match expires_at {
+                    Some(exp) => {
+                        glommio::timer::sleep(Duration::from_secs(exp.saturating_sub(unix_now()))).await
+                    }
+                    None => future::pending::<()>().await,
+                }
+                Close::TokenExpired
+            },
+        ),
     )
     .await;
     drop((c_r, u_w, u_r, c_w));

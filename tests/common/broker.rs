@@ -26,11 +26,16 @@ impl Mosquitto {
 
     /// Starts a broker on `port` (e.g. again after [`Mosquitto::kill`]).
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, "")
+    }
+
+    /// Starts a broker on `port` with extra configuration lines.
+    pub fn start_with(port: u16, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n{extra}"),
         )
         .expect("write conf");
         let mut child = Command::new("mosquitto")

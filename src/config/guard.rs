@@ -1,0 +1,61 @@
+//! Validating a `guards:` entry into an [`auth::Guard`]: keys from inline JWKs or a
+//! JWKS file, the credentials pattern, leeway, claims, refusal mode.
+
+use super::raw::RawGuard;
+use super::ConfigError;
+use crate::auth::{self, CredentialPattern, Guard, Reject, TokenVerifier};
+use serde_saphyr::Spanned;
+use std::path::Path;
+
+fn err<T>(s: &Spanned<T>, key: String, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { line: s.referenced.line(), key, message: message.into() }
+}
+
+/// Validates guard `i`; relative JWKS paths are resolved against `base`.
+pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, ConfigError> {
+    let key = |k: &str| format!("guards[{i}].{k}");
+    let mut keys = Vec::new();
+    for (j, jwk) in g.keys.iter().enumerate() {
+        let parsed = auth::parse_jwks(&jwk.to_string())
+            .map_err(|e| err(&g.name, key(&format!("keys[{j}]")), e.to_string()))?;
+        keys.extend(parsed);
+    }
+    if let Some(f) = &g.jwks_file {
+        let path = base.map_or_else(|| Path::new(&f.value).to_path_buf(), |b| b.join(&f.value));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| err(f, key("jwks_file"), format!("{}: {e}", path.display())))?;
+        keys.extend(auth::parse_jwks(&text).map_err(|e| err(f, key("jwks_file"), e.to_string()))?);
+    }
+    if keys.is_empty() {
+        return Err(err(&g.name, key("keys"), "a guard needs at least one key (`keys` or `jwks_file`)"));
+    }
+    let pattern = match &g.credentials {
+        None => CredentialPattern::parse("Bearer {credentials}"),
+        Some(p) => Some(
+            CredentialPattern::parse(&p.value)
+                .ok_or_else(|| err(p, key("credentials"), "must contain `{credentials}` exactly once"))?,
+        ),
+    }
+    .ok_or_else(|| err(&g.name, key("credentials"), "bad default pattern"))?;
+    let reject = match g.reject.as_ref().map(|r| r.value.as_str()) {
+        None | Some("connack") => Reject::ConnAck,
+        Some("close") => Reject::Close,
+        Some(other) => {
+            let r = g.reject.as_ref().ok_or_else(|| err(&g.name, key("reject"), "missing"))?;
+            return Err(err(r, key("reject"), format!("`{other}`: use `connack` or `close`")));
+        }
+    };
+    let mut verifier = TokenVerifier::new(keys);
+    verifier.issuer = g.issuer.clone();
+    verifier.audience = g.audience.clone();
+    if let Some(l) = g.leeway {
+        verifier.leeway = l.0.as_secs();
+    }
+    if let Some(c) = &g.roles_claim {
+        verifier.roles_claim = c.clone();
+    }
+    if let Some(c) = &g.identity_claim {
+        verifier.identity_claim = c.clone();
+    }
+    Ok(Guard { name: g.name.value.clone(), verifier, pattern, reject })
+}

@@ -1,0 +1,204 @@
+//! The JWT guard end to end, against a real Mosquitto with real clients: the
+//! headline scenario (scope `mqtt:stream` required; tokens from PyJWT), refusals that
+//! all look the same on the wire, credentials that never reach the broker, and
+//! sessions that end when the token expires (5.0: DISCONNECT 0xA0).
+
+mod common;
+use common::broker::{free_port, Mosquitto};
+use common::cli::{publish, Sub};
+use common::proxy::Proxy;
+use common::raw::Raw;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use mqtt_proxy::auth::ring_provider;
+use mqtt_proxy::mqtt::{Connect, ConnectProperties, Disconnect, MqttStr, Packet, Protocol, ReasonCode};
+use serde_json::json;
+use std::collections::HashMap;
+use std::process::Command;
+
+const TOKENS: &str = include_str!("fixtures/jwt/TEST-ONLY-tokens.json");
+const RSA_PEM: &str = include_str!("fixtures/jwt/TEST-ONLY-rsa-private.pem");
+
+fn token(name: &str) -> String {
+    let t: HashMap<String, String> = serde_json::from_str(TOKENS).expect("tokens");
+    t[name].clone()
+}
+
+/// A broker that refuses any CONNECT carrying a user name it does not know (its
+/// password file holds only `someone-else`), so a leaked token would be refused.
+fn strict_broker() -> (Mosquitto, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pw = dir.path().join("passwd");
+    let ok = Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&pw)
+        .args(["someone-else", "secret"])
+        .status()
+        .expect("mosquitto_passwd");
+    assert!(ok.success());
+    let broker = Mosquitto::start_with(free_port(), &format!("password_file {}\n", pw.display()));
+    (broker, dir)
+}
+
+fn jwt_config(broker: &str, extra_guard: &str) -> String {
+    let jwks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt/TEST-ONLY-jwks.json");
+    format!(
+        "listeners:\n  - name: plain\n    bind: 127.0.0.1:0\n    upstream: broker\n    guard: jwt\n    scopes: [\"mqtt:stream\"]\n\
+         upstreams:\n  - name: broker\n    servers: [\"{broker}\"]\n\
+         guards:\n  - name: jwt\n    issuer: https://auth.example.com\n    audience: https://api.example.com\n    jwks_file: {jwks}\n    credentials: \"Bearer {{credentials}}\"\n{extra_guard}\
+         metrics:\n  bind: 127.0.0.1:0\n"
+    )
+}
+
+fn connect_with(v: Protocol, id: &'static str, user: Option<String>) -> Packet {
+    Packet::Connect(Box::new(Connect {
+        protocol: v,
+        clean_start: true,
+        keep_alive: 30,
+        client_id: MqttStr::from_static(id),
+        will: None,
+        username: user.map(|u| MqttStr::try_from(u).expect("user name")),
+        password: None,
+        properties: ConnectProperties::default(),
+    }))
+}
+
+/// What a client sees after sending CONNECT with `user` as user name.
+fn answer(proxy: &Proxy, v: Protocol, user: Option<String>) -> Vec<u8> {
+    let mut c = Raw::open(proxy.addr, v);
+    c.send(&connect_with(v, "probe", user));
+    let mut seen = Vec::new();
+    while let Some(f) = c.recv_frame() {
+        seen.extend_from_slice(f.raw());
+    }
+    seen
+}
+
+#[test]
+fn scenario_scope_required_and_pyjwt_tokens_work() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), ""));
+    let p = proxy.port();
+    // The premise: this broker refuses a CONNECT that carries a token as user name.
+    let direct = Command::new("mosquitto_pub")
+        .args(["-p", &broker.port.to_string(), "-t", "x", "-m", "y", "-u", "Bearer leaked"])
+        .output()
+        .expect("mosquitto_pub");
+    assert!(!direct.status.success(), "the strict broker accepted an unknown user name");
+    // 1. A token without `mqtt:stream`: mosquitto_sub is refused (never subscribes).
+    let out = Command::new("mosquitto_sub")
+        .args(["-p", &p.to_string(), "-t", "zilla", "-C", "1", "-W", "5", "-u"])
+        .arg(format!("Bearer {}", token("pyjwt-rs256-noscope")))
+        .output()
+        .expect("mosquitto_sub");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not authori"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    proxy.wait_log("reason=missing scope");
+    // 2. With the scope: "Hello, world" goes from mosquitto_pub to mosquitto_sub, both
+    //    through the proxy with their own tokens (RS256 and EdDSA, made by PyJWT),
+    //    and the broker, which refuses unknown user names, never saw the token.
+    for v in ["311", "5"] {
+        let sub_user = format!("Bearer {}", token("pyjwt-rs256-stream"));
+        let mut sub = Sub::start(p, &["-V", v, "-t", "zilla", "-C", "1", "-u", &sub_user]);
+        let pub_user = format!("Bearer {}", token("pyjwt-eddsa-stream"));
+        publish(p, &["-V", v, "-t", "zilla", "-m", "Hello, world", "-u", &pub_user]);
+        assert_eq!(sub.next_message().as_deref(), Some("zilla Hello, world"), "v{v}");
+    }
+    assert!(proxy.log().contains("authenticated") && proxy.log().contains("subject=device-42"));
+}
+
+#[test]
+fn every_refusal_looks_the_same() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), ""));
+    let good = token("pyjwt-rs256-stream");
+    let mut tampered = good.clone().into_bytes();
+    let n = tampered.len();
+    tampered[n - 5] = if tampered[n - 5] == b'A' { b'B' } else { b'A' };
+    let hostile: Vec<Option<String>> = vec![
+        None,
+        Some("no bearer prefix".into()),
+        Some(good.clone()),
+        Some("Bearer ".into()),
+        Some("Bearer not.a.token".into()),
+        Some(format!("Bearer {}", token("pyjwt-rs256-noscope"))),
+        Some(format!("Bearer {}", String::from_utf8(tampered).expect("ascii"))),
+        Some(format!("Bearer eyJhbGciOiJub25lIn0.{}.", good.split('.').nth(1).expect("payload"))),
+        Some(format!("Bearer {}", "x".repeat(9000))),
+    ];
+    for v in [Protocol::V5, Protocol::V311] {
+        let expected: &[u8] = if v.is_v5() { &[0x20, 3, 0, 0x87, 0] } else { &[0x20, 2, 0, 5] };
+        for user in &hostile {
+            assert_eq!(answer(&proxy, v, user.clone()), expected, "{v} {user:?}");
+        }
+    }
+    // The reasons are in the metrics, not on the wire.
+    let m = proxy.metrics.expect("metrics");
+    let mut s = std::net::TcpStream::connect(m).expect("metrics");
+    std::io::Write::write_all(&mut s, b"GET /metrics HTTP/1.0\r\n\r\n").expect("scrape");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).expect("scrape");
+    for label in ["missing", "malformed", "bad_signature", "alg_none", "missing_scope", "too_long"] {
+        let line = format!("mqtt_proxy_auth_refused_total{{reason=\"{label}\"}} ");
+        let n: u64 = text.lines().find_map(|l| l.strip_prefix(&line)).expect(label).parse().expect("n");
+        assert!(n >= 2, "{label}: {n}");
+    }
+}
+
+#[test]
+fn close_mode_sends_no_connack() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), "    reject: close\n"));
+    assert_eq!(answer(&proxy, Protocol::V5, Some("Bearer nope".into())), Vec::<u8>::new());
+}
+
+#[test]
+fn session_ends_when_the_token_expires() {
+    ring_provider::install();
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), "    leeway: 0s\n"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let claims = json!({"iss": "https://auth.example.com", "aud": "https://api.example.com",
+        "sub": "short-lived", "exp": now + 3, "scope": "mqtt:stream"});
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some("example".into());
+    let t = encode(&h, &claims, &EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("pem")).expect("sign");
+    // Both versions connect within the token's 3 s, then wait for its end.
+    let mut clients = Vec::new();
+    for (v, id) in [(Protocol::V5, "short5"), (Protocol::V311, "short3")] {
+        let mut c = Raw::open(proxy.addr, v);
+        c.send(&connect_with(v, id, Some(format!("Bearer {t}"))));
+        match c.recv() {
+            Some(Packet::ConnAck(a)) => assert_eq!(a.reason, ReasonCode::Success),
+            other => panic!("{v}: expected CONNACK, got {other:?}"),
+        }
+        clients.push((v, c));
+    }
+    for (v, mut c) in clients {
+        let expected = if v.is_v5() {
+            vec![Packet::Disconnect(Disconnect::new(ReasonCode::MaximumConnectTime))]
+        } else {
+            vec![]
+        };
+        assert_eq!(c.recv_until_closed(), expected, "{v}");
+    }
+    proxy.wait_log("reason=token_expired");
+}
+
+#[test]
+fn shipped_jwt_config_accepts_the_example_tokens() {
+    let broker = Mosquitto::start();
+    let yaml = include_str!("../config/jwt.yaml")
+        .replace("${MQTT_PROXY_BIND:-127.0.0.1:7183}", "127.0.0.1:0")
+        .replace("${MOSQUITTO_BROKER_PORT:-1884}", &broker.port.to_string());
+    let proxy = Proxy::start(&yaml);
+    let user = format!("Bearer {}", token("pyjwt-rs256-stream"));
+    let mut sub = Sub::start(proxy.port(), &["-t", "zilla", "-C", "1", "-u", &user]);
+    publish(proxy.port(), &["-t", "zilla", "-m", "Hello, world", "-u", &user]);
+    assert_eq!(sub.next_message().as_deref(), Some("zilla Hello, world"));
+    let refused = format!("Bearer {}", token("pyjwt-rs256-noscope"));
+    assert_eq!(answer(&proxy, Protocol::V5, Some(refused)), vec![0x20, 3, 0, 0x87, 0]);
+}
