@@ -202,3 +202,27 @@ fn shipped_jwt_config_accepts_the_example_tokens() {
     let refused = format!("Bearer {}", token("pyjwt-rs256-noscope"));
     assert_eq!(answer(&proxy, Protocol::V5, Some(refused)), vec![0x20, 3, 0, 0x87, 0]);
 }
+
+#[test]
+fn repeated_tokens_are_served_from_the_cache() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), ""));
+    let user = format!("Bearer {}", token("pyjwt-rs256-stream"));
+    for _ in 0..6 {
+        let mut c = Raw::open(proxy.addr, Protocol::V5);
+        c.send(&connect_with(Protocol::V5, "again", Some(user.clone())));
+        assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success));
+    }
+    let mut s = std::net::TcpStream::connect(proxy.metrics.expect("metrics")).expect("metrics");
+    std::io::Write::write_all(&mut s, b"GET /metrics HTTP/1.0\r\n\r\n").expect("scrape");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).expect("scrape");
+    let hits: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("mqtt_proxy_token_cache_hits_total "))
+        .expect("series")
+        .parse()
+        .expect("n");
+    // Two cores: at most one miss each.
+    assert!(hits >= 4, "{hits} cache hits for 6 identical tokens");
+}

@@ -5,8 +5,9 @@
 //! for the log and metrics; the client sees only [`Reject`]'s one answer, whatever
 //! the reason.
 
-use super::{AuthError, Identity, TokenVerifier};
+use super::{AuthError, Identity, TokenCache, TokenVerifier};
 use crate::mqtt::Connect;
+use std::rc::Rc;
 
 /// A username pattern around the token, e.g. `Bearer {credentials}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +56,33 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Authenticates a CONNECT at `now` and checks the listener's `scopes`.
-    pub fn check(&self, connect: &Connect, scopes: &[String], now: u64) -> Result<Identity, AuthError> {
+    /// The token in a CONNECT, where this guard looks for it.
+    pub fn token<'a>(&self, connect: &'a Connect) -> Result<&'a str, AuthError> {
         let user = connect.username.as_ref().ok_or(AuthError::Missing)?;
-        let token = self.pattern.extract(user).ok_or(AuthError::Missing)?;
-        let id = self.verifier.verify(token, now)?;
+        self.pattern.extract(user).ok_or(AuthError::Missing)
+    }
+
+    /// Authenticates a CONNECT at `now` and checks the listener's `scopes`. `cache`
+    /// (this core's, with this guard's index) spares repeated signature checks.
+    pub fn check(
+        &self,
+        connect: &Connect,
+        scopes: &[String],
+        now: u64,
+        cache: Option<(&mut TokenCache, usize)>,
+    ) -> Result<Rc<Identity>, AuthError> {
+        let token = self.token(connect)?;
+        let id = match cache {
+            Some((cache, g)) => match cache.get(g, token, now) {
+                Some(id) => id,
+                None => {
+                    let id = Rc::new(self.verifier.verify(token, now)?);
+                    cache.insert(g, token, id.clone(), now);
+                    id
+                }
+            },
+            None => Rc::new(self.verifier.verify(token, now)?),
+        };
         if !id.has_scopes(scopes) {
             return Err(AuthError::MissingScope);
         }

@@ -7,15 +7,19 @@
 //! - [`AuthError`]: why a token was refused (for logs and metrics only; clients
 //!   all get the same answer).
 //!
-//! Not here (yet): the per-core cache, MQTT 5.0 enhanced authentication,
+//! - [`cache`]: the per-core cache of verified tokens.
+//!
+//! Not here (yet): MQTT 5.0 enhanced authentication,
 //! topic ACL templates; see the auth issue's note.
 
+pub mod cache;
 mod error;
 pub mod guard;
 pub mod jwt;
 pub mod keys;
 pub mod ring_provider;
 
+pub use cache::TokenCache;
 pub use error::AuthError;
 pub use guard::{CredentialPattern, Guard, Reject};
 pub use jwt::{Identity, TokenVerifier};

@@ -161,8 +161,13 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let lcfg = &config.listeners[listener];
     let mut forward = frame.raw().clone();
     let mut expires_at = None;
-    if let Some(guard) = lcfg.guard.map(|g| &config.guards[g]) {
-        match guard.check(&connect, &lcfg.scopes, unix_now()) {
+    if let Some(gi) = lcfg.guard {
+        let guard = &config.guards[gi];
+        let hits = core.tokens.borrow().hits;
+        let checked =
+            guard.check(&connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
+        core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
+        match checked {
             Ok(id) => {
                 info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
                 expires_at = Some(id.expires_at);

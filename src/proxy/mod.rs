@@ -20,11 +20,15 @@ pub use close::{Close, Side};
 pub use runtime::{run, Placement, RuntimeError};
 pub use session::{Session, Verdict};
 
+use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::metrics::CoreMetrics;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use trigger::Trigger;
+
+/// Verified tokens remembered per core (a few hundred bytes each).
+const TOKEN_CACHE_PER_CORE: usize = 50_000;
 
 /// What one core shares between its tasks.
 pub struct Core {
@@ -38,6 +42,8 @@ pub struct Core {
     live: Cell<usize>,
     /// This core's counters (read by the metrics thread).
     pub metrics: Arc<CoreMetrics>,
+    /// Verified tokens (borrowed only between awaits).
+    tokens: RefCell<TokenCache>,
 }
 
 /// One open connection on its core: created in `conn::serve` after the socket is
@@ -64,6 +70,7 @@ impl Core {
             shutdown: Trigger::default(),
             live: Cell::new(0),
             metrics,
+            tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_PER_CORE)),
         }
     }
 }
