@@ -46,11 +46,14 @@ pub enum AuthError {
     /// A scope the route requires is missing.
     #[error("missing scope")]
     MissingScope,
+    /// The client identifier is not the one the ACL requires.
+    #[error("client identifier not allowed")]
+    ClientId,
 }
 
 impl AuthError {
     /// Every reason, for metrics.
-    pub const ALL: [AuthError; 14] = [
+    pub const ALL: [AuthError; 15] = [
         AuthError::Missing,
         AuthError::TooLong,
         AuthError::Malformed,
@@ -65,6 +68,7 @@ impl AuthError {
         AuthError::WrongAudience,
         AuthError::NoIdentity,
         AuthError::MissingScope,
+        AuthError::ClientId,
     ];
 
     /// A short label for metrics.
@@ -84,6 +88,7 @@ impl AuthError {
             AuthError::WrongAudience => "wrong_audience",
             AuthError::NoIdentity => "no_identity",
             AuthError::MissingScope => "missing_scope",
+            AuthError::ClientId => "client_id",
         }
     }
 }

@@ -8,10 +8,12 @@
 //!   all get the same answer).
 //!
 //! - [`cache`]: the per-core cache of verified tokens.
+//! - [`acl`]: topic ACL templates (`devices/{sub}/#`) and their checks.
 //!
-//! Not here (yet): MQTT 5.0 enhanced authentication,
-//! topic ACL templates; see the auth issue's note.
+//! Not here (yet): MQTT 5.0 enhanced authentication and re-authentication; see the
+//! auth issue's note.
 
+pub mod acl;
 pub mod cache;
 mod error;
 pub mod guard;
@@ -19,6 +21,7 @@ pub mod jwt;
 pub mod keys;
 pub mod ring_provider;
 
+pub use acl::{Acl, AclConfig, Template, V3Denied};
 pub use cache::TokenCache;
 pub use error::AuthError;
 pub use guard::{CredentialPattern, Guard, Reject};

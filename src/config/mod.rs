@@ -66,6 +66,8 @@ pub struct Listener {
     pub guard: Option<usize>,
     /// Scopes a client's token must carry.
     pub scopes: Vec<String>,
+    /// Topic ACL (none: everything allowed).
+    pub acl: Option<crate::auth::AclConfig>,
 }
 
 /// A broker server of an upstream.
@@ -205,6 +207,43 @@ fn bounded(
     }
 }
 
+fn acl_config(i: usize, a: &raw::RawAcl, has_guard: bool) -> Result<crate::auth::AclConfig, ConfigError> {
+    use crate::auth::{Template, V3Denied};
+    let list = |what: &str, v: &Option<Vec<Spanned<String>>>| -> Result<Option<Vec<Template>>, ConfigError> {
+        let Some(v) = v else { return Ok(None) };
+        let parsed = v.iter().enumerate().map(|(j, t)| {
+            Template::parse(&t.value, has_guard)
+                .map_err(|e| invalid(t, format!("listeners[{i}].acl.{what}[{j}]"), e.to_string()))
+        });
+        parsed.collect::<Result<Vec<_>, _>>().map(Some)
+    };
+    let client_id = match &a.client_id {
+        Some(t) => Some(
+            Template::parse_text(&t.value, has_guard)
+                .map_err(|e| invalid(t, format!("listeners[{i}].acl.client_id"), e.to_string()))?,
+        ),
+        None => None,
+    };
+    let v3_denied = match &a.v3_denied_publish {
+        None => V3Denied::Drop,
+        Some(s) if s.value == "drop" => V3Denied::Drop,
+        Some(s) if s.value == "disconnect" => V3Denied::Disconnect,
+        Some(s) => {
+            return Err(invalid(
+                s,
+                format!("listeners[{i}].acl.v3_denied_publish"),
+                "use `drop` or `disconnect`",
+            ))
+        }
+    };
+    Ok(crate::auth::AclConfig {
+        publish: list("publish", &a.publish)?,
+        subscribe: list("subscribe", &a.subscribe)?,
+        client_id,
+        v3_denied,
+    })
+}
+
 fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> {
     let mut guards: Vec<crate::auth::Guard> = Vec::new();
     for (i, g) in raw.guards.iter().enumerate() {
@@ -281,13 +320,12 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         if guard.is_none() && !l.scopes.is_empty() {
             return Err(invalid(&l.name, format!("listeners[{i}].scopes"), "scopes need a `guard`"));
         }
-        listeners.push(Listener {
-            name: l.name.value.clone(),
-            bind,
-            upstream,
-            guard,
-            scopes: l.scopes.clone(),
-        });
+        let acl = match &l.acl {
+            Some(a) => Some(acl_config(i, a, guard.is_some())?),
+            None => None,
+        };
+        let scopes = l.scopes.clone();
+        listeners.push(Listener { name: l.name.value.clone(), bind, upstream, guard, scopes, acl });
     }
     let lim = &raw.limits;
     let limits = Limits {

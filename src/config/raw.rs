@@ -54,6 +54,27 @@ pub struct RawListener {
     /// Scopes (roles) a client's token must carry to connect here.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Topic ACL.
+    #[serde(default)]
+    pub acl: Option<RawAcl>,
+}
+
+/// A listener's topic ACL.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcl {
+    /// Filter templates for publish.
+    #[serde(default)]
+    pub publish: Option<Vec<Spanned<String>>>,
+    /// Filter templates for subscribe.
+    #[serde(default)]
+    pub subscribe: Option<Vec<Spanned<String>>>,
+    /// Required client identifier template.
+    #[serde(default)]
+    pub client_id: Option<Spanned<String>>,
+    /// `drop` (default) or `disconnect`.
+    #[serde(default)]
+    pub v3_denied_publish: Option<Spanned<String>>,
 }
 
 /// A JWT guard.

@@ -57,7 +57,7 @@ const REFUSALS: [(Refusal, &str); 4] = [
     (Refusal::ConnectionLimit, "connection_limit"),
 ];
 
-const CLOSE_LABELS: [&str; 9] = [
+const CLOSE_LABELS: [&str; 10] = [
     "client_disconnect",
     "client_gone",
     "client_protocol_error",
@@ -67,6 +67,7 @@ const CLOSE_LABELS: [&str; 9] = [
     "upstream_protocol_error",
     "shutdown",
     "token_expired",
+    "acl_denied",
 ];
 
 /// One core's counters.
@@ -77,7 +78,7 @@ pub struct CoreMetrics {
     /// Connections open now (gauge).
     pub open: Counter,
     refused: [Counter; 4],
-    closed: [Counter; 9],
+    closed: [Counter; 10],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.
     pub bytes_up: Counter,
@@ -89,6 +90,10 @@ pub struct CoreMetrics {
     pub packets_down: Counter,
     /// CONNECTs whose token was found in the core's verified-token cache.
     pub token_cache_hits: Counter,
+    /// Publishes refused by a topic ACL.
+    pub acl_denied_publish: Counter,
+    /// Subscription filters refused by a topic ACL.
+    pub acl_denied_subscribe: Counter,
 }
 
 impl CoreMetrics {
@@ -134,7 +139,7 @@ impl Registry {
         let sum = |f: &dyn Fn(&CoreMetrics) -> u64| cores.iter().map(|c| f(c)).sum::<u64>();
         let mut out = String::new();
         type Read = fn(&CoreMetrics) -> u64;
-        let simple: [(&str, &str, &str, Read); 8] = [
+        let simple: [(&str, &str, &str, Read); 10] = [
             ("mqtt_proxy_connections_accepted_total", "counter", "TCP connections accepted.", |c| {
                 c.accepted.get()
             }),
@@ -156,6 +161,15 @@ impl Registry {
                 |c| c.token_cache_hits.get(),
             ),
             ("mqtt_proxy_cores", "gauge", "Executors (cores) running.", |_| 1),
+            ("mqtt_proxy_acl_denied_publish_total", "counter", "Publishes refused by a topic ACL.", |c| {
+                c.acl_denied_publish.get()
+            }),
+            (
+                "mqtt_proxy_acl_denied_subscribe_total",
+                "counter",
+                "Subscription filters refused by a topic ACL.",
+                |c| c.acl_denied_subscribe.get(),
+            ),
         ];
         for (name, kind, help, read) in simple {
             let v = sum(&|c| read(c));
@@ -222,6 +236,7 @@ mod tests {
             Close::UpstreamProtocol(crate::mqtt::DecodeError::Truncated),
             Close::Shutdown,
             Close::TokenExpired,
+            Close::Denied(String::new()),
         ] {
             assert!(CLOSE_LABELS.contains(&c.label()), "{}", c.label());
         }

@@ -52,6 +52,8 @@ pub enum Close {
     Shutdown,
     /// The client's token expired (5.0: DISCONNECT 0xA0).
     TokenExpired,
+    /// A 3.1.1 client published where its ACL denies it, with `disconnect` configured.
+    Denied(String),
 }
 
 impl Close {
@@ -61,7 +63,8 @@ impl Close {
             Close::ClientDisconnect
             | Close::ClientGone(_)
             | Close::ClientProtocol(_)
-            | Close::KeepAliveTimeout => Side::Client,
+            | Close::KeepAliveTimeout
+            | Close::Denied(_) => Side::Client,
             Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
             Close::Shutdown | Close::TokenExpired => Side::Proxy,
         }
@@ -78,6 +81,7 @@ impl Close {
             Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Some(ReasonCode::UnspecifiedError),
             Close::Shutdown => Some(ReasonCode::ServerShuttingDown),
             Close::TokenExpired => Some(ReasonCode::MaximumConnectTime),
+            Close::Denied(_) => Some(ReasonCode::NotAuthorized),
         }
     }
 
@@ -93,6 +97,7 @@ impl Close {
             Close::UpstreamProtocol(_) => "upstream_protocol_error",
             Close::Shutdown => "shutdown",
             Close::TokenExpired => "token_expired",
+            Close::Denied(_) => "acl_denied",
         }
     }
 }

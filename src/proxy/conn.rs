@@ -8,12 +8,14 @@
 //! one ends (or the core shuts down); tell a 5.0 client why, close the upstream
 //! without DISCONNECT unless the client said goodbye; log one line.
 
+use super::authorize::Authorizer;
 use super::close::{Close, Side};
 use super::io::{read_into, Shared};
 use super::relay::{Dir, Pump};
 use super::session::Session;
 use super::stats::Counters;
 use super::Core;
+use crate::auth::acl::Context as AclContext;
 use crate::auth::Reject;
 use crate::config::Upstream;
 use crate::metrics::Refusal;
@@ -21,6 +23,7 @@ use crate::mqtt::{self, ConnAck, Connect, Disconnect, Frame, Packet, Protocol, R
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
+use glommio::sync::Semaphore;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -161,6 +164,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let lcfg = &config.listeners[listener];
     let mut forward = frame.raw().clone();
     let mut expires_at = None;
+    let mut identity = None;
     if let Some(gi) = lcfg.guard {
         let guard = &config.guards[gi];
         let hits = core.tokens.borrow().hits;
@@ -171,6 +175,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
             Ok(id) => {
                 info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
                 expires_at = Some(id.expires_at);
+                identity = Some(id);
                 let stripped = Connect { username: None, password: None, ..(*connect).clone() };
                 match Packet::Connect(Box::new(stripped)).to_bytes(protocol) {
                     Ok(b) => forward = b,
@@ -190,6 +195,29 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         }
     }
 
+    // The topic ACL of this session (and the client identifier it must use).
+    let authorizer = match &lcfg.acl {
+        None => None,
+        Some(acl) => {
+            let ctx = AclContext { identity: identity.as_deref(), client_id: &client_id };
+            match acl.for_session(&ctx) {
+                Ok(acl) => {
+                    Some(Authorizer::new(acl, lcfg.acl.as_ref().map(|a| a.v3_denied).unwrap_or_default()))
+                }
+                Err(e) => {
+                    info!(%peer, client_id, reason = %e, "refused: authentication");
+                    core.metrics.auth_refused(e);
+                    let reject = lcfg.guard.map_or(Reject::ConnAck, |g| config.guards[g].reject);
+                    if reject == Reject::ConnAck {
+                        let refusal = ConnAck::new(ReasonCode::NotAuthorized, false);
+                        send(&mut client, &Packet::ConnAck(refusal), protocol).await;
+                    }
+                    return;
+                }
+            }
+        }
+    };
+
     let upstream_cfg = &config.upstreams[lcfg.upstream];
     let (upstream, server) = match open_upstream(upstream_cfg, &forward).await {
         Ok(x) => x,
@@ -202,14 +230,18 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         }
     };
 
-    let session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
+    let mut session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
+    if let Some(a) = authorizer {
+        session = session.with_authorizer(a);
+    }
     let (up, down) = (Counters::default(), Counters::default());
     up.bytes.set(forward.len() as u64);
     up.packets.set(1);
     core.metrics.bytes_up.add(forward.len() as u64);
     core.metrics.packets_up.add(1);
-    let (up_writing, down_writing) = (Cell::new(false), Cell::new(false));
-    let pump = |dir, counters, writing| Pump {
+    let client_writing = Cell::new(false);
+    let client_lock = Semaphore::new(1);
+    let pump = |dir, counters| Pump {
         dir,
         session: &session,
         client_keep_alive: connect.keep_alive,
@@ -217,9 +249,11 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         read_chunk: limits.read_buffer,
         counters,
         metrics: &core.metrics,
-        writing,
+        client: &client,
+        client_lock: &client_lock,
+        client_writing: &client_writing,
     };
-    let (c2u, u2c) = (pump(Dir::Up, &up, &up_writing), pump(Dir::Down, &down, &down_writing));
+    let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
     let mut ubuf = BytesMut::with_capacity(limits.read_buffer);
     let (mut c_r, mut u_w) = (client.clone(), upstream.clone());
     let (mut u_r, mut c_w) = (upstream.clone(), client.clone());
@@ -244,7 +278,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     .await;
     drop((c_r, u_w, u_r, c_w));
 
-    if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), down_writing.get()) {
+    if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), client_writing.get()) {
         send(&mut client, &Packet::Disconnect(Disconnect::new(reason)), protocol).await;
     }
     // Dropping the upstream without DISCONNECT is what makes the broker publish the
@@ -253,6 +287,10 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     drop(upstream);
     drop(client);
     core.metrics.closed(&close);
+    let (denied_publish, denied_subscribe) =
+        session.authorizer.as_ref().map_or((0, 0), |a| (a.denied_publish.get(), a.denied_subscribe.get()));
+    core.metrics.acl_denied_publish.add(denied_publish);
+    core.metrics.acl_denied_subscribe.add(denied_subscribe);
     let side: Side = close.side();
     info!(
         %peer,
@@ -266,6 +304,8 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         bytes_down = down.bytes.get(),
         packets_up = up.packets.get(),
         packets_down = down.packets.get(),
+        denied_publish,
+        denied_subscribe,
         closed_by = %side,
         reason = %close,
         "connection closed"

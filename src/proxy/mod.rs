@@ -7,6 +7,7 @@
 //! the data path. The MQTT decisions live in [`session`] (pure); this module does
 //! the I/O around them.
 
+mod authorize;
 mod close;
 mod conn;
 mod io;
@@ -16,6 +17,7 @@ mod session;
 mod stats;
 mod trigger;
 
+pub use authorize::Authorizer;
 pub use close::{Close, Side};
 pub use runtime::{run, Placement, RuntimeError};
 pub use session::{Session, Verdict};

@@ -16,6 +16,7 @@ use crate::metrics::{CoreMetrics, Counter};
 use crate::mqtt::{self, FrameCheck};
 use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
+use glommio::sync::Semaphore;
 use std::cell::Cell;
 use std::time::Duration;
 
@@ -44,9 +45,13 @@ pub struct Pump<'a> {
     pub counters: &'a Counters,
     /// The core's counters (traffic of this direction is added there too).
     pub metrics: &'a CoreMetrics,
-    /// Set while bytes are being written to the destination (a DISCONNECT must not be
-    /// interleaved with a half-written frame).
-    pub writing: &'a Cell<bool>,
+    /// The client socket, for the proxy's own answers (ACL refusals).
+    pub client: &'a Shared,
+    /// One writer at a time on the client socket (both directions may write to it).
+    pub client_lock: &'a Semaphore,
+    /// Set while bytes are being written to the client (a final DISCONNECT must not
+    /// be interleaved with a half-written frame).
+    pub client_writing: &'a Cell<bool>,
 }
 
 impl Pump<'_> {
@@ -54,13 +59,6 @@ impl Pump<'_> {
         match self.dir {
             Dir::Up => Close::ClientGone(why),
             Dir::Down => Close::UpstreamGone(why),
-        }
-    }
-
-    fn write_gone(&self, why: String) -> Close {
-        match self.dir {
-            Dir::Up => Close::UpstreamGone(why),
-            Dir::Down => Close::ClientGone(why),
         }
     }
 
@@ -86,16 +84,28 @@ impl Pump<'_> {
         }
     }
 
-    async fn write(&self, dst: &mut Shared, b: &[u8]) -> Result<(), Close> {
+    /// Writes to `dst`; `to_client` writes go one at a time and are flagged.
+    async fn write_to(&self, dst: &mut Shared, b: &[u8], to_client: bool) -> Result<(), Close> {
         if b.is_empty() {
             return Ok(());
         }
-        self.writing.set(true);
+        let gone = |e: String| if to_client { Close::ClientGone(e) } else { Close::UpstreamGone(e) };
+        let _permit = match to_client {
+            true => Some(self.client_lock.acquire_permit(1).await.map_err(|e| gone(e.to_string()))?),
+            false => None,
+        };
+        self.client_writing.set(to_client);
         let r = dst.write_all(b).await;
-        self.writing.set(false);
+        self.client_writing.set(false);
+        r.map_err(|e| gone(e.to_string()))
+    }
+
+    /// Forwards bytes to this direction's destination, counting them.
+    async fn write(&self, dst: &mut Shared, b: &[u8]) -> Result<(), Close> {
+        self.write_to(dst, b, self.dir == Dir::Down).await?;
         self.counters.bytes.set(self.counters.bytes.get() + b.len() as u64);
         self.core_counters().0.add(b.len() as u64);
-        r.map_err(|e| self.write_gone(e.to_string()))
+        Ok(())
     }
 
     /// Handles the complete frames at the front of `buf`; `Some` when the session ends.
@@ -143,6 +153,17 @@ impl Pump<'_> {
                     Verdict::End(c) => {
                         outcome = Some(c);
                         break;
+                    }
+                    Verdict::Reply(b) => {
+                        self.write(dst, &chunk[start..off]).await?;
+                        self.write_to(&mut self.client.clone(), &b, true).await?;
+                        off += len;
+                        start = off;
+                    }
+                    Verdict::Drop => {
+                        self.write(dst, &chunk[start..off]).await?;
+                        off += len;
+                        start = off;
                     }
                 }
             }

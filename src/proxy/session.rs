@@ -3,11 +3,13 @@
 //! time and asks here only about frames).
 //!
 //! Every frame is fully validated (a PUBLISH is read in place, without copying) and
-//! then forwarded as the same bytes; only a CONNACK may be rewritten, to tell an
-//! MQTT 5.0 client the keep alive the proxy enforces. Packets that flow the wrong
+//! then forwarded as the same bytes; a CONNACK may be rewritten, to tell an MQTT 5.0
+//! client the keep alive the proxy enforces, and with a topic ACL the
+//! [`Authorizer`] may drop, answer or rewrite PUBLISH, SUBSCRIBE and SUBACK. Packets that flow the wrong
 //! way (a client sending CONNACK, a broker sending SUBSCRIBE, a second CONNECT) end
 //! the session as protocol errors of the side that sent them.
 
+use super::authorize::Authorizer;
 use super::close::Close;
 use crate::mqtt::{self, kind, DecodeError, Frame, Packet, Protocol, PublishView};
 use bytes::Bytes;
@@ -22,6 +24,10 @@ pub enum Verdict {
     ForwardThenEnd(Close),
     /// Send these bytes instead of the frame.
     Replace(Bytes),
+    /// Do not forward it; send these bytes back to its sender (the client).
+    Reply(Bytes),
+    /// Do not forward it; nothing to answer.
+    Drop,
     /// Do not forward it; end the session.
     End(Close),
 }
@@ -44,6 +50,8 @@ pub struct Session {
     /// Keep-alive cap from the config, to announce to 5.0 clients.
     cap: Option<u16>,
     connack_seen: Cell<bool>,
+    /// Topic ACL enforcement, when the listener has one.
+    pub authorizer: Option<Authorizer>,
 }
 
 impl Session {
@@ -54,6 +62,36 @@ impl Session {
             keep_alive: Cell::new(capped(keep_alive, cap)),
             cap,
             connack_seen: Cell::new(false),
+            authorizer: None,
+        }
+    }
+
+    /// The same session, enforcing a topic ACL.
+    pub fn with_authorizer(mut self, a: Authorizer) -> Self {
+        self.authorizer = Some(a);
+        self
+    }
+
+    /// ACL decisions for the client's PUBLISH, SUBSCRIBE and PUBREL (`None`: no
+    /// opinion, forward as usual).
+    fn authorize(&self, frame: &Frame) -> Option<Verdict> {
+        let a = self.authorizer.as_ref()?;
+        let v = self.protocol;
+        match frame.packet_type() {
+            kind::PUBLISH => Some(match PublishView::parse(frame, v) {
+                Ok(view) => a.publish(frame, &view, v),
+                Err(e) => Verdict::End(Close::ClientProtocol(e)),
+            }),
+            kind::SUBSCRIBE => Some(match mqtt::decode(frame, v) {
+                Ok(Packet::Subscribe(s)) => a.subscribe(s, v),
+                Ok(_) => Verdict::Forward,
+                Err(e) => Verdict::End(Close::ClientProtocol(e)),
+            }),
+            kind::PUBREL => match mqtt::decode(frame, v) {
+                Ok(Packet::Ack(ack)) => a.pubrel(ack.pkid, v),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -75,6 +113,9 @@ impl Session {
                 )))
             }
             _ => {}
+        }
+        if let Some(v) = self.authorize(frame) {
+            return v;
         }
         match self.check(frame) {
             Err(e) => Verdict::End(Close::ClientProtocol(e)),
@@ -104,6 +145,13 @@ impl Session {
                 return protocol_error(DecodeError::UnexpectedPacket(t))
             }
             _ => {}
+        }
+        if let (SUBACK, Some(a)) = (t, &self.authorizer) {
+            return match mqtt::decode(frame, self.protocol) {
+                Ok(Packet::SubAck(ack)) => a.suback(ack, self.protocol),
+                Ok(_) => Verdict::Forward,
+                Err(e) => protocol_error(e),
+            };
         }
         match self.check(frame) {
             Err(e) => protocol_error(e),

@@ -1,0 +1,254 @@
+//! Topic ACLs from templates: which topics a session may publish to and which
+//! filters it may subscribe to, written with placeholders filled from its identity:
+//! `{sub}`, `{client_id}`, `{claims.<dotted path>}` (e.g. `devices/{sub}/#`).
+//!
+//! Templates are checked at config load; they are expanded once per session. A value
+//! that contains `/`, `+`, `#` or U+0000, or a missing claim, removes that entry (it
+//! can only ever narrow what is allowed). A subscription is allowed when every topic
+//! it can match is matched by an allowed filter (filter containment), so `+` and `#`
+//! in a request cannot widen access. Shared subscriptions are judged by their
+//! filter. Pure: no I/O.
+
+use super::Identity;
+use crate::mqtt::topic::{self, SharedSubscription};
+
+/// A filter with placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(String);
+
+/// Where a template's values come from.
+pub struct Context<'a> {
+    /// The verified token, if the listener has a guard.
+    pub identity: Option<&'a Identity>,
+    /// The CONNECT client identifier.
+    pub client_id: &'a str,
+}
+
+/// Why a template is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// Unknown placeholder or unbalanced braces.
+    #[error("`{0}`: placeholders are {{sub}}, {{client_id}} and {{claims.<path>}}")]
+    Placeholder(String),
+    /// Not a valid topic filter once filled.
+    #[error("`{0}` is not a valid topic filter")]
+    Filter(String),
+    /// Uses token claims on a listener without a guard.
+    #[error("`{0}` needs a guard (it uses the token)")]
+    NeedsGuard(String),
+}
+
+impl Template {
+    /// Parses and checks a filter template (token placeholders need a guard).
+    pub fn parse(s: &str, has_guard: bool) -> Result<Template, TemplateError> {
+        let t = Template::parse_text(s, has_guard)?;
+        let probe = Template(s.into())
+            .fill_with(|_| Some("x".into()))
+            .ok_or_else(|| TemplateError::Placeholder(s.into()))?;
+        topic::validate_filter(&probe).map_err(|_| TemplateError::Filter(s.into()))?;
+        Ok(t)
+    }
+
+    /// Parses a template for plain text (e.g. a client identifier).
+    pub fn parse_text(s: &str, has_guard: bool) -> Result<Template, TemplateError> {
+        let mut rest = s;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').ok_or_else(|| TemplateError::Placeholder(s.into()))? + open;
+            let name = &rest[open + 1..close];
+            let token = name == "sub" || name.strip_prefix("claims.").is_some_and(|p| !p.is_empty());
+            if name != "client_id" && !token {
+                return Err(TemplateError::Placeholder(s.into()));
+            }
+            if token && !has_guard {
+                return Err(TemplateError::NeedsGuard(s.into()));
+            }
+            rest = &rest[close + 1..];
+        }
+        if rest.contains('}') {
+            return Err(TemplateError::Placeholder(s.into()));
+        }
+        Ok(Template(s.into()))
+    }
+
+    fn fill_with(&self, value: impl Fn(&str) -> Option<String>) -> Option<String> {
+        let mut out = String::with_capacity(self.0.len() + 16);
+        let mut rest = self.0.as_str();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let close = rest[open..].find('}')? + open;
+            let v = value(&rest[open + 1..close])?;
+            if v.is_empty() || v.contains(['/', '+', '#', '\0']) {
+                return None;
+            }
+            out.push_str(&v);
+            rest = &rest[close + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    /// Fills the placeholders; `None` when a value is missing or unsafe.
+    pub fn expand(&self, ctx: &Context<'_>) -> Option<String> {
+        self.fill_with(|name| match name {
+            "client_id" => Some(ctx.client_id.to_string()),
+            "sub" => ctx.identity.map(|i| i.subject.clone()),
+            _ => ctx.identity.and_then(|i| i.claim(name.strip_prefix("claims.")?)),
+        })
+    }
+}
+
+/// True when every topic `req` can match is matched by `allowed` (both valid,
+/// non-shared filters).
+pub fn filter_within(req: &str, allowed: &str) -> bool {
+    // `$` topics: a filter starting with a wildcard never matches them, so a request
+    // for `$SYS/#` is only within an allowed filter that starts the same way.
+    let mut r = topic::levels(req);
+    let mut a = topic::levels(allowed);
+    loop {
+        match (r.next(), a.next()) {
+            (_, Some("#")) => return true,
+            (Some("#"), _) => return false,
+            (Some(_), Some("+")) => {}
+            (Some("+"), Some(_)) => return false,
+            (Some(x), Some(y)) if x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// What to do with a denied 3.1.1 PUBLISH (5.0 always gets a reason code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum V3Denied {
+    /// Acknowledge and drop.
+    #[default]
+    Drop,
+    /// Close the connection.
+    Disconnect,
+}
+
+/// A listener's ACL as configured (templates, expanded per session).
+#[derive(Debug, Clone, Default)]
+pub struct AclConfig {
+    /// Topics the session may publish to (`None`: any).
+    pub publish: Option<Vec<Template>>,
+    /// Filters the session may subscribe within (`None`: any).
+    pub subscribe: Option<Vec<Template>>,
+    /// The client identifier the session must use (stops session hijacking).
+    pub client_id: Option<Template>,
+    /// Answer to a denied 3.1.1 PUBLISH.
+    pub v3_denied: V3Denied,
+}
+
+impl AclConfig {
+    /// The session's ACL, or `Err` when the client identifier is not the one the
+    /// template requires.
+    pub fn for_session(&self, ctx: &Context<'_>) -> Result<Acl, super::AuthError> {
+        if let Some(t) = &self.client_id {
+            if t.expand(ctx).as_deref() != Some(ctx.client_id) {
+                return Err(super::AuthError::ClientId);
+            }
+        }
+        Ok(Acl::expand(self.publish.as_deref(), self.subscribe.as_deref(), ctx))
+    }
+}
+
+/// A session's expanded ACL. `None` lists allow everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Acl {
+    /// Filters topics must match to be published.
+    pub publish: Option<Vec<String>>,
+    /// Filters subscriptions must stay within.
+    pub subscribe: Option<Vec<String>>,
+}
+
+impl Acl {
+    /// Expands templates for one session.
+    pub fn expand(publish: Option<&[Template]>, subscribe: Option<&[Template]>, ctx: &Context<'_>) -> Acl {
+        let fill = |ts: &[Template]| ts.iter().filter_map(|t| t.expand(ctx)).collect::<Vec<_>>();
+        Acl { publish: publish.map(fill), subscribe: subscribe.map(fill) }
+    }
+
+    /// May the session publish to `topic`?
+    pub fn can_publish(&self, topic_name: &str) -> bool {
+        match &self.publish {
+            None => true,
+            Some(list) => list.iter().any(|f| topic::matches(f, topic_name)),
+        }
+    }
+
+    /// May the session subscribe to `filter` (possibly `$share/{group}/…`)?
+    pub fn can_subscribe(&self, filter: &str) -> bool {
+        let Some(list) = &self.subscribe else { return true };
+        let plain = match SharedSubscription::split(filter) {
+            Some(Ok(s)) => s.filter,
+            Some(Err(_)) => return false,
+            None => filter,
+        };
+        list.iter().any(|f| filter_within(plain, f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn identity() -> Identity {
+        let claims =
+            json!({"sub": "dev-1", "tenant": "acme", "bad": "a/b"}).as_object().cloned().unwrap_or_default();
+        Identity { subject: "dev-1".into(), roles: vec![], expires_at: 0, claims }
+    }
+
+    #[test]
+    fn templates_parse_and_expand() {
+        let id = identity();
+        let ctx = Context { identity: Some(&id), client_id: "c-9" };
+        let t = Template::parse("devices/{sub}/#", true).expect("valid");
+        assert_eq!(t.expand(&ctx).as_deref(), Some("devices/dev-1/#"));
+        let t = Template::parse("{claims.tenant}/{client_id}/+", true).expect("valid");
+        assert_eq!(t.expand(&ctx).as_deref(), Some("acme/c-9/+"));
+        // A value with a separator or wildcard removes the entry.
+        assert_eq!(Template::parse("x/{claims.bad}", true).expect("valid").expand(&ctx), None);
+        assert_eq!(Template::parse("x/{claims.nope}", true).expect("valid").expand(&ctx), None);
+        assert!(matches!(Template::parse("x/{subject}", true), Err(TemplateError::Placeholder(_))));
+        assert!(matches!(Template::parse("x/{sub", true), Err(TemplateError::Placeholder(_))));
+        assert!(matches!(Template::parse("x/#/{sub}", true), Err(TemplateError::Filter(_))));
+        assert!(matches!(Template::parse("x/{sub}", false), Err(TemplateError::NeedsGuard(_))));
+        assert!(Template::parse("x/{client_id}", false).is_ok());
+    }
+
+    #[test]
+    fn containment() {
+        assert!(filter_within("devices/d1/temp", "devices/d1/#"));
+        assert!(filter_within("devices/d1/#", "devices/d1/#"));
+        assert!(filter_within("devices/d1", "devices/d1/#"));
+        assert!(filter_within("devices/d1/+/x", "devices/d1/#"));
+        assert!(!filter_within("devices/+/temp", "devices/d1/#"));
+        assert!(!filter_within("devices/#", "devices/d1/#"));
+        assert!(!filter_within("#", "devices/d1/#"));
+        assert!(filter_within("a/+/c", "a/+/c"));
+        assert!(filter_within("a/b/c", "a/+/c"));
+        assert!(!filter_within("a/+/c/d", "a/+/c"));
+        assert!(!filter_within("a/b", "a/+/c"));
+    }
+
+    #[test]
+    fn session_acl() {
+        let id = identity();
+        let ctx = Context { identity: Some(&id), client_id: "c" };
+        let pubs = [Template::parse("devices/{sub}/#", true).expect("t")];
+        let subs = [
+            Template::parse("devices/{sub}/#", true).expect("t"),
+            Template::parse("broadcast/#", true).expect("t"),
+        ];
+        let acl = Acl::expand(Some(&pubs), Some(&subs), &ctx);
+        assert!(acl.can_publish("devices/dev-1/temp"));
+        assert!(!acl.can_publish("devices/dev-2/temp"));
+        assert!(acl.can_subscribe("broadcast/all"));
+        assert!(acl.can_subscribe("$share/g/devices/dev-1/+"));
+        assert!(!acl.can_subscribe("$share/g/devices/+/temp"));
+        assert!(!acl.can_subscribe("#"));
+        assert!(Acl::default().can_publish("anything") && Acl::default().can_subscribe("#"));
+    }
+}

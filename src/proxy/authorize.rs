@@ -1,0 +1,306 @@
+//! Authorization inside a session: the expanded topic ACL applied to each PUBLISH
+//! and SUBSCRIBE of the client, the answers the proxy gives itself for what it will
+//! not forward, and the SUBACKs it has to complete. Pure (part of the session state
+//! machine).
+//!
+//! - Denied PUBLISH: QoS 0 is dropped; 5.0 QoS 1/2 get PUBACK/PUBREC 0x87; 3.1.1 gets
+//!   a plain PUBACK/PUBREC (acknowledge and drop, so the device does not retry
+//!   forever) or, if configured, the connection is closed. For a 3.1.1 QoS 2 drop,
+//!   the client's PUBREL is answered here with PUBCOMP.
+//! - SUBSCRIBE: denied filters are removed before forwarding and their SUBACK code
+//!   (0x87; 3.1.1: 0x80) is put back in place when the broker's SUBACK comes; if all
+//!   are denied the proxy answers alone.
+//! - MQTT 5.0 topic aliases the client sets are tracked, so an aliased PUBLISH is
+//!   judged by its real topic.
+
+use super::close::Close;
+use super::session::Verdict;
+use crate::auth::acl::{Acl, V3Denied};
+use crate::mqtt::{
+    self, Ack, AckKind, Frame, Packet, Protocol, PublishView, QoS, ReasonCode, SubAck, Subscribe,
+};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+
+/// The authorization state of one session.
+#[derive(Debug)]
+pub struct Authorizer {
+    acl: Acl,
+    v3: V3Denied,
+    aliases: RefCell<HashMap<u16, String>>,
+    /// SUBSCRIBE pkid → (positions of denied filters, total filters).
+    pending: RefCell<HashMap<u16, (Vec<usize>, usize)>>,
+    /// 3.1.1 QoS 2 publishes dropped here, whose PUBREL the proxy answers.
+    local_qos2: RefCell<HashSet<u16>>,
+    /// Publishes refused so far.
+    pub denied_publish: Cell<u64>,
+    /// Subscription filters refused so far.
+    pub denied_subscribe: Cell<u64>,
+}
+
+fn encode(p: Packet, v: Protocol) -> Verdict {
+    match p.to_bytes(v) {
+        Ok(b) => Verdict::Reply(b),
+        Err(_) => Verdict::End(Close::ClientProtocol(mqtt::DecodeError::Truncated)),
+    }
+}
+
+fn ack(kind: AckKind, pkid: u16, reason: ReasonCode) -> Packet {
+    Packet::Ack(Ack { reason, ..Ack::new(kind, pkid) })
+}
+
+impl Authorizer {
+    /// An authorizer for an expanded ACL.
+    pub fn new(acl: Acl, v3: V3Denied) -> Self {
+        Authorizer {
+            acl,
+            v3,
+            aliases: RefCell::default(),
+            pending: RefCell::default(),
+            local_qos2: RefCell::default(),
+            denied_publish: Cell::default(),
+            denied_subscribe: Cell::default(),
+        }
+    }
+
+    /// A PUBLISH from the client (already validated).
+    pub fn publish(&self, frame: &Frame, view: &PublishView<'_>, v: Protocol) -> Verdict {
+        let alias = if view.raw_properties.len() > 1 { view.properties(frame).topic_alias } else { None };
+        let topic = match (view.topic.is_empty(), alias) {
+            (false, Some(a)) => {
+                self.aliases.borrow_mut().insert(a, view.topic.to_string());
+                view.topic.to_string()
+            }
+            (false, None) => view.topic.to_string(),
+            (true, Some(a)) => match self.aliases.borrow().get(&a) {
+                Some(t) => t.clone(),
+                // An alias the client never set: let the broker answer 0x94.
+                None => return Verdict::Forward,
+            },
+            (true, None) => return Verdict::Forward,
+        };
+        if self.acl.can_publish(&topic) {
+            return Verdict::Forward;
+        }
+        self.denied_publish.set(self.denied_publish.get() + 1);
+        match (view.qos, v.is_v5(), self.v3) {
+            (QoS::AtMostOnce, _, V3Denied::Drop) | (QoS::AtMostOnce, true, _) => Verdict::Drop,
+            (QoS::AtLeastOnce, true, _) => {
+                encode(ack(AckKind::PubAck, view.pkid, ReasonCode::NotAuthorized), v)
+            }
+            (QoS::ExactlyOnce, true, _) => {
+                encode(ack(AckKind::PubRec, view.pkid, ReasonCode::NotAuthorized), v)
+            }
+            (_, false, V3Denied::Disconnect) => Verdict::End(Close::Denied(topic)),
+            (QoS::AtLeastOnce, false, V3Denied::Drop) => {
+                encode(Packet::Ack(Ack::new(AckKind::PubAck, view.pkid)), v)
+            }
+            (QoS::ExactlyOnce, false, V3Denied::Drop) => {
+                self.local_qos2.borrow_mut().insert(view.pkid);
+                encode(Packet::Ack(Ack::new(AckKind::PubRec, view.pkid)), v)
+            }
+        }
+    }
+
+    /// A PUBREL from the client: answered here if its PUBLISH was dropped here.
+    pub fn pubrel(&self, pkid: u16, v: Protocol) -> Option<Verdict> {
+        self.local_qos2
+            .borrow_mut()
+            .remove(&pkid)
+            .then(|| encode(Packet::Ack(Ack::new(AckKind::PubComp, pkid)), v))
+    }
+
+    /// A SUBSCRIBE from the client.
+    pub fn subscribe(&self, mut sub: Subscribe, v: Protocol) -> Verdict {
+        let denied: Vec<usize> = sub
+            .filters
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !self.acl.can_subscribe(&f.filter))
+            .map(|(i, _)| i)
+            .collect();
+        if denied.is_empty() {
+            return Verdict::Forward;
+        }
+        self.denied_subscribe.set(self.denied_subscribe.get() + denied.len() as u64);
+        let total = sub.filters.len();
+        if denied.len() == total {
+            let reasons = vec![ReasonCode::NotAuthorized; total];
+            return encode(
+                Packet::SubAck(SubAck { pkid: sub.pkid, reasons, properties: Default::default() }),
+                v,
+            );
+        }
+        let mut i = 0;
+        sub.filters.retain(|_| {
+            i += 1;
+            !denied.contains(&(i - 1))
+        });
+        self.pending.borrow_mut().insert(sub.pkid, (denied, total));
+        match Packet::Subscribe(sub).to_bytes(v) {
+            Ok(b) => Verdict::Replace(b),
+            Err(_) => Verdict::End(Close::ClientProtocol(mqtt::DecodeError::Truncated)),
+        }
+    }
+
+    /// A SUBACK from the broker: completed with the denied filters' codes if needed.
+    pub fn suback(&self, mut ack: SubAck, v: Protocol) -> Verdict {
+        let Some((denied, total)) = self.pending.borrow_mut().remove(&ack.pkid) else {
+            return Verdict::Forward;
+        };
+        let mut granted = ack.reasons.into_iter();
+        ack.reasons = (0..total)
+            .map(|i| {
+                if denied.contains(&i) {
+                    ReasonCode::NotAuthorized
+                } else {
+                    granted.next().unwrap_or(ReasonCode::UnspecifiedError)
+                }
+            })
+            .collect();
+        match Packet::SubAck(ack).to_bytes(v) {
+            Ok(b) => Verdict::Replace(b),
+            Err(_) => Verdict::End(Close::UpstreamProtocol(mqtt::DecodeError::Truncated)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::acl::{Context, Template};
+    use crate::mqtt::{MqttStr, Publish, PublishProperties, SubscribeFilter, SubscriptionOptions};
+    use crate::proxy::session::Session;
+    use bytes::Bytes;
+
+    fn session(v: Protocol, v3: V3Denied) -> Session {
+        let pubs = [Template::parse("devices/{client_id}/#", false).expect("t")];
+        let subs = [
+            Template::parse("devices/{client_id}/#", false).expect("t"),
+            Template::parse("all/#", false).expect("t"),
+        ];
+        let acl = Acl::expand(Some(&pubs), Some(&subs), &Context { identity: None, client_id: "d1" });
+        Session::new(v, 30, None).with_authorizer(Authorizer::new(acl, v3))
+    }
+
+    fn frame(p: Packet, v: Protocol) -> Frame {
+        Frame::from_bytes(p.to_bytes(v).expect("encode"), usize::MAX).expect("frame")
+    }
+
+    fn publish(topic: &'static str, qos: QoS, pkid: u16, alias: Option<u16>) -> Packet {
+        let properties = PublishProperties { topic_alias: alias, ..Default::default() };
+        Packet::Publish(Publish {
+            qos,
+            pkid,
+            properties,
+            ..Publish::new(MqttStr::from_static(topic), Bytes::new())
+        })
+    }
+
+    fn reply(v: Verdict, p: Protocol) -> Packet {
+        match v {
+            Verdict::Reply(b) => mqtt::decode_bytes(b, p, usize::MAX).expect("valid reply"),
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn v5_denied_publishes_get_0x87_or_are_dropped() {
+        let v = Protocol::V5;
+        let s = session(v, V3Denied::Drop);
+        assert_eq!(
+            s.from_client(&frame(publish("devices/d1/t", QoS::AtLeastOnce, 1, None), v)),
+            Verdict::Forward
+        );
+        assert_eq!(
+            s.from_client(&frame(publish("devices/d2/t", QoS::AtMostOnce, 0, None), v)),
+            Verdict::Drop
+        );
+        let r = reply(s.from_client(&frame(publish("devices/d2/t", QoS::AtLeastOnce, 2, None), v)), v);
+        assert_eq!(r, ack(AckKind::PubAck, 2, ReasonCode::NotAuthorized));
+        let r = reply(s.from_client(&frame(publish("devices/d2/t", QoS::ExactlyOnce, 3, None), v)), v);
+        assert_eq!(r, ack(AckKind::PubRec, 3, ReasonCode::NotAuthorized));
+        assert_eq!(s.authorizer.as_ref().map(|a| a.denied_publish.get()), Some(3));
+    }
+
+    #[test]
+    fn topic_aliases_are_judged_by_their_topic() {
+        let v = Protocol::V5;
+        let s = session(v, V3Denied::Drop);
+        assert_eq!(
+            s.from_client(&frame(publish("devices/d1/a", QoS::AtMostOnce, 0, Some(1)), v)),
+            Verdict::Forward
+        );
+        assert_eq!(s.from_client(&frame(publish("", QoS::AtMostOnce, 0, Some(1)), v)), Verdict::Forward);
+        assert_eq!(
+            s.from_client(&frame(publish("devices/d9/a", QoS::AtMostOnce, 0, Some(2)), v)),
+            Verdict::Drop
+        );
+        assert_eq!(s.from_client(&frame(publish("", QoS::AtMostOnce, 0, Some(2)), v)), Verdict::Drop);
+    }
+
+    #[test]
+    fn v311_drop_acknowledges_and_answers_pubrel_locally() {
+        let v = Protocol::V311;
+        let s = session(v, V3Denied::Drop);
+        let r = reply(s.from_client(&frame(publish("x", QoS::AtLeastOnce, 4, None), v)), v);
+        assert_eq!(r, Packet::Ack(Ack::new(AckKind::PubAck, 4)));
+        let r = reply(s.from_client(&frame(publish("x", QoS::ExactlyOnce, 5, None), v)), v);
+        assert_eq!(r, Packet::Ack(Ack::new(AckKind::PubRec, 5)));
+        let r = reply(s.from_client(&frame(Packet::Ack(Ack::new(AckKind::PubRel, 5)), v)), v);
+        assert_eq!(r, Packet::Ack(Ack::new(AckKind::PubComp, 5)));
+        // A PUBREL for a message the broker has is forwarded.
+        assert_eq!(s.from_client(&frame(Packet::Ack(Ack::new(AckKind::PubRel, 6)), v)), Verdict::Forward);
+        let s = session(v, V3Denied::Disconnect);
+        assert!(matches!(
+            s.from_client(&frame(publish("x", QoS::AtMostOnce, 0, None), v)),
+            Verdict::End(Close::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn subscribe_is_trimmed_and_suback_completed() {
+        for v in [Protocol::V5, Protocol::V311] {
+            let s = session(v, V3Denied::Drop);
+            let f = |filter: &'static str| SubscribeFilter {
+                filter: MqttStr::from_static(filter),
+                options: SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() },
+            };
+            let sub = Subscribe {
+                pkid: 7,
+                filters: vec![f("devices/d1/#"), f("devices/+/t"), f("all/x")],
+                properties: Default::default(),
+            };
+            // Skip the CONNACK step of the session.
+            let connack = frame(Packet::ConnAck(mqtt::ConnAck::new(ReasonCode::Success, false)), v);
+            assert_eq!(s.from_upstream(&connack, 30), Verdict::Forward);
+            let Verdict::Replace(b) = s.from_client(&frame(Packet::Subscribe(sub), v)) else {
+                panic!("not trimmed")
+            };
+            let Ok(Packet::Subscribe(trimmed)) = mqtt::decode_bytes(b, v, usize::MAX) else {
+                panic!("bad SUBSCRIBE")
+            };
+            assert_eq!(trimmed.filters, vec![f("devices/d1/#"), f("all/x")]);
+            let broker = SubAck {
+                pkid: 7,
+                reasons: vec![ReasonCode::GrantedQoS1, ReasonCode::GrantedQoS1],
+                properties: Default::default(),
+            };
+            let Verdict::Replace(b) = s.from_upstream(&frame(Packet::SubAck(broker), v), 30) else {
+                panic!("not merged")
+            };
+            let Ok(Packet::SubAck(merged)) = mqtt::decode_bytes(b, v, usize::MAX) else {
+                panic!("bad SUBACK")
+            };
+            let denied = if v.is_v5() { ReasonCode::NotAuthorized } else { ReasonCode::UnspecifiedError };
+            assert_eq!(merged.reasons, vec![ReasonCode::GrantedQoS1, denied, ReasonCode::GrantedQoS1]);
+            // All denied: answered by the proxy.
+            let all = Subscribe { pkid: 8, filters: vec![f("#")], properties: Default::default() };
+            let r = reply(s.from_client(&frame(Packet::Subscribe(all), v)), v);
+            assert_eq!(
+                r,
+                Packet::SubAck(SubAck { pkid: 8, reasons: vec![denied], properties: Default::default() })
+            );
+        }
+    }
+}
