@@ -226,3 +226,70 @@ fn repeated_tokens_are_served_from_the_cache() {
     // Two cores: at most one miss each.
     assert!(hits >= 4, "{hits} cache hits for 6 identical tokens");
 }
+
+fn rs256(sub: &str, exp: u64) -> String {
+    ring_provider::install();
+    let claims = json!({"iss": "https://auth.example.com", "aud": "https://api.example.com",
+        "sub": sub, "exp": exp, "scope": "mqtt:stream"});
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some("example".into());
+    encode(&h, &claims, &EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("pem")).expect("sign")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs()
+}
+
+fn enhanced_connect(token: &str) -> Packet {
+    let properties = ConnectProperties {
+        authentication_method: Some(MqttStr::from_static("jwt")),
+        authentication_data: Some(bytes::Bytes::from(token.to_string())),
+        ..Default::default()
+    };
+    let Packet::Connect(mut c) = connect_with(Protocol::V5, "enhanced", None) else { unreachable!() };
+    c.properties = properties;
+    Packet::Connect(c)
+}
+
+fn reauth(token: &str) -> Packet {
+    let mut a = mqtt_proxy::mqtt::Auth::new(ReasonCode::ReAuthenticate);
+    a.properties.authentication_method = Some(MqttStr::from_static("jwt"));
+    a.properties.authentication_data = Some(bytes::Bytes::from(token.to_string()));
+    Packet::Auth(a)
+}
+
+#[test]
+fn enhanced_authentication_and_reauthentication_move_the_deadline() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), "    auth_method: jwt\n    leeway: 0s\n"));
+    let first_exp = unix_now() + 3;
+    let mut c = Raw::open(proxy.addr, Protocol::V5);
+    c.send(&enhanced_connect(&rs256("device-9", first_exp)));
+    // The broker (which refuses unknown auth methods and user names) accepted the
+    // stripped CONNECT; the CONNACK carries the client's method back.
+    match c.recv() {
+        Some(Packet::ConnAck(a)) => {
+            assert_eq!(a.reason, ReasonCode::Success);
+            assert_eq!(a.properties.authentication_method.as_deref(), Some("jwt"));
+        }
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    c.send(&reauth(&rs256("device-9", unix_now() + 60)));
+    match c.recv() {
+        Some(Packet::Auth(a)) => {
+            assert_eq!(a.reason, ReasonCode::Success);
+            assert_eq!(a.properties.authentication_method.as_deref(), Some("jwt"));
+        }
+        other => panic!("expected AUTH success, got {other:?}"),
+    }
+    // Past the first token's expiry the session is still up.
+    while unix_now() <= first_exp + 1 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    c.send(&Packet::PingReq);
+    assert_eq!(c.recv(), Some(Packet::PingResp));
+    // A bad re-authentication ends the session with 0x87.
+    c.send(&reauth("not.a.token"));
+    assert_eq!(c.recv_until_closed(), vec![Packet::Disconnect(Disconnect::new(ReasonCode::NotAuthorized))]);
+    proxy.wait_log("reason=reauth_failed");
+}

@@ -24,6 +24,6 @@ pub mod ring_provider;
 pub use acl::{Acl, AclConfig, Template, V3Denied};
 pub use cache::TokenCache;
 pub use error::AuthError;
-pub use guard::{CredentialPattern, Guard, Reject};
+pub use guard::{CredentialPattern, Found, Guard, Reject, Sources};
 pub use jwt::{Identity, TokenVerifier};
 pub use keys::{parse_jwks, Key, KeyError};

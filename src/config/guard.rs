@@ -1,9 +1,10 @@
 //! Validating a `guards:` entry into an [`auth::Guard`]: keys from inline JWKs or a
-//! JWKS file, the credentials pattern, leeway, claims, refusal mode.
+//! JWKS file, where the token is (user name / password patterns, 5.0 authentication
+//! method; default `Bearer {credentials}` in the user name), leeway, claims, refusal.
 
 use super::raw::RawGuard;
 use super::ConfigError;
-use crate::auth::{self, CredentialPattern, Guard, Reject, TokenVerifier};
+use crate::auth::{self, CredentialPattern, Guard, Reject, Sources, TokenVerifier};
 use serde_saphyr::Spanned;
 use std::path::Path;
 
@@ -29,14 +30,18 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
     if keys.is_empty() {
         return Err(err(&g.name, key("keys"), "a guard needs at least one key (`keys` or `jwks_file`)"));
     }
-    let pattern = match &g.credentials {
-        None => CredentialPattern::parse("Bearer {credentials}"),
-        Some(p) => Some(
-            CredentialPattern::parse(&p.value)
-                .ok_or_else(|| err(p, key("credentials"), "must contain `{credentials}` exactly once"))?,
-        ),
+    let pattern = |p: &Spanned<String>, k: &str| {
+        CredentialPattern::parse(&p.value)
+            .ok_or_else(|| err(p, key(k), "must contain `{credentials}` exactly once"))
+    };
+    let mut sources = Sources {
+        auth_method: g.auth_method.clone(),
+        password: g.password.as_ref().map(|p| pattern(p, "password")).transpose()?,
+        username: g.credentials.as_ref().map(|p| pattern(p, "credentials")).transpose()?,
+    };
+    if sources.auth_method.is_none() && sources.password.is_none() && sources.username.is_none() {
+        sources.username = CredentialPattern::parse("Bearer {credentials}");
     }
-    .ok_or_else(|| err(&g.name, key("credentials"), "bad default pattern"))?;
     let reject = match g.reject.as_ref().map(|r| r.value.as_str()) {
         None | Some("connack") => Reject::ConnAck,
         Some("close") => Reject::Close,
@@ -57,5 +62,5 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
     if let Some(c) = &g.identity_claim {
         verifier.identity_claim = c.clone();
     }
-    Ok(Guard { name: g.name.value.clone(), verifier, pattern, reject })
+    Ok(Guard { name: g.name.value.clone(), verifier, sources, reject })
 }

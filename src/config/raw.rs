@@ -98,6 +98,12 @@ pub struct RawGuard {
     /// Where the token is: a username pattern with `{credentials}`.
     #[serde(default)]
     pub credentials: Option<Spanned<String>>,
+    /// A password pattern with `{credentials}`.
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
+    /// MQTT 5.0 Authentication Method carrying the token in Authentication Data.
+    #[serde(default)]
+    pub auth_method: Option<String>,
     /// Allowed clock skew.
     #[serde(default)]
     pub leeway: Option<Dur>,

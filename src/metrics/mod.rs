@@ -57,7 +57,7 @@ const REFUSALS: [(Refusal, &str); 4] = [
     (Refusal::ConnectionLimit, "connection_limit"),
 ];
 
-const CLOSE_LABELS: [&str; 10] = [
+const CLOSE_LABELS: [&str; 11] = [
     "client_disconnect",
     "client_gone",
     "client_protocol_error",
@@ -68,6 +68,7 @@ const CLOSE_LABELS: [&str; 10] = [
     "shutdown",
     "token_expired",
     "acl_denied",
+    "reauth_failed",
 ];
 
 /// One core's counters.
@@ -78,7 +79,7 @@ pub struct CoreMetrics {
     /// Connections open now (gauge).
     pub open: Counter,
     refused: [Counter; 4],
-    closed: [Counter; 10],
+    closed: [Counter; 11],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.
     pub bytes_up: Counter,
@@ -237,6 +238,7 @@ mod tests {
             Close::Shutdown,
             Close::TokenExpired,
             Close::Denied(String::new()),
+            Close::ReauthFailed,
         ] {
             assert!(CLOSE_LABELS.contains(&c.label()), "{}", c.label());
         }

@@ -54,6 +54,8 @@ pub enum Close {
     TokenExpired,
     /// A 3.1.1 client published where its ACL denies it, with `disconnect` configured.
     Denied(String),
+    /// A 5.0 re-authentication failed (DISCONNECT 0x87).
+    ReauthFailed,
 }
 
 impl Close {
@@ -64,7 +66,8 @@ impl Close {
             | Close::ClientGone(_)
             | Close::ClientProtocol(_)
             | Close::KeepAliveTimeout
-            | Close::Denied(_) => Side::Client,
+            | Close::Denied(_)
+            | Close::ReauthFailed => Side::Client,
             Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
             Close::Shutdown | Close::TokenExpired => Side::Proxy,
         }
@@ -81,7 +84,7 @@ impl Close {
             Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Some(ReasonCode::UnspecifiedError),
             Close::Shutdown => Some(ReasonCode::ServerShuttingDown),
             Close::TokenExpired => Some(ReasonCode::MaximumConnectTime),
-            Close::Denied(_) => Some(ReasonCode::NotAuthorized),
+            Close::Denied(_) | Close::ReauthFailed => Some(ReasonCode::NotAuthorized),
         }
     }
 
@@ -98,6 +101,7 @@ impl Close {
             Close::Shutdown => "shutdown",
             Close::TokenExpired => "token_expired",
             Close::Denied(_) => "acl_denied",
+            Close::ReauthFailed => "reauth_failed",
         }
     }
 }

@@ -16,10 +16,11 @@ use super::session::Session;
 use super::stats::Counters;
 use super::Core;
 use crate::auth::acl::Context as AclContext;
-use crate::auth::Reject;
+use crate::auth::{AuthError, Found, Identity, Reject};
+use crate::config::Listener;
 use crate::config::Upstream;
 use crate::metrics::Refusal;
-use crate::mqtt::{self, ConnAck, Connect, Disconnect, Frame, Packet, Protocol, ReasonCode};
+use crate::mqtt::{self, ConnAck, Connect, Disconnect, Frame, MqttStr, Packet, Protocol, ReasonCode};
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -106,6 +107,63 @@ async fn open_upstream<'a>(up: &'a Upstream, connect: &[u8]) -> Result<(Shared, 
     Err(last)
 }
 
+/// What the guard established for a session.
+struct Authenticated {
+    /// The CONNECT to send upstream (credentials removed when a guard read them).
+    forward: bytes::Bytes,
+    /// The verified identity, with a guard.
+    identity: Option<Rc<Identity>>,
+    /// The 5.0 Authentication Method, when the token came by enhanced authentication.
+    reauth_method: Option<MqttStr>,
+}
+
+/// Runs the listener's guard; `None` when the client was refused (already answered).
+async fn authenticate(
+    core: &Core,
+    client: &mut Shared,
+    lcfg: &Listener,
+    connect: &Connect,
+    frame: &Frame,
+    peer: SocketAddr,
+) -> Option<Authenticated> {
+    let config = &core.config;
+    let Some(gi) = lcfg.guard else {
+        return Some(Authenticated { forward: frame.raw().clone(), identity: None, reauth_method: None });
+    };
+    let guard = &config.guards[gi];
+    let client_id = connect.client_id.as_str();
+    let hits = core.tokens.borrow().hits;
+    let checked = guard.check(connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
+    core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
+    match checked {
+        Ok((id, found)) => {
+            info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
+            let reauth_method = if found == Found::AuthData {
+                connect.properties.authentication_method.clone()
+            } else {
+                None
+            };
+            match Packet::Connect(Box::new(guard.strip(connect))).to_bytes(connect.protocol) {
+                Ok(forward) => Some(Authenticated { forward, identity: Some(id), reauth_method }),
+                Err(e) => {
+                    warn!(%peer, client_id, error = %e, "cannot re-encode CONNECT");
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            // The reason goes to the log and a metric only; every refusal looks alike.
+            info!(%peer, client_id, guard = %guard.name, reason = %e, "refused: authentication");
+            core.metrics.auth_refused(e);
+            if guard.reject == Reject::ConnAck {
+                let refusal = ConnAck::new(ReasonCode::NotAuthorized, false);
+                send(client, &Packet::ConnAck(refusal), connect.protocol).await;
+            }
+            None
+        }
+    }
+}
+
 /// Serves one accepted client until it is closed.
 pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener: usize) {
     let _ = stream.set_nodelay(true);
@@ -162,38 +220,9 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
 
     // The guard, if any: authenticate, then forward a CONNECT without the token.
     let lcfg = &config.listeners[listener];
-    let mut forward = frame.raw().clone();
-    let mut expires_at = None;
-    let mut identity = None;
-    if let Some(gi) = lcfg.guard {
-        let guard = &config.guards[gi];
-        let hits = core.tokens.borrow().hits;
-        let checked =
-            guard.check(&connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
-        core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
-        match checked {
-            Ok(id) => {
-                info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
-                expires_at = Some(id.expires_at);
-                identity = Some(id);
-                let stripped = Connect { username: None, password: None, ..(*connect).clone() };
-                match Packet::Connect(Box::new(stripped)).to_bytes(protocol) {
-                    Ok(b) => forward = b,
-                    Err(e) => return warn!(%peer, client_id, error = %e, "cannot re-encode CONNECT"),
-                }
-            }
-            Err(e) => {
-                // The reason goes to the log and a metric only; every refusal looks alike.
-                info!(%peer, client_id, guard = %guard.name, reason = %e, "refused: authentication");
-                core.metrics.auth_refused(e);
-                if guard.reject == Reject::ConnAck {
-                    let refusal = ConnAck::new(ReasonCode::NotAuthorized, false);
-                    send(&mut client, &Packet::ConnAck(refusal), protocol).await;
-                }
-                return;
-            }
-        }
-    }
+    let Some(auth) = authenticate(&core, &mut client, lcfg, &connect, &frame, peer).await else { return };
+    let Authenticated { forward, identity, reauth_method } = auth;
+    let deadline = Cell::new(identity.as_ref().map(|i| i.expires_at));
 
     // The topic ACL of this session (and the client identifier it must use).
     let authorizer = match &lcfg.acl {
@@ -234,6 +263,27 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     if let Some(a) = authorizer {
         session = session.with_authorizer(a);
     }
+    if let Some(m) = reauth_method {
+        session = session.with_auth_method(m);
+    }
+    // MQTT 5.0 re-authentication: a fresh token moves the session's deadline.
+    let reauth = |token: &str| -> Result<(), AuthError> {
+        let guard = lcfg.guard.map(|g| (&config.guards[g], g)).ok_or(AuthError::Missing)?;
+        let id =
+            guard.0.verify(token, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), guard.1)));
+        match id {
+            Ok(id) => {
+                info!(%peer, client_id, subject = %id.subject, "re-authenticated");
+                deadline.set(Some(id.expires_at));
+                Ok(())
+            }
+            Err(e) => {
+                info!(%peer, client_id, reason = %e, "re-authentication refused");
+                core.metrics.auth_refused(e);
+                Err(e)
+            }
+        }
+    };
     let (up, down) = (Counters::default(), Counters::default());
     up.bytes.set(forward.len() as u64);
     up.packets.set(1);
@@ -252,6 +302,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         client: &client,
         client_lock: &client_lock,
         client_writing: &client_writing,
+        reauth: &reauth,
     };
     let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
     let mut ubuf = BytesMut::with_capacity(limits.read_buffer);
@@ -265,13 +316,15 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                 Close::Shutdown
             },
             async {
-                match expires_at {
-                    Some(exp) => {
-                        glommio::timer::sleep(Duration::from_secs(exp.saturating_sub(unix_now()))).await
+                // Re-authentication may move the deadline while we sleep.
+                while let Some(exp) = deadline.get() {
+                    let now = unix_now();
+                    if exp <= now {
+                        return Close::TokenExpired;
                     }
-                    None => future::pending::<()>().await,
+                    glommio::timer::sleep(Duration::from_secs(exp - now)).await;
                 }
-                Close::TokenExpired
+                future::pending::<Close>().await
             },
         ),
     )

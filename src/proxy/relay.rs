@@ -12,6 +12,7 @@ use super::close::Close;
 use super::io::{read_into, Shared};
 use super::session::{Session, Verdict};
 use super::stats::Counters;
+use crate::auth::AuthError;
 use crate::metrics::{CoreMetrics, Counter};
 use crate::mqtt::{self, FrameCheck};
 use bytes::{Bytes, BytesMut};
@@ -52,6 +53,8 @@ pub struct Pump<'a> {
     /// Set while bytes are being written to the client (a final DISCONNECT must not
     /// be interleaved with a half-written frame).
     pub client_writing: &'a Cell<bool>,
+    /// Checks a 5.0 re-authentication token (and moves the session's deadline).
+    pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
 }
 
 impl Pump<'_> {
@@ -137,7 +140,14 @@ impl Pump<'_> {
                 let len = frame.len();
                 self.counters.packets.set(self.counters.packets.get() + 1);
                 self.core_counters().1.add(1);
-                match self.verdict(&frame) {
+                let mut verdict = self.verdict(&frame);
+                if let Verdict::Reauthenticate(token) = &verdict {
+                    verdict = match (self.reauth)(token) {
+                        Ok(()) => self.session.reauth_ok(),
+                        Err(_) => Verdict::End(Close::ReauthFailed),
+                    };
+                }
+                match verdict {
                     Verdict::Forward => off += len,
                     Verdict::ForwardThenEnd(c) => {
                         off += len;
@@ -160,7 +170,7 @@ impl Pump<'_> {
                         off += len;
                         start = off;
                     }
-                    Verdict::Drop => {
+                    Verdict::Drop | Verdict::Reauthenticate(_) => {
                         self.write(dst, &chunk[start..off]).await?;
                         off += len;
                         start = off;

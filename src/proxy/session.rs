@@ -11,7 +11,7 @@
 
 use super::authorize::Authorizer;
 use super::close::Close;
-use crate::mqtt::{self, kind, DecodeError, Frame, Packet, Protocol, PublishView};
+use crate::mqtt::{self, kind, DecodeError, Frame, MqttStr, Packet, Protocol, PublishView, ReasonCode};
 use bytes::Bytes;
 use std::cell::Cell;
 
@@ -28,6 +28,9 @@ pub enum Verdict {
     Reply(Bytes),
     /// Do not forward it; nothing to answer.
     Drop,
+    /// Do not forward it: a 5.0 re-authentication with this token (the relay checks
+    /// it with the guard and answers with [`Session::reauth_ok`] or ends the session).
+    Reauthenticate(String),
     /// Do not forward it; end the session.
     End(Close),
 }
@@ -52,6 +55,8 @@ pub struct Session {
     connack_seen: Cell<bool>,
     /// Topic ACL enforcement, when the listener has one.
     pub authorizer: Option<Authorizer>,
+    /// The 5.0 Authentication Method the proxy authenticated (re-auth stays here).
+    auth_method: Option<MqttStr>,
 }
 
 impl Session {
@@ -63,7 +68,14 @@ impl Session {
             cap,
             connack_seen: Cell::new(false),
             authorizer: None,
+            auth_method: None,
         }
+    }
+
+    /// The same session, having done 5.0 enhanced authentication with `method`.
+    pub fn with_auth_method(mut self, method: MqttStr) -> Self {
+        self.auth_method = Some(method);
+        self
     }
 
     /// The same session, enforcing a topic ACL.
@@ -113,6 +125,9 @@ impl Session {
                 )))
             }
             _ => {}
+        }
+        if let (AUTH, Some(m)) = (frame.packet_type(), &self.auth_method) {
+            return self.auth(frame, m);
         }
         if let Some(v) = self.authorize(frame) {
             return v;
@@ -170,14 +185,52 @@ impl Session {
         let asked = ack.properties.server_keep_alive.unwrap_or(client_keep_alive);
         let effective = capped(asked, self.cap);
         self.keep_alive.set(effective);
+        let mut changed = false;
         if effective != asked && self.protocol.is_v5() {
             ack.properties.server_keep_alive = Some(effective);
-            return match Packet::ConnAck(ack).to_bytes(self.protocol) {
-                Ok(b) => Verdict::Replace(b),
-                Err(_) => Verdict::Forward,
-            };
+            changed = true;
         }
-        Verdict::Forward
+        // Enhanced authentication was done here: a successful CONNACK must carry the
+        // client's Authentication Method [MQTT-4.12.0-5].
+        if let Some(m) = &self.auth_method {
+            ack.properties.authentication_method = Some(m.clone());
+            changed = true;
+        }
+        if !changed {
+            return Verdict::Forward;
+        }
+        match Packet::ConnAck(ack).to_bytes(self.protocol) {
+            Ok(b) => Verdict::Replace(b),
+            Err(_) => Verdict::Forward,
+        }
+    }
+
+    /// A client AUTH while the proxy did the enhanced authentication: only
+    /// re-authentication with the same method is valid, and it stays here.
+    fn auth(&self, frame: &Frame, method: &MqttStr) -> Verdict {
+        match mqtt::decode(frame, self.protocol) {
+            Ok(Packet::Auth(a))
+                if a.reason == ReasonCode::ReAuthenticate
+                    && a.properties.authentication_method.as_ref() == Some(method) =>
+            {
+                match a.properties.authentication_data.as_deref().map(std::str::from_utf8) {
+                    Some(Ok(token)) => Verdict::Reauthenticate(token.to_string()),
+                    _ => Verdict::End(Close::ReauthFailed),
+                }
+            }
+            Ok(_) => Verdict::End(Close::ClientProtocol(DecodeError::UnexpectedPacket(kind::AUTH))),
+            Err(e) => Verdict::End(Close::ClientProtocol(e)),
+        }
+    }
+
+    /// The answer to a successful re-authentication.
+    pub fn reauth_ok(&self) -> Verdict {
+        let mut a = mqtt::Auth::new(ReasonCode::Success);
+        a.properties.authentication_method = self.auth_method.clone();
+        match Packet::Auth(a).to_bytes(self.protocol) {
+            Ok(b) => Verdict::Reply(b),
+            Err(_) => Verdict::End(Close::ReauthFailed),
+        }
     }
 }
 
