@@ -113,7 +113,9 @@ fn scenario_scope_required_and_pyjwt_tokens_work() {
 #[test]
 fn every_refusal_looks_the_same() {
     let (broker, _pw) = strict_broker();
-    let proxy = Proxy::start(&jwt_config(&broker.addr(), ""));
+    // Throttling off here: this test counts every reason (see `repeated_failures_are_throttled`).
+    let no_throttle = "    throttle: {failures: 0, window: 60s, penalty: 0s}\n";
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), no_throttle));
     let good = token("pyjwt-rs256-stream");
     let mut tampered = good.clone().into_bytes();
     let n = tampered.len();
@@ -292,4 +294,46 @@ fn enhanced_authentication_and_reauthentication_move_the_deadline() {
     c.send(&reauth("not.a.token"));
     assert_eq!(c.recv_until_closed(), vec![Packet::Disconnect(Disconnect::new(ReasonCode::NotAuthorized))]);
     proxy.wait_log("reason=reauth_failed");
+}
+
+#[test]
+fn repeated_failures_are_throttled() {
+    let (broker, _pw) = strict_broker();
+    let throttle = "    throttle: {failures: 3, window: 60s, penalty: 10ms}\n";
+    let proxy = Proxy::start_with(&jwt_config(&broker.addr(), throttle), &["--cores", "1"]);
+    let refused = vec![0x20, 3, 0, 0x87, 0];
+    for _ in 0..3 {
+        assert_eq!(answer(&proxy, Protocol::V5, Some("Bearer guess".into())), refused);
+    }
+    // From now on even a valid token from this address is refused, unverified, and
+    // the answer looks exactly like any other refusal.
+    let good = format!("Bearer {}", token("pyjwt-rs256-stream"));
+    assert_eq!(answer(&proxy, Protocol::V5, Some(good)), refused);
+    proxy.wait_log("reason=throttled");
+}
+
+#[test]
+fn broker_gets_configured_credentials_instead_of_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pw = dir.path().join("passwd");
+    let ok =
+        Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&pw).args(["device-42", "pw-42"]).status();
+    assert!(ok.expect("mosquitto_passwd").success());
+    let broker = Mosquitto::start_with(free_port(), &format!("password_file {}\n", pw.display()));
+    let user = format!("Bearer {}", token("pyjwt-rs256-stream"));
+    for (password, accepted) in [("pw-42", true), ("wrong", false)] {
+        let yaml = jwt_config(&broker.addr(), "").replace(
+            "    scopes: [\"mqtt:stream\"]\n",
+            &format!("    scopes: [\"mqtt:stream\"]\n    upstream_username: \"{{sub}}\"\n    upstream_password: {password}\n"),
+        );
+        let proxy = Proxy::start(&yaml);
+        let mut c = Raw::open(proxy.addr, Protocol::V5);
+        c.send(&connect_with(Protocol::V5, "creds", Some(user.clone())));
+        match c.recv() {
+            Some(Packet::ConnAck(a)) => {
+                assert_eq!(!a.reason.is_error(), accepted, "password {password}: {a:?}")
+            }
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
 }

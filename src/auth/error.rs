@@ -49,11 +49,14 @@ pub enum AuthError {
     /// The client identifier is not the one the ACL requires.
     #[error("client identifier not allowed")]
     ClientId,
+    /// Too many failures from this address recently; not even verified.
+    #[error("throttled")]
+    Throttled,
 }
 
 impl AuthError {
     /// Every reason, for metrics.
-    pub const ALL: [AuthError; 15] = [
+    pub const ALL: [AuthError; 16] = [
         AuthError::Missing,
         AuthError::TooLong,
         AuthError::Malformed,
@@ -69,6 +72,7 @@ impl AuthError {
         AuthError::NoIdentity,
         AuthError::MissingScope,
         AuthError::ClientId,
+        AuthError::Throttled,
     ];
 
     /// A short label for metrics.
@@ -89,6 +93,7 @@ impl AuthError {
             AuthError::NoIdentity => "no_identity",
             AuthError::MissingScope => "missing_scope",
             AuthError::ClientId => "client_id",
+            AuthError::Throttled => "throttled",
         }
     }
 }

@@ -7,7 +7,7 @@
 //! for the log and metrics; the client sees only [`Reject`]'s one answer, whatever
 //! the reason.
 
-use super::{AuthError, Identity, TokenCache, TokenVerifier};
+use super::{AuthError, Identity, ThrottleConfig, TokenCache, TokenVerifier};
 use crate::mqtt::Connect;
 use std::rc::Rc;
 
@@ -77,6 +77,8 @@ pub struct Guard {
     pub sources: Sources,
     /// Refusal answer.
     pub reject: Reject,
+    /// Slow-down of repeated failures per source address.
+    pub throttle: ThrottleConfig,
 }
 
 impl Guard {
@@ -185,6 +187,7 @@ mod tests {
                 username: CredentialPattern::parse("Bearer {credentials}"),
             },
             reject: Reject::ConnAck,
+            throttle: ThrottleConfig::default(),
         };
         let c = connect(Some("Bearer u"), Some("p"), Some(("jwt", "a")));
         assert_eq!(guard.token(&c), Ok(("a", Found::AuthData)));

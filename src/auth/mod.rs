@@ -9,6 +9,7 @@
 //!
 //! - [`cache`]: the per-core cache of verified tokens.
 //! - [`acl`]: topic ACL templates (`devices/{sub}/#`) and their checks.
+//! - [`throttle`]: per-address slow-down of repeated authentication failures.
 //!
 //! Not here (yet): MQTT 5.0 enhanced authentication and re-authentication; see the
 //! auth issue's note.
@@ -20,6 +21,7 @@ pub mod guard;
 pub mod jwt;
 pub mod keys;
 pub mod ring_provider;
+pub mod throttle;
 
 pub use acl::{Acl, AclConfig, Template, V3Denied};
 pub use cache::TokenCache;
@@ -27,3 +29,4 @@ pub use error::AuthError;
 pub use guard::{CredentialPattern, Found, Guard, Reject, Sources};
 pub use jwt::{Identity, TokenVerifier};
 pub use keys::{parse_jwks, Key, KeyError};
+pub use throttle::{Throttle, ThrottleConfig};

@@ -4,7 +4,7 @@
 
 use super::raw::RawGuard;
 use super::ConfigError;
-use crate::auth::{self, CredentialPattern, Guard, Reject, Sources, TokenVerifier};
+use crate::auth::{self, CredentialPattern, Guard, Reject, Sources, ThrottleConfig, TokenVerifier};
 use serde_saphyr::Spanned;
 use std::path::Path;
 
@@ -62,5 +62,10 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
     if let Some(c) = &g.identity_claim {
         verifier.identity_claim = c.clone();
     }
-    Ok(Guard { name: g.name.value.clone(), verifier, sources, reject })
+    let throttle = g.throttle.as_ref().map_or_else(ThrottleConfig::default, |t| ThrottleConfig {
+        failures: t.failures,
+        window: t.window.0,
+        penalty: t.penalty.0,
+    });
+    Ok(Guard { name: g.name.value.clone(), verifier, sources, reject, throttle })
 }

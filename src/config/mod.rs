@@ -68,6 +68,20 @@ pub struct Listener {
     pub scopes: Vec<String>,
     /// Topic ACL (none: everything allowed).
     pub acl: Option<crate::auth::AclConfig>,
+    /// User name (template) the broker gets instead of the client's.
+    pub upstream_username: Option<crate::auth::Template>,
+    /// Password the broker gets instead of the client's.
+    pub upstream_password: Option<Secret>,
+}
+
+/// A secret from the config: usable, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 /// A broker server of an upstream.
@@ -324,8 +338,23 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             Some(a) => Some(acl_config(i, a, guard.is_some())?),
             None => None,
         };
-        let scopes = l.scopes.clone();
-        listeners.push(Listener { name: l.name.value.clone(), bind, upstream, guard, scopes, acl });
+        let upstream_username = match &l.upstream_username {
+            Some(t) => Some(
+                crate::auth::Template::parse_text(&t.value, guard.is_some())
+                    .map_err(|e| invalid(t, format!("listeners[{i}].upstream_username"), e.to_string()))?,
+            ),
+            None => None,
+        };
+        listeners.push(Listener {
+            name: l.name.value.clone(),
+            bind,
+            upstream,
+            guard,
+            scopes: l.scopes.clone(),
+            acl,
+            upstream_username,
+            upstream_password: l.upstream_password.clone().map(Secret),
+        });
     }
     let lim = &raw.limits;
     let limits = Limits {
@@ -398,6 +427,14 @@ mod tests {
     fn limits_are_bounded() {
         let e = parse(&format!("{OK}limits:\n  max_packet_size: 3\n")).expect_err("too small");
         assert!(e.to_string().starts_with("line 9: limits.max_packet_size"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let yaml = OK.replace("upstream: b\n", "upstream: b\n    upstream_password: hunter2\n");
+        let c = parse(&yaml).expect("valid");
+        assert_eq!(c.listeners[0].upstream_password, Some(Secret("hunter2".into())));
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]

@@ -57,6 +57,12 @@ pub struct RawListener {
     /// Topic ACL.
     #[serde(default)]
     pub acl: Option<RawAcl>,
+    /// User name the broker gets instead of the client's (template).
+    #[serde(default)]
+    pub upstream_username: Option<Spanned<String>>,
+    /// Password the broker gets instead of the client's.
+    #[serde(default)]
+    pub upstream_password: Option<String>,
 }
 
 /// A listener's topic ACL.
@@ -116,6 +122,21 @@ pub struct RawGuard {
     /// `connack` (default) or `close`.
     #[serde(default)]
     pub reject: Option<Spanned<String>>,
+    /// Slow-down of repeated failures per source address.
+    #[serde(default)]
+    pub throttle: Option<RawThrottle>,
+}
+
+/// Throttling of repeated authentication failures.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThrottle {
+    /// Failures per window before throttling (0: off).
+    pub failures: u32,
+    /// Window length.
+    pub window: Dur,
+    /// Delay before answering a throttled client.
+    pub penalty: Dur,
 }
 
 /// One upstream: a named group of broker servers.

@@ -28,7 +28,7 @@ use glommio::sync::Semaphore;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 /// How long a goodbye packet (CONNACK refusal, DISCONNECT) may take to write.
@@ -117,6 +117,27 @@ struct Authenticated {
     reauth_method: Option<MqttStr>,
 }
 
+/// The CONNECT with the listener's configured upstream credentials, if it has any
+/// (`None`: forward the client's own).
+fn with_upstream_credentials(
+    mut c: Connect,
+    lcfg: &Listener,
+    identity: Option<&Identity>,
+) -> Option<Connect> {
+    if lcfg.upstream_username.is_none() && lcfg.upstream_password.is_none() {
+        return None;
+    }
+    let ctx = AclContext { identity, client_id: c.client_id.as_str() };
+    c.username =
+        lcfg.upstream_username.as_ref().and_then(|t| t.expand(&ctx)).and_then(|u| MqttStr::try_from(u).ok());
+    c.password = lcfg.upstream_password.as_ref().map(|p| bytes::Bytes::from(p.0.clone()));
+    if c.username.is_none() && c.protocol != Protocol::V5 {
+        // 3.x cannot carry a password without a user name.
+        c.password = None;
+    }
+    Some(c)
+}
+
 /// Runs the listener's guard; `None` when the client was refused (already answered).
 async fn authenticate(
     core: &Core,
@@ -128,13 +149,28 @@ async fn authenticate(
 ) -> Option<Authenticated> {
     let config = &core.config;
     let Some(gi) = lcfg.guard else {
-        return Some(Authenticated { forward: frame.raw().clone(), identity: None, reauth_method: None });
+        let forward = match with_upstream_credentials(connect.clone(), lcfg, None) {
+            Some(c) => Packet::Connect(Box::new(c)).to_bytes(connect.protocol).ok()?,
+            None => frame.raw().clone(),
+        };
+        return Some(Authenticated { forward, identity: None, reauth_method: None });
     };
     let guard = &config.guards[gi];
     let client_id = connect.client_id.as_str();
-    let hits = core.tokens.borrow().hits;
-    let checked = guard.check(connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
-    core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
+    let ip = peer.ip();
+    let throttled = core.throttle.borrow().is_throttled(ip, &guard.throttle, Instant::now());
+    let checked = if throttled {
+        glommio::timer::sleep(guard.throttle.penalty).await;
+        Err(AuthError::Throttled)
+    } else {
+        let hits = core.tokens.borrow().hits;
+        let r = guard.check(connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
+        core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
+        if r.is_err() {
+            core.throttle.borrow_mut().failed(ip, &guard.throttle, Instant::now());
+        }
+        r
+    };
     match checked {
         Ok((id, found)) => {
             info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
@@ -143,7 +179,9 @@ async fn authenticate(
             } else {
                 None
             };
-            match Packet::Connect(Box::new(guard.strip(connect))).to_bytes(connect.protocol) {
+            let stripped = guard.strip(connect);
+            let upstream = with_upstream_credentials(stripped.clone(), lcfg, Some(&id)).unwrap_or(stripped);
+            match Packet::Connect(Box::new(upstream)).to_bytes(connect.protocol) {
                 Ok(forward) => Some(Authenticated { forward, identity: Some(id), reauth_method }),
                 Err(e) => {
                     warn!(%peer, client_id, error = %e, "cannot re-encode CONNECT");

@@ -22,7 +22,7 @@ pub use close::{Close, Side};
 pub use runtime::{run, Placement, RuntimeError};
 pub use session::{Session, Verdict};
 
-use crate::auth::TokenCache;
+use crate::auth::{Throttle, TokenCache};
 use crate::config::Config;
 use crate::metrics::CoreMetrics;
 use std::cell::{Cell, RefCell};
@@ -31,6 +31,9 @@ use trigger::Trigger;
 
 /// Verified tokens remembered per core (a few hundred bytes each).
 const TOKEN_CACHE_PER_CORE: usize = 50_000;
+
+/// Source addresses whose authentication failures are remembered per core.
+const THROTTLE_ADDRESSES_PER_CORE: usize = 100_000;
 
 /// What one core shares between its tasks.
 pub struct Core {
@@ -46,6 +49,8 @@ pub struct Core {
     pub metrics: Arc<CoreMetrics>,
     /// Verified tokens (borrowed only between awaits).
     tokens: RefCell<TokenCache>,
+    /// Recent authentication failures per source address.
+    throttle: RefCell<Throttle>,
 }
 
 /// One open connection on its core: created in `conn::serve` after the socket is
@@ -73,6 +78,7 @@ impl Core {
             live: Cell::new(0),
             metrics,
             tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_PER_CORE)),
+            throttle: RefCell::new(Throttle::new(THROTTLE_ADDRESSES_PER_CORE)),
         }
     }
 }
