@@ -10,10 +10,11 @@
 //!   the connection driver and the pure session state machine it consults.
 //!
 //! - [`metrics`]: per-core single-writer counters and a Prometheus endpoint.
-//! - [`auth`]: JWT verification on `ring` (pure; time is an argument).
+//! - [`auth`]: JWT guard: verification on `ring` (time is an argument), token cache,
+//!   topic ACL templates, throttling.
+//! - [`tls`]: rustls (ring) server and client configurations from PEM / PKCS#12.
 //!
-//! Modules still to come (each in its own issue): `route`, `schema`, `asyncapi`,
-//! `tls`.
+//! Modules still to come (each in its own issue): `route`, `schema`, `asyncapi`.
 #![warn(missing_docs)]
 
 pub mod auth;
@@ -21,3 +22,4 @@ pub mod config;
 pub mod metrics;
 pub mod mqtt;
 pub mod proxy;
+pub mod tls;

@@ -10,6 +10,9 @@ mod duration;
 mod env;
 mod guard;
 mod raw;
+mod tls;
+
+pub use tls::ServerTls;
 
 pub use duration::parse as parse_duration;
 
@@ -72,6 +75,8 @@ pub struct Listener {
     pub upstream_username: Option<crate::auth::Template>,
     /// Password the broker gets instead of the client's.
     pub upstream_password: Option<Secret>,
+    /// TLS, when the listener is TLS.
+    pub tls: Option<ServerTls>,
 }
 
 /// A secret from the config: usable, never shown by `Debug`.
@@ -91,6 +96,8 @@ pub struct Server {
     pub name: String,
     /// Resolved at load.
     pub addr: SocketAddr,
+    /// The name its TLS certificate is checked against.
+    pub tls_name: Option<rustls_pki_types::ServerName<'static>>,
 }
 
 /// An upstream group, validated.
@@ -102,6 +109,8 @@ pub struct Upstream {
     pub servers: Vec<Server>,
     /// TCP connect timeout per server.
     pub connect_timeout: Duration,
+    /// TLS to its servers.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Limits with defaults applied.
@@ -207,6 +216,12 @@ fn resolve(s: &Spanned<String>, key: String) -> Result<SocketAddr, ConfigError> 
     addrs.next().ok_or_else(|| invalid(s, key, format!("`{}` resolves to no address", s.value)))
 }
 
+/// The host part of `host:port` (brackets removed from IPv6 literals).
+fn host_of(server: &str) -> String {
+    let host = server.rsplit_once(':').map_or(server, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']').to_string()
+}
+
 fn bounded(
     v: &Option<Spanned<u64>>,
     key: &str,
@@ -282,21 +297,31 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         if u.servers.is_empty() {
             return Err(invalid(&u.name, format!("upstreams[{i}].servers"), "at least one server is needed"));
         }
-        let servers = u
-            .servers
-            .iter()
-            .enumerate()
-            .map(|(j, s)| {
-                Ok(Server {
-                    name: s.value.clone(),
-                    addr: resolve(s, format!("upstreams[{i}].servers[{j}]"))?,
-                })
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let line = u.name.referenced.line();
+        let tls = match &u.tls {
+            Some(t) => Some(tls::client(t, base, line, &format!("upstreams[{i}].tls"))?),
+            None => None,
+        };
+        let mut servers = Vec::new();
+        for (j, s) in u.servers.iter().enumerate() {
+            let key = format!("upstreams[{i}].servers[{j}]");
+            let addr = resolve(s, key.clone())?;
+            let tls_name = match &tls {
+                None => None,
+                Some((_, name)) => {
+                    let host = name.clone().unwrap_or_else(|| host_of(&s.value));
+                    let n = rustls_pki_types::ServerName::try_from(host.clone())
+                        .map_err(|_| invalid(s, key, format!("`{host}` is not a TLS server name")))?;
+                    Some(n)
+                }
+            };
+            servers.push(Server { name: s.value.clone(), addr, tls_name });
+        }
         upstreams.push(Upstream {
             name: u.name.value.clone(),
             servers,
             connect_timeout: u.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
+            tls: tls.map(|t| t.0),
         });
     }
     if raw.listeners.is_empty() {
@@ -354,6 +379,12 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             acl,
             upstream_username,
             upstream_password: l.upstream_password.clone().map(Secret),
+            tls: match &l.tls {
+                Some(t) => {
+                    Some(tls::server(t, base, l.name.referenced.line(), &format!("listeners[{i}].tls"))?)
+                }
+                None => None,
+            },
         });
     }
     let lim = &raw.limits;

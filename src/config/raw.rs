@@ -63,6 +63,101 @@ pub struct RawListener {
     /// Password the broker gets instead of the client's.
     #[serde(default)]
     pub upstream_password: Option<String>,
+    /// TLS on this listener.
+    #[serde(default)]
+    pub tls: Option<RawServerTls>,
+}
+
+/// A certificate and key: PEM files or a PKCS#12 keystore.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentity {
+    /// PEM certificate chain.
+    #[serde(default)]
+    pub cert: Option<String>,
+    /// PEM private key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// PKCS#12 keystore.
+    #[serde(default)]
+    pub pkcs12: Option<String>,
+    /// Keystore password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A certificate for one SNI name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSniCert {
+    /// Host name.
+    pub name: String,
+    /// Certificate and key.
+    #[serde(flatten)]
+    pub identity: RawIdentity,
+}
+
+/// Client certificate checking.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientAuth {
+    /// `required` or `optional`.
+    pub mode: Spanned<String>,
+    /// CA bundle (PEM).
+    pub ca: String,
+}
+
+/// A listener's TLS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerTls {
+    /// PEM certificate chain.
+    #[serde(default)]
+    pub cert: Option<String>,
+    /// PEM private key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// PKCS#12 keystore.
+    #[serde(default)]
+    pub pkcs12: Option<String>,
+    /// Keystore password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Certificates chosen by SNI.
+    #[serde(default)]
+    pub sni: Vec<RawSniCert>,
+    /// ALPN protocols.
+    #[serde(default)]
+    pub alpn: Vec<String>,
+    /// Handshake deadline.
+    #[serde(default)]
+    pub handshake_timeout: Option<Dur>,
+    /// Client certificates.
+    #[serde(default)]
+    pub client_auth: Option<RawClientAuth>,
+}
+
+/// An upstream's TLS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientTls {
+    /// CA bundle (PEM) the brokers' certificates must chain to.
+    pub ca: String,
+    /// Name to verify instead of each server's host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// PEM client certificate chain.
+    #[serde(default)]
+    pub cert: Option<String>,
+    /// PEM client key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// PKCS#12 client keystore.
+    #[serde(default)]
+    pub pkcs12: Option<String>,
+    /// Keystore password.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// A listener's topic ACL.
@@ -150,6 +245,9 @@ pub struct RawUpstream {
     /// TCP connect timeout per server.
     #[serde(default)]
     pub connect_timeout: Option<Dur>,
+    /// TLS to the brokers.
+    #[serde(default)]
+    pub tls: Option<RawClientTls>,
 }
 
 /// Limits (all optional; defaults in `validate`).

@@ -48,13 +48,16 @@ pub enum Refusal {
     UpstreamUnavailable,
     /// The core's connection limit was reached.
     ConnectionLimit,
+    /// The TLS handshake failed or timed out.
+    TlsHandshake,
 }
 
-const REFUSALS: [(Refusal, &str); 4] = [
+const REFUSALS: [(Refusal, &str); 5] = [
     (Refusal::ConnectTimeout, "connect_timeout"),
     (Refusal::BadConnect, "bad_connect"),
     (Refusal::UpstreamUnavailable, "upstream_unavailable"),
     (Refusal::ConnectionLimit, "connection_limit"),
+    (Refusal::TlsHandshake, "tls_handshake"),
 ];
 
 const CLOSE_LABELS: [&str; 11] = [
@@ -78,7 +81,7 @@ pub struct CoreMetrics {
     pub accepted: Counter,
     /// Connections open now (gauge).
     pub open: Counter,
-    refused: [Counter; 4],
+    refused: [Counter; 5],
     closed: [Counter; 11],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.

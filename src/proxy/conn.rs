@@ -8,19 +8,19 @@
 //! one ends (or the core shuts down); tell a 5.0 client why, close the upstream
 //! without DISCONNECT unless the client said goodbye; log one line.
 
+use super::authenticate::{authenticate, Authenticated};
 use super::authorize::Authorizer;
 use super::close::{Close, Side};
 use super::io::{read_into, Shared};
 use super::relay::{Dir, Pump};
 use super::session::Session;
 use super::stats::Counters;
+use super::streams::{accept_tls, open_upstream};
 use super::Core;
 use crate::auth::acl::Context as AclContext;
-use crate::auth::{AuthError, Found, Identity, Reject};
-use crate::config::Listener;
-use crate::config::Upstream;
+use crate::auth::{AuthError, Reject};
 use crate::metrics::Refusal;
-use crate::mqtt::{self, ConnAck, Connect, Disconnect, Frame, MqttStr, Packet, Protocol, ReasonCode};
+use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -28,14 +28,14 @@ use glommio::sync::Semaphore;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
-use tracing::{debug, info, warn};
+use std::time::Duration;
+use tracing::{debug, info};
 
 /// How long a goodbye packet (CONNACK refusal, DISCONNECT) may take to write.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Seconds since the Unix epoch (token lifetimes are in these).
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -46,7 +46,7 @@ fn connect_level(frame: &Frame) -> Option<u8> {
     body.get(2 + name_len).copied()
 }
 
-async fn send(stream: &mut Shared, packet: &Packet, protocol: Protocol) {
+pub(super) async fn send(stream: &mut Shared, packet: &Packet, protocol: Protocol) {
     let Ok(bytes) = packet.to_bytes(protocol) else {
         return;
     };
@@ -84,135 +84,25 @@ async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> R
     }
 }
 
-/// Connects to the first server of `up` that answers and forwards the client's
-/// CONNECT (its own bytes) to it.
-async fn open_upstream<'a>(up: &'a Upstream, connect: &[u8]) -> Result<(Shared, &'a str), String> {
-    let mut last = String::from("no server");
-    for s in &up.servers {
-        match TcpStream::connect_timeout(s.addr, up.connect_timeout).await {
-            Ok(t) => {
-                let _ = t.set_nodelay(true);
-                let mut t = Shared::new(t);
-                match t.write_all(connect).await {
-                    Ok(()) => return Ok((t, s.name.as_str())),
-                    Err(e) => last = format!("{}: {e}", s.name),
-                }
-            }
-            Err(e) => {
-                warn!(upstream = %up.name, server = %s.name, error = %e, "upstream connect failed");
-                last = format!("{}: {e}", s.name);
-            }
-        }
-    }
-    Err(last)
-}
-
-/// What the guard established for a session.
-struct Authenticated {
-    /// The CONNECT to send upstream (credentials removed when a guard read them).
-    forward: bytes::Bytes,
-    /// The verified identity, with a guard.
-    identity: Option<Rc<Identity>>,
-    /// The 5.0 Authentication Method, when the token came by enhanced authentication.
-    reauth_method: Option<MqttStr>,
-}
-
-/// The CONNECT with the listener's configured upstream credentials, if it has any
-/// (`None`: forward the client's own).
-fn with_upstream_credentials(
-    mut c: Connect,
-    lcfg: &Listener,
-    identity: Option<&Identity>,
-) -> Option<Connect> {
-    if lcfg.upstream_username.is_none() && lcfg.upstream_password.is_none() {
-        return None;
-    }
-    let ctx = AclContext { identity, client_id: c.client_id.as_str() };
-    c.username =
-        lcfg.upstream_username.as_ref().and_then(|t| t.expand(&ctx)).and_then(|u| MqttStr::try_from(u).ok());
-    c.password = lcfg.upstream_password.as_ref().map(|p| bytes::Bytes::from(p.0.clone()));
-    if c.username.is_none() && c.protocol != Protocol::V5 {
-        // 3.x cannot carry a password without a user name.
-        c.password = None;
-    }
-    Some(c)
-}
-
-/// Runs the listener's guard; `None` when the client was refused (already answered).
-async fn authenticate(
-    core: &Core,
-    client: &mut Shared,
-    lcfg: &Listener,
-    connect: &Connect,
-    frame: &Frame,
-    peer: SocketAddr,
-) -> Option<Authenticated> {
-    let config = &core.config;
-    let Some(gi) = lcfg.guard else {
-        let forward = match with_upstream_credentials(connect.clone(), lcfg, None) {
-            Some(c) => Packet::Connect(Box::new(c)).to_bytes(connect.protocol).ok()?,
-            None => frame.raw().clone(),
-        };
-        return Some(Authenticated { forward, identity: None, reauth_method: None });
-    };
-    let guard = &config.guards[gi];
-    let client_id = connect.client_id.as_str();
-    let ip = peer.ip();
-    let throttled = core.throttle.borrow().is_throttled(ip, &guard.throttle, Instant::now());
-    let checked = if throttled {
-        glommio::timer::sleep(guard.throttle.penalty).await;
-        Err(AuthError::Throttled)
-    } else {
-        let hits = core.tokens.borrow().hits;
-        let r = guard.check(connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
-        core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
-        if r.is_err() {
-            core.throttle.borrow_mut().failed(ip, &guard.throttle, Instant::now());
-        }
-        r
-    };
-    match checked {
-        Ok((id, found)) => {
-            info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
-            let reauth_method = if found == Found::AuthData {
-                connect.properties.authentication_method.clone()
-            } else {
-                None
-            };
-            let stripped = guard.strip(connect);
-            let upstream = with_upstream_credentials(stripped.clone(), lcfg, Some(&id)).unwrap_or(stripped);
-            match Packet::Connect(Box::new(upstream)).to_bytes(connect.protocol) {
-                Ok(forward) => Some(Authenticated { forward, identity: Some(id), reauth_method }),
-                Err(e) => {
-                    warn!(%peer, client_id, error = %e, "cannot re-encode CONNECT");
-                    None
-                }
-            }
-        }
-        Err(e) => {
-            // The reason goes to the log and a metric only; every refusal looks alike.
-            info!(%peer, client_id, guard = %guard.name, reason = %e, "refused: authentication");
-            core.metrics.auth_refused(e);
-            if guard.reject == Reject::ConnAck {
-                let refusal = ConnAck::new(ReasonCode::NotAuthorized, false);
-                send(client, &Packet::ConnAck(refusal), connect.protocol).await;
-            }
-            None
-        }
-    }
-}
-
 /// Serves one accepted client until it is closed.
 pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener: usize) {
     let _ = stream.set_nodelay(true);
-    let mut client = Shared::new(stream);
-    // Declared after `client`, so it is dropped first on every return path.
-    let open = core.open();
     let config = core.config.clone();
-    let limits = &config.limits;
     let lname = &config.listeners[listener].name;
     let core_id = core.id;
     info!(%peer, listener = %lname, core = core_id, "connection opened");
+    let stream = match accept_tls(stream, config.listeners[listener].tls.as_ref()).await {
+        Ok(s) => s,
+        Err(why) => {
+            core.metrics.refused(Refusal::TlsHandshake);
+            core.open().release();
+            return info!(%peer, listener = %lname, %why, "closed: TLS handshake failed");
+        }
+    };
+    let mut client = Shared::new(stream);
+    // Declared after `client`, so it is dropped first on every return path.
+    let open = core.open();
+    let limits = &config.limits;
 
     let mut cbuf = BytesMut::with_capacity(limits.read_buffer);
     let first = future::or(async { read_connect(&mut client, &mut cbuf, &core).await }, async {

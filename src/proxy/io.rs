@@ -4,8 +4,9 @@
 //! glommio's `TcpStream` needs `&mut` to read or write, but a connection reads and
 //! writes the same socket from two directions. [`Shared`] hands out handles that
 //! borrow the stream only inside a single `poll_*` call, which is sound on a
-//! single-threaded executor (no borrow is held across an await). The socket closes
-//! when the last handle is dropped. Nothing here interprets MQTT.
+//! single-threaded executor (no borrow is held across an await). A stream is plain
+//! TCP or TLS (the TLS state lives with the stream, on the core that accepted it).
+//! The socket closes when the last handle is dropped. Nothing here interprets MQTT.
 
 use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -16,13 +17,34 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+/// A connection's byte stream: plain TCP, or TLS on TCP (either side).
+pub enum Stream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// TLS accepted from a client.
+    TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
+    /// TLS to a broker.
+    TlsClient(Box<futures_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Calls the same method on whichever stream it is.
+macro_rules! dispatch {
+    ($s:expr, $x:ident => $e:expr) => {
+        match &mut *$s {
+            Stream::Tcp($x) => $e,
+            Stream::TlsServer($x) => $e,
+            Stream::TlsClient($x) => $e,
+        }
+    };
+}
+
 /// A handle to a stream shared by the tasks of one connection on one core.
 #[derive(Clone)]
-pub struct Shared(Rc<RefCell<TcpStream>>);
+pub struct Shared(Rc<RefCell<Stream>>);
 
 impl Shared {
     /// Wraps a stream.
-    pub fn new(s: TcpStream) -> Self {
+    pub fn new(s: Stream) -> Self {
         Shared(Rc::new(RefCell::new(s)))
     }
 }
@@ -30,22 +52,22 @@ impl Shared {
 impl AsyncRead for Shared {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let mut s = self.0.borrow_mut();
-        Pin::new(&mut *s).poll_read(cx, buf)
+        dispatch!(s, x => Pin::new(x).poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for Shared {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let mut s = self.0.borrow_mut();
-        Pin::new(&mut *s).poll_write(cx, buf)
+        dispatch!(s, x => Pin::new(x).poll_write(cx, buf))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut s = self.0.borrow_mut();
-        Pin::new(&mut *s).poll_flush(cx)
+        dispatch!(s, x => Pin::new(x).poll_flush(cx))
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut s = self.0.borrow_mut();
-        Pin::new(&mut *s).poll_close(cx)
+        dispatch!(s, x => Pin::new(x).poll_close(cx))
     }
 }
 

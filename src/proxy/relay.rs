@@ -98,7 +98,11 @@ impl Pump<'_> {
             false => None,
         };
         self.client_writing.set(to_client);
-        let r = dst.write_all(b).await;
+        // Flush: a TLS stream may hold records back until asked (no-op on TCP).
+        let r = match dst.write_all(b).await {
+            Ok(()) => dst.flush().await,
+            Err(e) => Err(e),
+        };
         self.client_writing.set(false);
         r.map_err(|e| gone(e.to_string()))
     }

@@ -1,6 +1,7 @@
 //! Test helpers shared by the integration test files.
 #![allow(dead_code)]
 pub mod broker;
+pub mod certs;
 pub mod cli;
 pub mod codec;
 pub mod gen;

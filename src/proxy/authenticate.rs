@@ -1,0 +1,111 @@
+//! Authentication at CONNECT: the listener's guard (token, scopes, throttling,
+//! cache), what the broker gets instead (credentials stripped or replaced by the
+//! listener's upstream credentials), and the uniform refusal.
+
+use super::conn::{send, unix_now};
+use super::Core;
+use crate::auth::acl::Context as AclContext;
+use crate::auth::{AuthError, Found, Identity, Reject};
+use crate::config::Listener;
+use crate::mqtt::{ConnAck, Connect, Frame, MqttStr, Packet, Protocol, ReasonCode};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+use tracing::{info, warn};
+
+use super::io::Shared;
+
+/// What the guard established for a session.
+pub(super) struct Authenticated {
+    /// The CONNECT to send upstream (credentials removed when a guard read them).
+    pub forward: bytes::Bytes,
+    /// The verified identity, with a guard.
+    pub identity: Option<Rc<Identity>>,
+    /// The 5.0 Authentication Method, when the token came by enhanced authentication.
+    pub reauth_method: Option<MqttStr>,
+}
+
+/// The CONNECT with the listener's configured upstream credentials, if it has any
+/// (`None`: forward the client's own).
+fn with_upstream_credentials(
+    mut c: Connect,
+    lcfg: &Listener,
+    identity: Option<&Identity>,
+) -> Option<Connect> {
+    if lcfg.upstream_username.is_none() && lcfg.upstream_password.is_none() {
+        return None;
+    }
+    let ctx = AclContext { identity, client_id: c.client_id.as_str() };
+    c.username =
+        lcfg.upstream_username.as_ref().and_then(|t| t.expand(&ctx)).and_then(|u| MqttStr::try_from(u).ok());
+    c.password = lcfg.upstream_password.as_ref().map(|p| bytes::Bytes::from(p.0.clone()));
+    if c.username.is_none() && c.protocol != Protocol::V5 {
+        // 3.x cannot carry a password without a user name.
+        c.password = None;
+    }
+    Some(c)
+}
+
+/// Runs the listener's guard; `None` when the client was refused (already answered).
+pub(super) async fn authenticate(
+    core: &Core,
+    client: &mut Shared,
+    lcfg: &Listener,
+    connect: &Connect,
+    frame: &Frame,
+    peer: SocketAddr,
+) -> Option<Authenticated> {
+    let config = &core.config;
+    let Some(gi) = lcfg.guard else {
+        let forward = match with_upstream_credentials(connect.clone(), lcfg, None) {
+            Some(c) => Packet::Connect(Box::new(c)).to_bytes(connect.protocol).ok()?,
+            None => frame.raw().clone(),
+        };
+        return Some(Authenticated { forward, identity: None, reauth_method: None });
+    };
+    let guard = &config.guards[gi];
+    let client_id = connect.client_id.as_str();
+    let ip = peer.ip();
+    let throttled = core.throttle.borrow().is_throttled(ip, &guard.throttle, Instant::now());
+    let checked = if throttled {
+        glommio::timer::sleep(guard.throttle.penalty).await;
+        Err(AuthError::Throttled)
+    } else {
+        let hits = core.tokens.borrow().hits;
+        let r = guard.check(connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
+        core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
+        if r.is_err() {
+            core.throttle.borrow_mut().failed(ip, &guard.throttle, Instant::now());
+        }
+        r
+    };
+    match checked {
+        Ok((id, found)) => {
+            info!(%peer, client_id, guard = %guard.name, subject = %id.subject, "authenticated");
+            let reauth_method = if found == Found::AuthData {
+                connect.properties.authentication_method.clone()
+            } else {
+                None
+            };
+            let stripped = guard.strip(connect);
+            let upstream = with_upstream_credentials(stripped.clone(), lcfg, Some(&id)).unwrap_or(stripped);
+            match Packet::Connect(Box::new(upstream)).to_bytes(connect.protocol) {
+                Ok(forward) => Some(Authenticated { forward, identity: Some(id), reauth_method }),
+                Err(e) => {
+                    warn!(%peer, client_id, error = %e, "cannot re-encode CONNECT");
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            // The reason goes to the log and a metric only; every refusal looks alike.
+            info!(%peer, client_id, guard = %guard.name, reason = %e, "refused: authentication");
+            core.metrics.auth_refused(e);
+            if guard.reject == Reject::ConnAck {
+                let refusal = ConnAck::new(ReasonCode::NotAuthorized, false);
+                send(client, &Packet::ConnAck(refusal), connect.protocol).await;
+            }
+            None
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Opening the byte streams of a session: the TLS handshake of a TLS listener, and
+//! the connection to the first upstream server that answers (TCP, then TLS when the
+//! upstream has it), which gets the client's CONNECT. Deadlines on both; no MQTT
+//! beyond writing the CONNECT bytes it is handed.
+
+use super::io::{Shared, Stream};
+use crate::config::{Server, ServerTls, Upstream};
+use futures_lite::{future, AsyncWriteExt};
+use glommio::net::TcpStream;
+use tracing::warn;
+
+/// Opens one server's connection: TCP, then TLS when the upstream has it.
+async fn dial(up: &Upstream, s: &Server) -> Result<Stream, String> {
+    let t = TcpStream::connect_timeout(s.addr, up.connect_timeout).await.map_err(|e| e.to_string())?;
+    let _ = t.set_nodelay(true);
+    let (Some(cfg), Some(name)) = (&up.tls, &s.tls_name) else { return Ok(Stream::Tcp(t)) };
+    let handshake = futures_rustls::TlsConnector::from(cfg.clone()).connect(name.clone(), t);
+    match future::or(async { Some(handshake.await) }, async {
+        glommio::timer::sleep(up.connect_timeout).await;
+        None
+    })
+    .await
+    {
+        Some(Ok(tls)) => Ok(Stream::TlsClient(Box::new(tls))),
+        Some(Err(e)) => Err(format!("TLS: {e}")),
+        None => Err("TLS handshake timed out".into()),
+    }
+}
+
+/// Connects to the first server of `up` that answers and forwards the client's
+/// CONNECT to it.
+pub(super) async fn open_upstream<'a>(up: &'a Upstream, connect: &[u8]) -> Result<(Shared, &'a str), String> {
+    let mut last = String::from("no server");
+    for s in &up.servers {
+        match dial(up, s).await {
+            Ok(t) => {
+                let mut t = Shared::new(t);
+                match async {
+                    t.write_all(connect).await?;
+                    t.flush().await
+                }
+                .await
+                {
+                    Ok(()) => return Ok((t, s.name.as_str())),
+                    Err(e) => last = format!("{}: {e}", s.name),
+                }
+            }
+            Err(e) => {
+                warn!(upstream = %up.name, server = %s.name, error = %e, "upstream connect failed");
+                last = format!("{}: {e}", s.name);
+            }
+        }
+    }
+    Err(last)
+}
+
+/// The TLS handshake of a TLS listener (plain TCP passes through).
+pub(super) async fn accept_tls(stream: TcpStream, tls: Option<&ServerTls>) -> Result<Stream, String> {
+    let Some(tls) = tls else { return Ok(Stream::Tcp(stream)) };
+    let handshake = futures_rustls::TlsAcceptor::from(tls.config.clone()).accept(stream);
+    match future::or(async { Some(handshake.await) }, async {
+        glommio::timer::sleep(tls.handshake_timeout).await;
+        None
+    })
+    .await
+    {
+        Some(Ok(s)) => Ok(Stream::TlsServer(Box::new(s))),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("handshake timed out".into()),
+    }
+}
