@@ -30,5 +30,26 @@ toks = {
   "pyjwt-eddsa-stream": jwt.encode({**base, "scope": "mqtt:stream", "realm_access": {"roles": ["ops"]}}, ed, "EdDSA", headers={"kid": "ed-1"}),
 }
 json.dump(toks, open("TEST-ONLY-tokens.json", "w"), indent=2)
+# config/jwt.yaml carries the example public key inline: keep it in step.
+import re
+cfg = "../../../config/jwt.yaml"
+text = open(cfg).read()
+text = re.sub(r"(?m)^(\s+)n: .*$", lambda m: m.group(1) + "n: " + keys[0]["n"], text)
+text = re.sub(r"(?m)^(\s+)e: .*$", lambda m: m.group(1) + "e: " + keys[0]["e"], text)
+open(cfg, "w").write(text)
 PY
-echo "regenerated $(pwd)"
+# TLS: a TEST-ONLY CA and a certificate for localhost, as PEM and as PKCS#12 with
+# the password TEST-ONLY-keystore-password (config/jwt.yaml reads it from
+# ${KEYSTORE_PASSWORD}).
+mkdir -p ../tls && cd ../tls
+openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=TEST-ONLY mqtt-proxy example CA" \
+  -keyout TEST-ONLY-ca.key -out TEST-ONLY-ca.pem 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout TEST-ONLY-localhost.key \
+  -out TEST-ONLY-localhost.csr 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > ext.cnf
+openssl x509 -req -in TEST-ONLY-localhost.csr -CA TEST-ONLY-ca.pem -CAkey TEST-ONLY-ca.key -CAcreateserial \
+  -days 3650 -extfile ext.cnf -out TEST-ONLY-localhost.pem 2>/dev/null
+openssl pkcs12 -export -in TEST-ONLY-localhost.pem -inkey TEST-ONLY-localhost.key -certfile TEST-ONLY-ca.pem \
+  -passout pass:TEST-ONLY-keystore-password -out TEST-ONLY-localhost.p12
+rm -f TEST-ONLY-localhost.csr ext.cnf TEST-ONLY-ca.srl
+echo "regenerated tests/fixtures/jwt and tests/fixtures/tls"

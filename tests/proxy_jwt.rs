@@ -191,18 +191,68 @@ fn session_ends_when_the_token_expires() {
 }
 
 #[test]
-fn shipped_jwt_config_accepts_the_example_tokens() {
+fn shipped_jwt_config_scenario_on_plain_and_tls_listeners() {
     let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The shipped config, with free ports, this test's broker, the fixture keystore
+    // by absolute path and its password as ${KEYSTORE_PASSWORD} would give it.
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
     let yaml = include_str!("../config/jwt.yaml")
         .replace("${MQTT_PROXY_BIND:-127.0.0.1:7183}", "127.0.0.1:0")
-        .replace("${MOSQUITTO_BROKER_PORT:-1884}", &broker.port.to_string());
-    let proxy = Proxy::start(&yaml);
-    let user = format!("Bearer {}", token("pyjwt-rs256-stream"));
-    let mut sub = Sub::start(proxy.port(), &["-t", "zilla", "-C", "1", "-u", &user]);
-    publish(proxy.port(), &["-t", "zilla", "-m", "Hello, world", "-u", &user]);
-    assert_eq!(sub.next_message().as_deref(), Some("zilla Hello, world"));
-    let refused = format!("Bearer {}", token("pyjwt-rs256-noscope"));
-    assert_eq!(answer(&proxy, Protocol::V5, Some(refused)), vec![0x20, 3, 0, 0x87, 0]);
+        .replace("${MQTT_PROXY_TLS_BIND:-127.0.0.1:7883}", "127.0.0.1:0")
+        .replace("${MOSQUITTO_BROKER_PORT:-1884}", &broker.port.to_string())
+        .replace("../tests/fixtures/tls", fixtures)
+        .replace("${KEYSTORE_PASSWORD}", "TEST-ONLY-keystore-password");
+    let path = dir.path().join("jwt.yaml");
+    std::fs::write(&path, &yaml).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--cores", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("proxy");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut ports = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
+        let addr: std::net::SocketAddr = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .expect("addr")
+            .parse()
+            .expect("addr");
+        ports.push(addr.port().to_string());
+    }
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/TEST-ONLY-ca.pem");
+    let good = format!("Bearer {}", token("pyjwt-rs256-stream"));
+    // config/jwt.yaml has only the example RSA key (kid `example`).
+    let other = format!("Bearer {}", token("pyjwt-rs256-stream"));
+    let noscope = format!("Bearer {}", token("pyjwt-rs256-noscope"));
+    for (port, tls) in [(&ports[0], false), (&ports[1], true)] {
+        let p: u16 = port.parse().expect("port");
+        let mut extra = vec!["-h", "localhost"];
+        if tls {
+            extra.extend(["--cafile", ca]);
+        }
+        // 1. Without the scope: refused.
+        let mut args = vec!["-p", port.as_str(), "-t", "zilla", "-C", "1", "-W", "5", "-u", noscope.as_str()];
+        args.extend(extra.iter().copied());
+        let out = Command::new("mosquitto_sub").args(&args).output().expect("mosquitto_sub");
+        assert!(!out.status.success(), "tls={tls}: refused client subscribed");
+        // 2. With it: Hello, world from one token holder to another.
+        let mut sub_args = vec!["-t", "zilla", "-C", "1", "-u", good.as_str()];
+        sub_args.extend(extra.iter().copied());
+        let mut sub = Sub::start(p, &sub_args);
+        let mut pub_args = vec!["-t", "zilla", "-m", "Hello, world", "-u", other.as_str()];
+        pub_args.extend(extra.iter().copied());
+        publish(p, &pub_args);
+        assert_eq!(sub.next_message().as_deref(), Some("zilla Hello, world"), "tls={tls}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]
