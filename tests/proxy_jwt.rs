@@ -387,3 +387,41 @@ fn broker_gets_configured_credentials_instead_of_the_token() {
         }
     }
 }
+
+#[test]
+fn jwks_file_changes_are_picked_up_while_running() {
+    let (broker, _pw) = strict_broker();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jwks = dir.path().join("keys.json");
+    let all: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/jwt/TEST-ONLY-jwks.json")).expect("jwks");
+    // Start with only the EC key: the RS256 token is refused.
+    let ec_only = json!({"keys": all["keys"].as_array().expect("keys").iter().filter(|k| k["kid"] == "ec-1").collect::<Vec<_>>()});
+    std::fs::write(&jwks, ec_only.to_string()).expect("write");
+    let yaml = jwt_config(
+        &broker.addr(),
+        "    jwks_refresh: 100ms\n    throttle: {failures: 0, window: 60s, penalty: 0s}\n",
+    )
+    .replace(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt/TEST-ONLY-jwks.json"),
+        &jwks.display().to_string(),
+    );
+    let proxy = Proxy::start(&yaml);
+    let user = format!("Bearer {}", token("pyjwt-rs256-stream"));
+    assert_eq!(answer(&proxy, Protocol::V5, Some(user.clone())), vec![0x20, 3, 0, 0x87, 0]);
+    // The identity provider publishes the RSA key: written atomically, as it would be.
+    let tmp = dir.path().join("keys.json.new");
+    std::fs::write(&tmp, all.to_string()).expect("write");
+    std::fs::rename(&tmp, &jwks).expect("rename");
+    proxy.wait_log("JWKS reloaded");
+    let mut c = Raw::open(proxy.addr, Protocol::V5);
+    c.send(&connect_with(Protocol::V5, "after-rotation", Some(user)));
+    assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success));
+    // A broken file is reported and the keys in use stay.
+    std::fs::write(&tmp, "{ not json").expect("write");
+    std::fs::rename(&tmp, &jwks).expect("rename");
+    proxy.wait_log("JWKS reload failed");
+    let mut c = Raw::open(proxy.addr, Protocol::V5);
+    c.send(&connect_with(Protocol::V5, "still", Some(format!("Bearer {}", token("pyjwt-rs256-stream")))));
+    assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success));
+}

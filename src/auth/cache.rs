@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 struct Entry {
     guard: usize,
+    generation: u64,
     token: Box<str>,
     identity: Rc<Identity>,
 }
@@ -45,14 +46,15 @@ impl TokenCache {
         self.hasher.hash_one((guard, token))
     }
 
-    /// The identity of `token` for `guard` if it was verified and has not expired.
-    pub fn get(&mut self, guard: usize, token: &str, now: u64) -> Option<Rc<Identity>> {
+    /// The identity of `token` for `guard` if it was verified with the current keys
+    /// (`generation`) and has not expired.
+    pub fn get(&mut self, guard: usize, token: &str, now: u64, generation: u64) -> Option<Rc<Identity>> {
         let k = self.key(guard, token);
         let e = self.map.get(&k)?;
         if e.guard != guard || &*e.token != token {
             return None;
         }
-        if e.identity.expires_at <= now {
+        if e.identity.expires_at <= now || e.generation != generation {
             self.map.remove(&k);
             return None;
         }
@@ -61,7 +63,7 @@ impl TokenCache {
     }
 
     /// Remembers a verified token.
-    pub fn insert(&mut self, guard: usize, token: &str, identity: Rc<Identity>, now: u64) {
+    pub fn insert(&mut self, guard: usize, token: &str, identity: Rc<Identity>, now: u64, generation: u64) {
         if self.capacity == 0 {
             return;
         }
@@ -78,7 +80,7 @@ impl TokenCache {
             }
         }
         let k = self.key(guard, token);
-        if self.map.insert(k, Entry { guard, token: token.into(), identity }).is_none() {
+        if self.map.insert(k, Entry { guard, generation, token: token.into(), identity }).is_none() {
             self.order.push_back(k);
         }
     }
@@ -105,11 +107,12 @@ mod tests {
     #[test]
     fn hits_until_expiry_and_per_guard() {
         let mut c = TokenCache::new(10);
-        c.insert(0, "t1", id(100), 0);
-        assert!(c.get(0, "t1", 99).is_some());
-        assert!(c.get(1, "t1", 99).is_none(), "another guard");
-        assert!(c.get(0, "t2", 99).is_none());
-        assert!(c.get(0, "t1", 100).is_none(), "expired");
+        c.insert(0, "t1", id(100), 0, 0);
+        assert!(c.get(0, "t1", 99, 1).is_none(), "keys replaced since");
+        assert!(c.get(0, "t1", 99, 0).is_some());
+        assert!(c.get(1, "t1", 99, 0).is_none(), "another guard");
+        assert!(c.get(0, "t2", 99, 0).is_none());
+        assert!(c.get(0, "t1", 100, 0).is_none(), "expired");
         assert_eq!(c.len(), 0);
         assert_eq!(c.hits, 1);
     }
@@ -118,10 +121,10 @@ mod tests {
     fn stays_bounded() {
         let mut c = TokenCache::new(8);
         for i in 0..100 {
-            c.insert(0, &format!("t{i}"), id(1000), 0);
+            c.insert(0, &format!("t{i}"), id(1000), 0, 0);
             assert!(c.len() <= 8);
         }
-        assert!(c.get(0, "t99", 1).is_some(), "newest kept");
-        assert!(c.get(0, "t0", 1).is_none(), "oldest evicted");
+        assert!(c.get(0, "t99", 1, 0).is_some(), "newest kept");
+        assert!(c.get(0, "t0", 1, 0).is_none(), "oldest evicted");
     }
 }

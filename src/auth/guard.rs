@@ -79,6 +79,8 @@ pub struct Guard {
     pub reject: Reject,
     /// Slow-down of repeated failures per source address.
     pub throttle: ThrottleConfig,
+    /// A JWKS file re-read when it changes, and how often to look.
+    pub jwks_file: Option<(std::path::PathBuf, std::time::Duration)>,
 }
 
 impl Guard {
@@ -113,12 +115,13 @@ impl Guard {
         now: u64,
         cache: Option<(&mut TokenCache, usize)>,
     ) -> Result<Rc<Identity>, AuthError> {
+        let generation = self.verifier.keys.generation();
         let id = match cache {
-            Some((cache, g)) => match cache.get(g, token, now) {
+            Some((cache, g)) => match cache.get(g, token, now, generation) {
                 Some(id) => id,
                 None => {
                     let id = Rc::new(self.verifier.verify(token, now)?);
-                    cache.insert(g, token, id.clone(), now);
+                    cache.insert(g, token, id.clone(), now, generation);
                     id
                 }
             },
@@ -188,6 +191,7 @@ mod tests {
             },
             reject: Reject::ConnAck,
             throttle: ThrottleConfig::default(),
+            jwks_file: None,
         };
         let c = connect(Some("Bearer u"), Some("p"), Some(("jwt", "a")));
         assert_eq!(guard.token(&c), Ok(("a", Found::AuthData)));

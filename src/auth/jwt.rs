@@ -8,7 +8,7 @@
 //! equals the token's: an HS256 token can never be checked against an RSA public
 //! key. Nothing here logs; errors are typed ([`AuthError`]).
 
-use super::keys::Key;
+use super::keys::{Key, KeySet};
 use super::AuthError;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, Validation};
@@ -60,8 +60,8 @@ pub struct TokenVerifier {
     pub roles_claim: String,
     /// Claim holding the identity (dotted path).
     pub identity_claim: String,
-    /// Verification keys.
-    pub keys: Vec<Key>,
+    /// Verification keys (replaceable at run time).
+    pub keys: std::sync::Arc<KeySet>,
 }
 
 impl TokenVerifier {
@@ -74,20 +74,18 @@ impl TokenVerifier {
             max_len: 8192,
             roles_claim: "scope".into(),
             identity_claim: "sub".into(),
-            keys,
+            keys: std::sync::Arc::new(KeySet::new(keys)),
         }
     }
 
-    fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key, AuthError> {
+    fn key_for<'k>(keys: &'k [Key], alg: Algorithm, kid: Option<&str>) -> Result<&'k Key, AuthError> {
         let key = match kid {
-            Some(kid) => {
-                self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)).ok_or(AuthError::UnknownKid)?
-            }
+            Some(kid) => keys.iter().find(|k| k.kid.as_deref() == Some(kid)).ok_or(AuthError::UnknownKid)?,
             // Keys with ids are only ever chosen by id.
-            None if self.keys.iter().any(|k| k.kid.is_some()) => return Err(AuthError::UnknownKid),
-            None => match self.keys.iter().find(|k| k.alg == alg) {
+            None if keys.iter().any(|k| k.kid.is_some()) => return Err(AuthError::UnknownKid),
+            None => match keys.iter().find(|k| k.alg == alg) {
                 Some(k) => k,
-                None if self.keys.is_empty() => return Err(AuthError::UnsupportedAlg),
+                None if keys.is_empty() => return Err(AuthError::UnsupportedAlg),
                 None => return Err(AuthError::AlgMismatch),
             },
         };
@@ -116,7 +114,8 @@ impl TokenVerifier {
             return Err(AuthError::AlgNone);
         }
         let alg = Algorithm::from_str(alg).map_err(|_| AuthError::UnsupportedAlg)?;
-        let key = self.key_for(alg, header.get("kid").and_then(Value::as_str))?;
+        let keys = self.keys.load();
+        let key = Self::key_for(&keys, alg, header.get("kid").and_then(Value::as_str))?;
 
         // Signature only; the claim rules below use `now`, not the system clock.
         let mut v = Validation::new(alg);

@@ -109,3 +109,78 @@ pub fn parse_jwks(json: &str) -> Result<Vec<Key>, KeyError> {
     let jwk: Jwk = serde_json::from_str(json).map_err(|e| KeyError::Json(e.to_string()))?;
     Ok(vec![Key::from_jwk(&jwk)?])
 }
+
+/// The keys of one guard, replaceable while the proxy runs (a JWKS file that
+/// changed): readers on every core load the current set without locks; each
+/// replacement bumps `generation`, which invalidates tokens cached under older keys.
+#[derive(Debug)]
+pub struct KeySet {
+    inline: Vec<Key>,
+    current: arc_swap::ArcSwap<Vec<Key>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl KeySet {
+    /// A set of fixed keys.
+    pub fn new(keys: Vec<Key>) -> Self {
+        KeySet::with_file_keys(keys, Vec::new())
+    }
+
+    /// Inline keys plus keys read from a file.
+    pub fn with_file_keys(inline: Vec<Key>, file: Vec<Key>) -> Self {
+        let all: Vec<Key> = inline.iter().cloned().chain(file).collect();
+        KeySet { inline, current: arc_swap::ArcSwap::from_pointee(all), generation: Default::default() }
+    }
+
+    /// The keys now.
+    pub fn load(&self) -> arc_swap::Guard<std::sync::Arc<Vec<Key>>> {
+        self.current.load()
+    }
+
+    /// Replaces the file's keys (the inline ones stay).
+    pub fn replace_file_keys(&self, file: Vec<Key>) {
+        let all: Vec<Key> = self.inline.iter().cloned().chain(file).collect();
+        self.current.store(std::sync::Arc::new(all));
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Changes with every replacement.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Watches JWKS files on a thread of its own (off the data path): every `every`,
+/// a file whose modification time changed is re-read; a file that no longer parses
+/// is reported and the keys in use stay. Ends when `stop` is set.
+pub fn watch(
+    files: Vec<(std::sync::Arc<KeySet>, std::path::PathBuf)>,
+    every: std::time::Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::io::Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut seen: Vec<_> = files.iter().map(|(_, p)| mtime(p)).collect();
+    std::thread::Builder::new().name("jwks-watch".into()).spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(every);
+            for ((set, path), last) in files.iter().zip(seen.iter_mut()) {
+                let now = mtime(path);
+                if now == *last {
+                    continue;
+                }
+                *last = now;
+                match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| parse_jwks(&t).map_err(|e| e.to_string())) {
+                    Ok(keys) => {
+                        tracing::info!(file = %path.display(), keys = keys.len(), "JWKS reloaded");
+                        set.replace_file_keys(keys);
+                    }
+                    Err(e) => tracing::warn!(file = %path.display(), error = %e, "JWKS reload failed; keeping the keys in use"),
+                }
+            }
+        }
+    })?;
+    Ok(())
+}

@@ -28,5 +28,5 @@ pub use cache::TokenCache;
 pub use error::AuthError;
 pub use guard::{CredentialPattern, Found, Guard, Reject, Sources};
 pub use jwt::{Identity, TokenVerifier};
-pub use keys::{parse_jwks, Key, KeyError};
+pub use keys::{parse_jwks, Key, KeyError, KeySet};
 pub use throttle::{Throttle, ThrottleConfig};

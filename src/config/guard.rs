@@ -4,7 +4,7 @@
 
 use super::raw::RawGuard;
 use super::ConfigError;
-use crate::auth::{self, CredentialPattern, Guard, Reject, Sources, ThrottleConfig, TokenVerifier};
+use crate::auth::{self, CredentialPattern, Guard, KeySet, Reject, Sources, ThrottleConfig, TokenVerifier};
 use serde_saphyr::Spanned;
 use std::path::Path;
 
@@ -21,13 +21,16 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
             .map_err(|e| err(&g.name, key(&format!("keys[{j}]")), e.to_string()))?;
         keys.extend(parsed);
     }
+    let mut file_keys = Vec::new();
+    let mut jwks_file = None;
     if let Some(f) = &g.jwks_file {
         let path = base.map_or_else(|| Path::new(&f.value).to_path_buf(), |b| b.join(&f.value));
         let text = std::fs::read_to_string(&path)
             .map_err(|e| err(f, key("jwks_file"), format!("{}: {e}", path.display())))?;
-        keys.extend(auth::parse_jwks(&text).map_err(|e| err(f, key("jwks_file"), e.to_string()))?);
+        file_keys = auth::parse_jwks(&text).map_err(|e| err(f, key("jwks_file"), e.to_string()))?;
+        jwks_file = Some(path);
     }
-    if keys.is_empty() {
+    if keys.is_empty() && file_keys.is_empty() {
         return Err(err(&g.name, key("keys"), "a guard needs at least one key (`keys` or `jwks_file`)"));
     }
     let pattern = |p: &Spanned<String>, k: &str| {
@@ -50,7 +53,8 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
             return Err(err(r, key("reject"), format!("`{other}`: use `connack` or `close`")));
         }
     };
-    let mut verifier = TokenVerifier::new(keys);
+    let mut verifier = TokenVerifier::new(Vec::new());
+    verifier.keys = std::sync::Arc::new(KeySet::with_file_keys(keys, file_keys));
     verifier.issuer = g.issuer.clone();
     verifier.audience = g.audience.clone();
     if let Some(l) = g.leeway {
@@ -67,5 +71,13 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
         window: t.window.0,
         penalty: t.penalty.0,
     });
-    Ok(Guard { name: g.name.value.clone(), verifier, sources, reject, throttle })
+    let jwks_refresh = g.jwks_refresh.map_or(std::time::Duration::from_secs(10), |d| d.0);
+    Ok(Guard {
+        name: g.name.value.clone(),
+        verifier,
+        sources,
+        reject,
+        throttle,
+        jwks_file: jwks_file.map(|p| (p, jwks_refresh)),
+    })
 }

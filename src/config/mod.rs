@@ -189,7 +189,7 @@ impl Config {
                 servers.join(", ")
             ));
             if let Some(g) = l.guard.map(|g| &self.guards[g]) {
-                let keys = g.verifier.keys.len();
+                let keys = g.verifier.keys.load().len();
                 s.push_str(&format!(", guard {} ({keys} keys), scopes {:?}", g.name, l.scopes));
             }
             s.push('\n');

@@ -196,6 +196,9 @@ pub struct RawGuard {
     /// A JWKS file (path relative to the config file).
     #[serde(default)]
     pub jwks_file: Option<Spanned<String>>,
+    /// How often the JWKS file is checked for changes.
+    #[serde(default)]
+    pub jwks_refresh: Option<Dur>,
     /// Where the token is: a username pattern with `{credentials}`.
     #[serde(default)]
     pub credentials: Option<Spanned<String>>,

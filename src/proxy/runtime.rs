@@ -189,6 +189,14 @@ pub fn run(
         reserved.push(sock);
         addrs.push(addr);
     }
+    // JWKS files are re-read off the data path; cores see new keys on their next load.
+    for g in &config.guards {
+        if let Some((path, every)) = &g.jwks_file {
+            let files = vec![(g.verifier.keys.clone(), path.clone())];
+            crate::auth::keys::watch(files, *every, stop.clone())
+                .map_err(|e| RuntimeError::Executor(format!("JWKS watcher: {e}")))?;
+        }
+    }
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
     let (tx, rx) = mpsc::channel();
