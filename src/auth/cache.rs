@@ -108,11 +108,13 @@ mod tests {
     fn hits_until_expiry_and_per_guard() {
         let mut c = TokenCache::new(10);
         c.insert(0, "t1", id(100), 0, 0);
-        assert!(c.get(0, "t1", 99, 1).is_none(), "keys replaced since");
         assert!(c.get(0, "t1", 99, 0).is_some());
         assert!(c.get(1, "t1", 99, 0).is_none(), "another guard");
         assert!(c.get(0, "t2", 99, 0).is_none());
         assert!(c.get(0, "t1", 100, 0).is_none(), "expired");
+        assert_eq!(c.len(), 0);
+        c.insert(0, "t1", id(100), 0, 0);
+        assert!(c.get(0, "t1", 99, 1).is_none(), "keys replaced since: dropped");
         assert_eq!(c.len(), 0);
         assert_eq!(c.hits, 1);
     }
