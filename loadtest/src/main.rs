@@ -1,12 +1,18 @@
 //! `mqtt-loadtest`: drives an MQTT server (the proxy, or a broker directly) and
 //! reports what came out.
 //!
-//! Scenario `pubsub` (this first version): N publishers send QoS 0/1 messages as fast
-//! as the server takes them for a fixed time; M subscribers on the same topics count
-//! deliveries and measure end-to-end latency from a send timestamp in each payload
-//! (hdrhistogram). One OS thread per client with blocking sockets: simple and
-//! adequate for tens of clients; it does not aim at connection storms (later).
-//! Uses the proxy's own codec (`mqtt_proxy::mqtt`) for every packet.
+//! Scenarios:
+//! - `pubsub`: N publishers send QoS 0/1 messages as fast as the server takes them
+//!   for a fixed time; M subscribers on the same topics count deliveries and measure
+//!   end-to-end latency from a send timestamp in each payload (hdrhistogram).
+//! - `connect` (see `connect.rs`): CONNECT → CONNACK as fast as possible, optionally
+//!   with TLS and a JWT per connection (unique, minted before the run, or one
+//!   repeated), measuring connects/s and latency.
+//!
+//! One OS thread per client with blocking sockets: simple and adequate for tens of
+//! clients. Uses the proxy's own codec (`mqtt_proxy::mqtt`) for every packet.
+
+mod connect;
 
 use anyhow::{bail, Context, Result};
 use bytes::{Bytes, BytesMut};
@@ -30,6 +36,8 @@ struct Cli {
 enum Scenario {
     /// N publishers, M subscribers, throughput and latency.
     Pubsub(PubSub),
+    /// Connection storm: CONNECT/CONNACK rate and latency (TLS, JWT optional).
+    Connect(connect::ConnectArgs),
 }
 
 #[derive(Parser, Clone)]
@@ -287,6 +295,7 @@ fn pubsub(cfg: PubSub) -> Result<()> {
 
 fn main() -> Result<()> {
     match Cli::parse().scenario {
+        Scenario::Connect(args) => connect::run(args),
         Scenario::Pubsub(cfg) => {
             if cfg.qos > 1 {
                 bail!("--qos must be 0 or 1 in this version");

@@ -1,0 +1,193 @@
+//! The `connect` scenario: a connection storm. Each worker opens a connection (TCP,
+//! or TLS verified against a CA), sends CONNECT (3.1.1) with an optional
+//! `Bearer <jwt>` user name, waits for CONNACK, disconnects, and repeats. Tokens are
+//! minted before the timed run (RS256/ES256/EdDSA from a PEM key, claims from
+//! flags), one per connection with `--unique`, else one for all.
+
+use anyhow::{bail, Context, Result};
+use bytes::BytesMut;
+use hdrhistogram::Histogram;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mqtt_proxy::mqtt::{self, Connect, MqttStr, Packet, Protocol};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Flags of `connect`.
+#[derive(clap::Parser, Clone)]
+pub struct ConnectArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    addr: String,
+    /// Connections in all.
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// Connections in flight at once (one thread each).
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Verify the server with this CA (PEM) and connect over TLS.
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Name to verify and send as SNI.
+    #[arg(long, default_value = "localhost")]
+    tls_name: String,
+    /// Private key (PEM) to mint JWTs with.
+    #[arg(long)]
+    jwt_key: Option<std::path::PathBuf>,
+    /// Algorithm: RS256, ES256 or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    jwt_alg: String,
+    /// `kid` header.
+    #[arg(long)]
+    jwt_kid: Option<String>,
+    /// `iss` claim.
+    #[arg(long)]
+    jwt_iss: Option<String>,
+    /// `aud` claim.
+    #[arg(long)]
+    jwt_aud: Option<String>,
+    /// `scope` claim.
+    #[arg(long, default_value = "mqtt:stream")]
+    jwt_scope: String,
+    /// A new token (new `sub`) per connection; otherwise one token for all.
+    #[arg(long)]
+    unique: bool,
+}
+
+fn mint(args: &ConnectArgs, n: usize) -> Result<Vec<String>> {
+    let Some(path) = &args.jwt_key else { return Ok(Vec::new()) };
+    mqtt_proxy::auth::ring_provider::install();
+    let pem = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let alg: Algorithm = args.jwt_alg.parse().context("--jwt-alg")?;
+    let key = match alg {
+        Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(&pem)?,
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem)?,
+        _ => EncodingKey::from_rsa_pem(&pem)?,
+    };
+    let mut h = Header::new(alg);
+    h.kid = args.jwt_kid.clone();
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 3600;
+    let count = if args.unique { n } else { 1 };
+    (0..count)
+        .map(|i| {
+            let claims = serde_json::json!({"sub": format!("lt-{i}"), "exp": exp, "scope": args.jwt_scope,
+                "iss": args.jwt_iss, "aud": args.jwt_aud});
+            Ok(jsonwebtoken::encode(&h, &claims, &key)?)
+        })
+        .collect()
+}
+
+fn tls_config(ca: &std::path::Path) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca)? {
+        roots.add(c?)?;
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+fn exchange<S: Read + Write>(s: &mut S, connect: &[u8]) -> Result<()> {
+    s.write_all(connect)?;
+    s.flush()?;
+    let mut buf = BytesMut::new();
+    let mut chunk = [0u8; 64];
+    loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            bail!("closed before CONNACK");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(f) = mqtt::Frame::split(&mut buf, 1024)? {
+            return match mqtt::decode(&f, Protocol::V311)? {
+                Packet::ConnAck(a) if !a.reason.is_error() => {
+                    s.write_all(&[0xE0, 0])?;
+                    Ok(())
+                }
+                other => bail!("refused: {other:?}"),
+            };
+        }
+    }
+}
+
+/// Runs the scenario and prints one JSON line.
+pub fn run(args: ConnectArgs) -> Result<()> {
+    let tokens = Arc::new(mint(&args, args.count)?);
+    let tls = args.tls_ca.as_deref().map(tls_config).transpose()?;
+    let name = ServerName::try_from(args.tls_name.clone())?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..args.concurrency.max(1))
+        .map(|_| {
+            let (args, tokens, tls, name, next) =
+                (args.clone(), tokens.clone(), tls.clone(), name.clone(), next.clone());
+            std::thread::spawn(move || -> Result<(Histogram<u64>, usize)> {
+                let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+                let mut errors = 0;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= args.count {
+                        return Ok((hist, errors));
+                    }
+                    let username = tokens.get(i % tokens.len().max(1)).map(|t| format!("Bearer {t}"));
+                    let connect = Packet::Connect(Box::new(Connect {
+                        protocol: Protocol::V311,
+                        clean_start: true,
+                        keep_alive: 30,
+                        client_id: MqttStr::try_from(format!("lt-{i}"))?,
+                        will: None,
+                        username: username.map(MqttStr::try_from).transpose()?,
+                        password: None,
+                        properties: Default::default(),
+                    }))
+                    .to_bytes(Protocol::V311)?;
+                    let t0 = Instant::now();
+                    let tcp = TcpStream::connect(&args.addr)?;
+                    tcp.set_nodelay(true)?;
+                    let r = match &tls {
+                        Some(cfg) => {
+                            let conn = rustls::ClientConnection::new(cfg.clone(), name.clone())?;
+                            exchange(&mut rustls::StreamOwned::new(conn, tcp), &connect)
+                        }
+                        None => exchange(&mut { tcp }, &connect),
+                    };
+                    match r {
+                        Ok(()) => {
+                            let _ = hist.record(t0.elapsed().as_micros().max(1) as u64);
+                        }
+                        Err(_) => errors += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0;
+    for w in workers {
+        let (h, e) = w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+        hist.add(h)?;
+        errors += e;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{{\"scenario\":\"connect\",\"count\":{},\"concurrency\":{},\"tls\":{},\"jwt\":{},\"unique_tokens\":{},\"ok\":{},\"errors\":{errors},\"seconds\":{secs:.2},\"connects_per_s\":{:.0},\"latency_us\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{}}}}}",
+        args.count,
+        args.concurrency,
+        args.tls_ca.is_some(),
+        args.jwt_key.is_some(),
+        args.unique,
+        hist.len(),
+        hist.len() as f64 / secs,
+        hist.value_at_quantile(0.5),
+        hist.value_at_quantile(0.9),
+        hist.value_at_quantile(0.99),
+        hist.max()
+    );
+    Ok(())
+}
