@@ -32,6 +32,23 @@ fn pem_tls(cert: &Path, key: &Path) -> String {
     )
 }
 
+type TlsClient = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Reads the next MQTT 5.0 packet from a TLS client.
+fn next_packet(tls: &mut TlsClient, buf: &mut bytes::BytesMut) -> Result<Packet, String> {
+    let mut chunk = [0u8; 256];
+    loop {
+        if let Some(f) = mqtt::Frame::split(buf, 1 << 20).expect("frame") {
+            return mqtt::decode(&f, Protocol::V5).map_err(|e| e.to_string());
+        }
+        let n = tls.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// A blocking rustls client: returns the CONNACK reason after an MQTT CONNECT, or
 /// the handshake/IO error.
 fn tls_connect(
@@ -40,6 +57,17 @@ fn tls_connect(
     name: &str,
     client: Option<(&Path, &Path)>,
 ) -> Result<ReasonCode, String> {
+    tls_session(addr, ca, name, client, "tls-client").map(|(_, r)| r)
+}
+
+/// Like [`tls_connect`], keeping the session open.
+fn tls_session(
+    addr: std::net::SocketAddr,
+    ca: &Path,
+    name: &str,
+    client: Option<(&Path, &Path)>,
+    client_id: &'static str,
+) -> Result<(TlsClient, ReasonCode), String> {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca).expect("ca") {
         roots.add(c.expect("cert")).expect("root");
@@ -65,23 +93,12 @@ fn tls_connect(
     let sock = TcpStream::connect(addr).expect("tcp");
     sock.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
     let mut tls = rustls::StreamOwned::new(conn, sock);
-    let connect = connect_packet(Protocol::V5, "tls-client", 30).to_bytes(Protocol::V5).expect("encode");
+    let connect = connect_packet(Protocol::V5, client_id, 30).to_bytes(Protocol::V5).expect("encode");
     tls.write_all(&connect).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 256];
-    loop {
-        let n = tls.read(&mut chunk).map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("closed".into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let mut b = bytes::BytesMut::from(&buf[..]);
-        if let Some(f) = mqtt::Frame::split(&mut b, 1024).expect("frame") {
-            return match mqtt::decode(&f, Protocol::V5) {
-                Ok(Packet::ConnAck(a)) => Ok(a.reason),
-                other => Err(format!("unexpected {other:?}")),
-            };
-        }
+    let mut buf = bytes::BytesMut::new();
+    match next_packet(&mut tls, &mut buf)? {
+        Packet::ConnAck(a) => Ok((tls, a.reason)),
+        other => Err(format!("unexpected {other:?}")),
     }
 }
 
@@ -207,4 +224,46 @@ fn tls_to_the_broker() {
     let (_c, ack) = Raw::connect(proxy.addr, Protocol::V5, "x", 30);
     assert!(matches!(ack, Some(Packet::ConnAck(a)) if a.reason == ReasonCode::ServerUnavailable));
     proxy.wait_log("upstream connect failed");
+}
+
+#[test]
+fn client_certificate_names_the_session_for_acls() {
+    let pki = Pki::new();
+    let broker = Mosquitto::start();
+    let tls = format!(
+        "{}      client_auth:\n        mode: required\n        ca: {}\n",
+        pem_tls(&pki.server_cert, &pki.server_key),
+        pki.ca.display()
+    );
+    let yaml = tls_config(&broker.addr(), &tls).replace(
+        "    upstream: broker\n    tls:",
+        "    upstream: broker\n    acl:\n      publish: [\"devices/{sub}/#\"]\n    tls:",
+    );
+    let proxy = Proxy::start(&yaml);
+    // The client certificate's CN is "device-42".
+    let (mut tls, reason) = tls_session(
+        proxy.addr,
+        &pki.ca,
+        "localhost",
+        Some((&pki.client_cert, &pki.client_key)),
+        "cert-client",
+    )
+    .expect("session");
+    assert_eq!(reason, ReasonCode::Success);
+    let mut buf = bytes::BytesMut::new();
+    for (topic, pkid, expected) in [
+        ("devices/device-42/t", 1, ReasonCode::NoMatchingSubscribers),
+        ("devices/device-7/t", 2, ReasonCode::NotAuthorized),
+    ] {
+        let p = mqtt::Publish {
+            qos: mqtt::QoS::AtLeastOnce,
+            pkid,
+            ..mqtt::Publish::new(mqtt::MqttStr::from_static(topic), bytes::Bytes::from_static(b"x"))
+        };
+        tls.write_all(&Packet::Publish(p).to_bytes(Protocol::V5).expect("encode")).expect("write");
+        match next_packet(&mut tls, &mut buf) {
+            Ok(Packet::Ack(a)) => assert_eq!((a.pkid, a.reason), (pkid, expected), "{topic}"),
+            other => panic!("{topic}: expected PUBACK, got {other:?}"),
+        }
+    }
 }

@@ -359,8 +359,10 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         if guard.is_none() && !l.scopes.is_empty() {
             return Err(invalid(&l.name, format!("listeners[{i}].scopes"), "scopes need a `guard`"));
         }
+        // Token or client-certificate placeholders need something that names the client.
+        let has_identity = guard.is_some() || l.tls.as_ref().is_some_and(|t| t.client_auth.is_some());
         let acl = match &l.acl {
-            Some(a) => Some(acl_config(i, a, guard.is_some())?),
+            Some(a) => Some(acl_config(i, a, has_identity)?),
             None => None,
         };
         let upstream_username = match &l.upstream_username {

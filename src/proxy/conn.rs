@@ -18,6 +18,7 @@ use super::stats::Counters;
 use super::streams::{accept_tls, open_upstream};
 use super::Core;
 use crate::auth::acl::Context as AclContext;
+use crate::auth::Identity;
 use crate::auth::{AuthError, Reject};
 use crate::metrics::Refusal;
 use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
@@ -91,8 +92,11 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let lname = &config.listeners[listener].name;
     let core_id = core.id;
     info!(%peer, listener = %lname, core = core_id, "connection opened");
-    let stream = match accept_tls(stream, config.listeners[listener].tls.as_ref()).await {
-        Ok(s) => s,
+    let (stream, cert_name) = match accept_tls(stream, config.listeners[listener].tls.as_ref()).await {
+        Ok(s) => {
+            let name = s.peer_common_name();
+            (s, name)
+        }
         Err(why) => {
             core.metrics.refused(Refusal::TlsHandshake);
             core.open().release();
@@ -149,8 +153,15 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     // The guard, if any: authenticate, then forward a CONNECT without the token.
     let lcfg = &config.listeners[listener];
     let Some(auth) = authenticate(&core, &mut client, lcfg, &connect, &frame, peer).await else { return };
-    let Authenticated { forward, identity, reauth_method } = auth;
+    let Authenticated { forward, mut identity, reauth_method } = auth;
     let deadline = Cell::new(identity.as_ref().map(|i| i.expires_at));
+    // Without a guard, a verified client certificate names the session (`{sub}`).
+    if identity.is_none() {
+        identity = cert_name.map(|cn| {
+            let claims = [("cn".to_string(), serde_json::Value::String(cn.clone()))].into_iter().collect();
+            Rc::new(Identity { subject: cn, roles: Vec::new(), expires_at: u64::MAX, claims })
+        });
+    }
 
     // The topic ACL of this session (and the client identifier it must use).
     let authorizer = match &lcfg.acl {

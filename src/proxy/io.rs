@@ -27,6 +27,19 @@ pub enum Stream {
     TlsClient(Box<futures_rustls::client::TlsStream<TcpStream>>),
 }
 
+impl Stream {
+    /// The common name of the client certificate, on a TLS listener that got one.
+    pub fn peer_common_name(&self) -> Option<String> {
+        match self {
+            Stream::TlsServer(s) => {
+                let der = s.get_ref().1.peer_certificates()?.first()?;
+                crate::tls::subject::common_name(der)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Calls the same method on whichever stream it is.
 macro_rules! dispatch {
     ($s:expr, $x:ident => $e:expr) => {

@@ -7,6 +7,8 @@
 //! runs its own handshakes with them. No I/O besides reading the files named in the
 //! config; key material never appears in `Debug` output or logs.
 
+pub mod subject;
+
 use rustls::crypto::ring::default_provider;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
