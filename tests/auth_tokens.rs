@@ -272,3 +272,21 @@ fn hostile_tokens_are_refused_each_for_its_reason() {
         assert_eq!(v.verify(&token, NOW).map(|i| i.subject), Err(expected), "{name}");
     }
 }
+
+#[test]
+fn hmac_key_as_an_oct_jwk_with_the_secret_from_the_environment() {
+    use mqtt_proxy::config::Config;
+    ring_provider::install();
+    let secret = b"TEST-ONLY shared secret for HS256";
+    let k = b64(secret);
+    let yaml = "listeners:\n  - name: l\n    bind: 127.0.0.1:0\n    upstream: u\n    guard: g\n\
+                upstreams:\n  - name: u\n    servers: [\"127.0.0.1:1\"]\n\
+                guards:\n  - name: g\n    keys:\n      - {kty: oct, alg: HS256, k: \"${JWT_SECRET}\"}\n";
+    let cfg = Config::parse(yaml, |v| (v == "JWT_SECRET").then(|| k.clone())).expect("valid");
+    let v = &cfg.guards[0].verifier;
+    let t =
+        encode(&Header::new(Algorithm::HS256), &claims(), &EncodingKey::from_secret(secret)).expect("sign");
+    assert_eq!(v.verify(&t, NOW).map(|i| i.subject), Ok("device-7".to_string()));
+    // An RS256 token cannot be checked against the shared secret.
+    assert_eq!(v.verify(&sign(Algorithm::RS256, None, &claims()), NOW), Err(AuthError::AlgMismatch));
+}
