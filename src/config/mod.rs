@@ -471,6 +471,14 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_inside_flattened_tls_sections_are_rejected() {
+        let yaml =
+            OK.replace("upstream: b\n", "upstream: b\n    tls:\n      cert: a.pem\n      kee: a.key\n");
+        let e = parse(&yaml).expect_err("typo");
+        assert!(e.to_string().contains("kee"), "{e}");
+    }
+
+    #[test]
     fn bad_bind_address() {
         let e = parse(&OK.replace("127.0.0.1:0", "localhost")).expect_err("not ip:port");
         assert!(e.to_string().contains("listeners[0].bind"), "{e}");

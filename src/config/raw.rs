@@ -111,18 +111,9 @@ pub struct RawClientAuth {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServerTls {
-    /// PEM certificate chain.
-    #[serde(default)]
-    pub cert: Option<String>,
-    /// PEM private key.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// PKCS#12 keystore.
-    #[serde(default)]
-    pub pkcs12: Option<String>,
-    /// Keystore password.
-    #[serde(default)]
-    pub password: Option<String>,
+    /// Certificate for clients without SNI or with an unknown name.
+    #[serde(flatten)]
+    pub identity: RawIdentity,
     /// Certificates chosen by SNI.
     #[serde(default)]
     pub sni: Vec<RawSniCert>,
@@ -146,18 +137,9 @@ pub struct RawClientTls {
     /// Name to verify instead of each server's host.
     #[serde(default)]
     pub server_name: Option<String>,
-    /// PEM client certificate chain.
-    #[serde(default)]
-    pub cert: Option<String>,
-    /// PEM client key.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// PKCS#12 client keystore.
-    #[serde(default)]
-    pub pkcs12: Option<String>,
-    /// Keystore password.
-    #[serde(default)]
-    pub password: Option<String>,
+    /// The proxy's client certificate, if brokers ask for one.
+    #[serde(flatten)]
+    pub identity: RawIdentity,
 }
 
 /// A listener's topic ACL.

@@ -26,13 +26,8 @@ fn bad(line: u64, key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { line, key: key.into(), message: message.into() }
 }
 
-fn identity(
-    cert: &Option<String>,
-    key: &Option<String>,
-    pkcs12: &Option<String>,
-    password: &Option<String>,
-    base: Option<&Path>,
-) -> Result<Option<Identity>, String> {
+fn identity(r: &RawIdentity, base: Option<&Path>) -> Result<Option<Identity>, String> {
+    let (cert, key, pkcs12, password) = (&r.cert, &r.key, &r.pkcs12, &r.password);
     match (cert, key, pkcs12) {
         (None, None, None) => Ok(None),
         (Some(c), Some(k), None) => Ok(Some(Identity::Pem { cert: path(base, c), key: path(base, k) })),
@@ -43,16 +38,12 @@ fn identity(
     }
 }
 
-fn raw_identity(r: &RawIdentity, base: Option<&Path>) -> Result<Option<Identity>, String> {
-    identity(&r.cert, &r.key, &r.pkcs12, &r.password, base)
-}
-
 /// A listener's `tls:` (`line` and `key` name the listener in errors).
 pub fn server(t: &RawServerTls, base: Option<&Path>, line: u64, key: &str) -> Result<ServerTls, ConfigError> {
-    let default = identity(&t.cert, &t.key, &t.pkcs12, &t.password, base).map_err(|m| bad(line, key, m))?;
+    let default = identity(&t.identity, base).map_err(|m| bad(line, key, m))?;
     let mut sni = Vec::new();
     for (i, s) in t.sni.iter().enumerate() {
-        let id = raw_identity(&s.identity, base)
+        let id = identity(&s.identity, base)
             .map_err(|m| bad(line, &format!("{key}.sni[{i}]"), m))?
             .ok_or_else(|| bad(line, &format!("{key}.sni[{i}]"), "a certificate is required"))?;
         sni.push((s.name.clone(), id));
@@ -87,7 +78,7 @@ pub fn client(
     line: u64,
     key: &str,
 ) -> Result<(Arc<ClientConfig>, Option<String>), ConfigError> {
-    let id = identity(&t.cert, &t.key, &t.pkcs12, &t.password, base).map_err(|m| bad(line, key, m))?;
+    let id = identity(&t.identity, base).map_err(|m| bad(line, key, m))?;
     let spec = ClientSpec { ca: path(base, &t.ca), server_name: t.server_name.clone(), identity: id };
     let cfg = tls::client_config(&spec).map_err(|e| bad(line, key, e.to_string()))?;
     Ok((cfg, spec.server_name))
