@@ -12,4 +12,16 @@ export PATH="/usr/sbin:$PATH"   # Debian installs the broker in /usr/sbin
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --all-targets --locked
+
+# Every test binary (benches run once each, in test mode), then one closing line
+# that adds up all of them.
+log=$(mktemp)
+set +e
+cargo test --workspace --all-targets --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
+failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
+rm -f "$log"
+echo "summary: $passed passed, $failed failed"
+exit "$status"
