@@ -9,8 +9,6 @@ use bytes::BytesMut;
 use hdrhistogram::Histogram;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mqtt_proxy::mqtt::{self, Connect, MqttStr, Packet, Protocol};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,18 +79,6 @@ fn mint(args: &ConnectArgs, n: usize) -> Result<Vec<String>> {
         .collect()
 }
 
-fn tls_config(ca: &std::path::Path) -> Result<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca)? {
-        roots.add(c?)?;
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(cfg))
-}
-
 fn exchange<S: Read + Write>(s: &mut S, connect: &[u8]) -> Result<()> {
     s.write_all(connect)?;
     s.flush()?;
@@ -119,14 +105,12 @@ fn exchange<S: Read + Write>(s: &mut S, connect: &[u8]) -> Result<()> {
 /// Runs the scenario and prints one JSON line.
 pub fn run(args: ConnectArgs) -> Result<()> {
     let tokens = Arc::new(mint(&args, args.count)?);
-    let tls = args.tls_ca.as_deref().map(tls_config).transpose()?;
-    let name = ServerName::try_from(args.tls_name.clone())?;
+    let tls = args.tls_ca.as_deref().map(|ca| crate::client::tls(ca, &args.tls_name)).transpose()?;
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..args.concurrency.max(1))
         .map(|_| {
-            let (args, tokens, tls, name, next) =
-                (args.clone(), tokens.clone(), tls.clone(), name.clone(), next.clone());
+            let (args, tokens, tls, next) = (args.clone(), tokens.clone(), tls.clone(), next.clone());
             std::thread::spawn(move || -> Result<(Histogram<u64>, usize)> {
                 let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
                 let mut errors = 0;
@@ -151,7 +135,7 @@ pub fn run(args: ConnectArgs) -> Result<()> {
                     let tcp = TcpStream::connect(&args.addr)?;
                     tcp.set_nodelay(true)?;
                     let r = match &tls {
-                        Some(cfg) => {
+                        Some((cfg, name)) => {
                             let conn = rustls::ClientConnection::new(cfg.clone(), name.clone())?;
                             exchange(&mut rustls::StreamOwned::new(conn, tcp), &connect)
                         }

@@ -1,0 +1,124 @@
+//! Tests of the harness itself, against a real Mosquitto: a short `pubsub` run at
+//! QoS 1 counts every message (no loss, duplicates or reordering over a healthy
+//! broker) and writes valid JSON; `connect` mints JWTs that the proxy's
+//! `config/jwt.yaml` guard accepts.
+
+#[path = "../../tests/common/broker.rs"]
+mod broker;
+
+use broker::Mosquitto;
+use std::process::Command;
+
+fn loadtest(args: &[&str]) -> serde_json::Value {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_mqtt-loadtest")).args(args).output().expect("run mqtt-loadtest");
+    assert!(out.status.success(), "mqtt-loadtest {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8(out.stdout).expect("utf-8");
+    serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+#[test]
+fn pubsub_counts_every_message_at_qos1_and_writes_json() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("out.json");
+    for (qos, version) in [("1", "3"), ("2", "5")] {
+        let r = loadtest(&[
+            "pubsub",
+            "--addr",
+            &broker.addr(),
+            "--publishers",
+            "3",
+            "--subscribers",
+            "2",
+            "--qos",
+            qos,
+            "--version",
+            version,
+            "--rate",
+            "200",
+            "--duration",
+            "2",
+            "--json",
+            file.to_str().expect("path"),
+        ]);
+        let sent = r["sent"].as_u64().expect("sent");
+        assert!(sent > 0);
+        assert_eq!(
+            r["received"].as_u64(),
+            Some(sent * 2),
+            "QoS {qos}: every message to both subscribers: {r}"
+        );
+        assert_eq!(
+            (r["lost"].as_u64(), r["duplicates"].as_u64(), r["reordered"].as_u64()),
+            (Some(0), Some(0), Some(0))
+        );
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("json file"))
+                .expect("valid JSON file");
+        assert_eq!(written, r);
+    }
+}
+
+#[test]
+fn connect_mints_tokens_the_proxy_accepts() {
+    let broker = Mosquitto::start();
+    // The proxy binary of the workspace, built by `cargo test --workspace`.
+    let exe = std::env::current_exe().expect("exe");
+    let proxy_bin = exe.parent().and_then(|d| d.parent()).expect("target dir").join("mqtt-proxy");
+    assert!(proxy_bin.exists(), "{} not built (run the workspace's tests)", proxy_bin.display());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("jwt.yaml");
+    let yaml = std::fs::read_to_string(format!("{root}/config/jwt.yaml"))
+        .expect("config/jwt.yaml")
+        .replace("${MQTT_PROXY_BIND:-127.0.0.1:7183}", "127.0.0.1:0")
+        .replace("${MQTT_PROXY_TLS_BIND:-127.0.0.1:7883}", "127.0.0.1:0")
+        .replace("${MOSQUITTO_BROKER_PORT:-1884}", &broker.port.to_string())
+        .replace("../tests/fixtures/tls", &format!("{root}/tests/fixtures/tls"))
+        .replace("${KEYSTORE_PASSWORD}", "TEST-ONLY-keystore-password");
+    std::fs::write(&cfg, yaml).expect("write");
+    let mut proxy = Command::new(&proxy_bin)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--cores", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("proxy");
+    let mut out = std::io::BufReader::new(proxy.stdout.take().expect("stdout"));
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
+        addrs.push(line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("addr").to_string());
+    }
+    let key = format!("{root}/tests/fixtures/jwt/TEST-ONLY-rsa-private.pem");
+    let ca = format!("{root}/tests/fixtures/tls/TEST-ONLY-ca.pem");
+    let jwt = [
+        "--jwt-key",
+        key.as_str(),
+        "--jwt-kid",
+        "example",
+        "--jwt-iss",
+        "https://auth.example.com",
+        "--jwt-aud",
+        "https://api.example.com",
+        "--count",
+        "50",
+        "--concurrency",
+        "4",
+        "--unique",
+    ];
+    let plain = loadtest(&[&["connect", "--addr", addrs[0].as_str()][..], &jwt[..]].concat());
+    assert_eq!((plain["ok"].as_u64(), plain["errors"].as_u64()), (Some(50), Some(0)), "{plain}");
+    let tls = loadtest(
+        &[&["connect", "--addr", addrs[1].as_str(), "--tls-ca", ca.as_str()][..], &jwt[..]].concat(),
+    );
+    assert_eq!((tls["ok"].as_u64(), tls["errors"].as_u64()), (Some(50), Some(0)), "{tls}");
+    // Without a token every connection is refused, and counted as an error.
+    let none = loadtest(&["connect", "--addr", addrs[0].as_str(), "--count", "5", "--concurrency", "1"]);
+    assert_eq!((none["ok"].as_u64(), none["errors"].as_u64()), (Some(0), Some(5)), "{none}");
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
