@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# Throughput through the proxy vs directly to Mosquitto, measured in one run.
-# Usage: scripts/bench.sh [SECONDS] [PUBLISHERS] [SIZE] [QOS] [PROXY_CORES]
-# Defaults: 30 s, 10 publishers, 64-byte payloads, QoS 0, 1 proxy core; one
-# subscriber on all topics. Runs direct, proxy, direct, proxy and prints each run's
-# JSON, then the ratios (proxy / direct) and the proxy's CPU time per message.
-# (HAProxy as a third contender comes with the loadtest issue.)
+# The proxy side by side with Mosquitto directly and with HAProxy (TCP mode) in
+# front of the same Mosquitto, in one run, alternating.
+#
+# Usage: scripts/bench.sh [SECONDS] [PUBLISHERS] [SIZE] [QOS] [CORES]
+# Defaults: 30 s, 10 publishers, 64-byte payloads, QoS 0, one core for the proxy and
+# one thread for HAProxy. One subscriber on all topics.
+#   1. throughput, unlimited rate: direct, proxy, HAProxy, twice;
+#   2. latency at half of the direct maximum rate: the percentiles each hop adds.
+# Prints each run's JSON, then a table: throughput ratio against direct, added
+# latency, and CPU time per delivered message of the proxy and of HAProxy (from
+# /proc/<pid>/stat; every message crosses each hop twice: in and out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_packages mosquitto:mosquitto
+ensure_packages mosquitto:mosquitto haproxy:haproxy
 ensure_cargo
 ensure_memlock
 export PATH="/usr/sbin:$PATH"
 secs=${1:-30} pubs=${2:-10} size=${3:-64} qos=${4:-0} cores=${5:-1}
 
-cargo build --release --bin mqtt-proxy -p mqtt-proxy -p mqtt-loadtest >&2
+cargo build --release -p mqtt-proxy -p mqtt-loadtest >&2
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$work/mosquitto.conf"
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bport=$(free); hport=$(free)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n' "$bport" > "$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
 broker=$!
 cat > "$work/proxy.yaml" <<YAML
@@ -27,31 +33,77 @@ listeners:
     upstream: broker
 upstreams:
   - name: broker
-    servers: ["127.0.0.1:$port"]
+    servers: ["127.0.0.1:$bport"]
 YAML
 RUST_LOG=warn target/release/mqtt-proxy --config "$work/proxy.yaml" --cores "$cores" > "$work/ready" 2> "$work/proxy.log" &
 proxy=$!
-trap 'kill $proxy $broker 2>/dev/null; rm -rf "$work"' EXIT
+cat > "$work/haproxy.cfg" <<CFG
+global
+  nbthread $cores
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+frontend mqtt
+  bind 127.0.0.1:$hport
+  default_backend broker
+backend broker
+  server mosquitto 127.0.0.1:$bport
+CFG
+haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 &
+hap=$!
+trap 'kill $proxy $hap $broker 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q ready "$work/ready" 2>/dev/null && break; sleep 0.1; done
 paddr=$(grep -o 'addr=[^ ]*' "$work/ready" | cut -d= -f2)
 
-cpu() { awk '{print $14 + $15}' "/proc/$proxy/stat"; }
-run() { target/release/mqtt-loadtest pubsub --addr "$1" --duration "$secs" --publishers "$pubs" --size "$size" --qos "$qos" 2>/dev/null; }
-field() { sed -E "s/.*\"$2\":([0-9.]+).*/\1/" <<< "$1"; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run() { target/release/mqtt-loadtest pubsub --addr "$1" --duration "$secs" --publishers "$pubs" --size "$size" --qos "$qos" ${2:+--rate "$2"} 2>/dev/null; }
 
-declare -a direct proxied ticks
+results=()
+measure() { # name addr pid rate
+  local c0 c1 r
+  c0=$( [ -n "$3" ] && cpu "$3" || echo 0 )
+  r=$(run "$2" "$4")
+  c1=$( [ -n "$3" ] && cpu "$3" || echo 0 )
+  echo "$1 $r" >&2
+  results+=("$1|$((c1 - c0))|$r")
+}
 for round in 1 2; do
-  d=$(run "127.0.0.1:$port"); echo "direct  $d"; direct+=("$d")
-  c0=$(cpu); p=$(run "$paddr"); c1=$(cpu); echo "proxied $p"; proxied+=("$p"); ticks+=($((c1 - c0)))
+  measure direct "127.0.0.1:$bport" "" ""
+  measure proxy "$paddr" "$proxy" ""
+  measure haproxy "127.0.0.1:$hport" "$hap" ""
 done
-hz=$(getconf CLK_TCK)
-python3 - "$hz" "${direct[@]}" "${proxied[@]}" "${ticks[@]}" <<'PY'
+max=$(printf '%s\n' "${results[@]}" | grep '^direct|' | head -1 | sed -E 's/.*"out_msgs_per_s":([0-9]+).*/\1/')
+half=$(( max / 2 / pubs ))
+for name in direct proxy haproxy; do
+  case $name in direct) a="127.0.0.1:$bport"; p="";; proxy) a=$paddr; p=$proxy;; haproxy) a="127.0.0.1:$hport"; p=$hap;; esac
+  measure "$name@half" "$a" "$p" "$half"
+done
+python3 - "$(getconf CLK_TCK)" "$half" "$cores" "${results[@]}" <<'PY'
 import json, sys
-hz = int(sys.argv[1]); d = [json.loads(x) for x in sys.argv[2:4]]; p = [json.loads(x) for x in sys.argv[4:6]]
-t = [int(x) for x in sys.argv[6:8]]
-for i in range(2):
-    ratio = p[i]["out_msgs_per_s"] / d[i]["out_msgs_per_s"]
-    cpu_ns = t[i] / hz * 1e9 / max(p[i]["received_after_stop"], 1)
-    print(f"round {i+1}: direct {d[i]['out_msgs_per_s']:.0f} msg/s, proxied {p[i]['out_msgs_per_s']:.0f} msg/s, "
-          f"ratio {ratio:.3f}; proxy CPU {cpu_ns:.0f} ns per message forwarded")
+hz, half, cores = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rows = []
+for item in sys.argv[4:]:
+    name, ticks, js = item.split("|", 2)
+    rows.append((name, int(ticks), json.loads(js)))
+direct = [r for n, t, r in rows if n == "direct"]
+print(f"\nThroughput (unlimited rate; proxy on {cores} core(s), HAProxy nbthread {cores}):")
+print(f"{'hop':<10}{'round':>6}{'out msg/s':>12}{'vs direct':>11}{'CPU ns/msg':>12}{'lost':>8}")
+seen = {}
+for name, ticks, r in rows:
+    if "@" in name:
+        continue
+    seen[name] = seen.get(name, 0) + 1
+    d = direct[seen[name] - 1]["out_msgs_per_s"]
+    cpu = ticks / hz * 1e9 / max(r["received"], 1) if name != "direct" else float("nan")
+    print(f"{name:<10}{seen[name]:>6}{r['out_msgs_per_s']:>12.0f}{r['out_msgs_per_s'] / d:>11.3f}{cpu:>12.0f}{r['lost']:>8}")
+print(f"\nLatency at {half} msg/s per publisher (half of direct's maximum), microseconds:")
+print(f"{'hop':<10}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'+p50':>9}{'+p99':>9}")
+base = next(r for n, t, r in rows if n == "direct@half")["latency_us"]
+for name, ticks, r in rows:
+    if "@" not in name:
+        continue
+    l = r["latency_us"]
+    print(f"{name.split('@')[0]:<10}{l['p50']:>9.0f}{l['p90']:>9.0f}{l['p99']:>9.0f}{l['p999']:>9.0f}{l['p50'] - base['p50']:>9.0f}{l['p99'] - base['p99']:>9.0f}")
 PY
