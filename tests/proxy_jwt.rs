@@ -13,6 +13,7 @@ use mqtt_proxy::auth::ring_provider;
 use mqtt_proxy::mqtt::{Connect, ConnectProperties, Disconnect, MqttStr, Packet, Protocol, ReasonCode};
 use serde_json::json;
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::Command;
 
 const TOKENS: &str = include_str!("fixtures/jwt/TEST-ONLY-tokens.json");
@@ -193,39 +194,13 @@ fn session_ends_when_the_token_expires() {
 #[test]
 fn shipped_jwt_config_scenario_on_plain_and_tls_listeners() {
     let broker = Mosquitto::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    // The shipped config, with free ports, this test's broker, the fixture keystore
-    // by absolute path and its password as ${KEYSTORE_PASSWORD} would give it.
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
-    let yaml = include_str!("../config/jwt.yaml")
-        .replace("${MQTT_PROXY_BIND:-127.0.0.1:7183}", "127.0.0.1:0")
-        .replace("${MQTT_PROXY_TLS_BIND:-127.0.0.1:7883}", "127.0.0.1:0")
-        .replace("${MOSQUITTO_BROKER_PORT:-1884}", &broker.port.to_string())
-        .replace("../tests/fixtures/tls", fixtures)
-        .replace("${KEYSTORE_PASSWORD}", "TEST-ONLY-keystore-password");
-    let path = dir.path().join("jwt.yaml");
-    std::fs::write(&path, &yaml).expect("write");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
-        .arg("--config")
-        .arg(&path)
-        .args(["--cores", "2"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("proxy");
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut ports = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
-        let addr: std::net::SocketAddr = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("addr="))
-            .expect("addr")
-            .parse()
-            .expect("addr");
-        ports.push(addr.port().to_string());
-    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let proxy = common::shipped::ShippedJwtProxy::start(
+        Path::new(env!("CARGO_BIN_EXE_mqtt-proxy")),
+        broker.port,
+        root,
+    );
+    let ports: Vec<String> = proxy.addrs.iter().map(|a| a.port().to_string()).collect();
     let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/TEST-ONLY-ca.pem");
     let good = format!("Bearer {}", token("pyjwt-rs256-stream"));
     // config/jwt.yaml has only the example RSA key (kid `example`).
@@ -251,8 +226,6 @@ fn shipped_jwt_config_scenario_on_plain_and_tls_listeners() {
         publish(p, &pub_args);
         assert_eq!(sub.next_message().as_deref(), Some("zilla Hello, world"), "tls={tls}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

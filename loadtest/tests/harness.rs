@@ -5,6 +5,8 @@
 
 #[path = "../../tests/common/broker.rs"]
 mod broker;
+#[path = "../../tests/common/shipped.rs"]
+mod shipped;
 
 use broker::Mosquitto;
 use std::process::Command;
@@ -68,31 +70,8 @@ fn connect_mints_tokens_the_proxy_accepts() {
     let proxy_bin = exe.parent().and_then(|d| d.parent()).expect("target dir").join("mqtt-proxy");
     assert!(proxy_bin.exists(), "{} not built (run the workspace's tests)", proxy_bin.display());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("jwt.yaml");
-    let yaml = std::fs::read_to_string(format!("{root}/config/jwt.yaml"))
-        .expect("config/jwt.yaml")
-        .replace("${MQTT_PROXY_BIND:-127.0.0.1:7183}", "127.0.0.1:0")
-        .replace("${MQTT_PROXY_TLS_BIND:-127.0.0.1:7883}", "127.0.0.1:0")
-        .replace("${MOSQUITTO_BROKER_PORT:-1884}", &broker.port.to_string())
-        .replace("../tests/fixtures/tls", &format!("{root}/tests/fixtures/tls"))
-        .replace("${KEYSTORE_PASSWORD}", "TEST-ONLY-keystore-password");
-    std::fs::write(&cfg, yaml).expect("write");
-    let mut proxy = Command::new(&proxy_bin)
-        .arg("--config")
-        .arg(&cfg)
-        .args(["--cores", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("proxy");
-    let mut out = std::io::BufReader::new(proxy.stdout.take().expect("stdout"));
-    let mut addrs = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
-        addrs.push(line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("addr").to_string());
-    }
+    let proxy = shipped::ShippedJwtProxy::start(&proxy_bin, broker.port, std::path::Path::new(root));
+    let addrs: Vec<String> = proxy.addrs.iter().map(|a| a.to_string()).collect();
     let key = format!("{root}/tests/fixtures/jwt/TEST-ONLY-rsa-private.pem");
     let ca = format!("{root}/tests/fixtures/tls/TEST-ONLY-ca.pem");
     let jwt = [
@@ -119,6 +98,4 @@ fn connect_mints_tokens_the_proxy_accepts() {
     // Without a token every connection is refused, and counted as an error.
     let none = loadtest(&["connect", "--addr", addrs[0].as_str(), "--count", "5", "--concurrency", "1"]);
     assert_eq!((none["ok"].as_u64(), none["errors"].as_u64()), (Some(0), Some(5)), "{none}");
-    let _ = proxy.kill();
-    let _ = proxy.wait();
 }

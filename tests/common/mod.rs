@@ -7,3 +7,4 @@ pub mod codec;
 pub mod gen;
 pub mod proxy;
 pub mod raw;
+pub mod shipped;
