@@ -1,12 +1,13 @@
 //! One client connection, from accept to close, on the core that accepted it.
 //!
-//! Steps: read CONNECT within the connect timeout; answer malformed or unsupported
-//! CONNECTs the way the client's version expects; run the listener's guard (refusals
-//! all look the same: CONNACK 0x87 / 5, or a close); open the upstream (first server
-//! that answers) and forward the original CONNECT bytes (without the token when a
-//! guard authenticated the client: credentials never reach the broker); relay both directions until
-//! one ends (or the core shuts down); tell a 5.0 client why, close the upstream
-//! without DISCONNECT unless the client said goodbye; log one line.
+//! Steps: TLS handshake on TLS listeners; read CONNECT within the connect timeout;
+//! answer malformed or unsupported CONNECTs the way the client's version expects;
+//! run the listener's guard (`authenticate.rs`; refusals all look alike); expand the
+//! session's topic ACL; open the upstream and forward the CONNECT (`streams.rs`;
+//! without the client's credentials when a guard read them); relay both directions
+//! until one ends, the token expires, or the core shuts down; tell a 5.0 client why,
+//! close the upstream without DISCONNECT unless the client said goodbye; log one
+//! line and count the end.
 
 use super::authenticate::{authenticate, Authenticated};
 use super::authorize::Authorizer;
@@ -47,6 +48,7 @@ fn connect_level(frame: &Frame) -> Option<u8> {
     body.get(2 + name_len).copied()
 }
 
+/// Writes one packet the proxy itself answers with, giving up after a short time.
 pub(super) async fn send(stream: &mut Shared, packet: &Packet, protocol: Protocol) {
     let Ok(bytes) = packet.to_bytes(protocol) else {
         return;
