@@ -267,3 +267,31 @@ fn client_certificate_names_the_session_for_acls() {
         }
     }
 }
+
+#[test]
+fn client_certificate_towards_a_broker_that_requires_one() {
+    let pki = Pki::new();
+    let conf = format!(
+        "certfile {}\nkeyfile {}\ncafile {}\nrequire_certificate true\n",
+        pki.server_cert.display(),
+        pki.server_key.display(),
+        pki.ca.display()
+    );
+    let broker = Mosquitto::start_with(common::broker::free_port(), &conf);
+    let config = |identity: &str| {
+        format!(
+            "listeners:\n  - name: plain\n    bind: 127.0.0.1:0\n    upstream: broker\n\
+             upstreams:\n  - name: broker\n    servers: [\"localhost:{}\"]\n    tls:\n      ca: {}\n{identity}",
+            broker.port,
+            pki.ca.display()
+        )
+    };
+    let with =
+        format!("      cert: {}\n      key: {}\n", pki.client_cert.display(), pki.client_key.display());
+    let proxy = Proxy::start(&config(&with));
+    let (_c, ack) = Raw::connect(proxy.addr, Protocol::V5, "with-cert", 30);
+    assert!(matches!(&ack, Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success), "{ack:?}");
+    let proxy = Proxy::start(&config(""));
+    let (_c, ack) = Raw::connect(proxy.addr, Protocol::V5, "without", 30);
+    assert!(matches!(&ack, Some(Packet::ConnAck(a)) if a.reason == ReasonCode::ServerUnavailable), "{ack:?}");
+}

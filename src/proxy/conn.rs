@@ -272,7 +272,14 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     .await;
     drop((c_r, u_w, u_r, c_w));
 
-    if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), client_writing.get()) {
+    if !session.connack_seen() {
+        // No DISCONNECT before CONNACK [MQTT-3.14.0-1]: a broker lost before it
+        // answered is, for the client, a broker that is unavailable.
+        if close.side() == Side::Upstream && !client_writing.get() {
+            let refusal = ConnAck::new(ReasonCode::ServerUnavailable, false);
+            send(&mut client, &Packet::ConnAck(refusal), protocol).await;
+        }
+    } else if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), client_writing.get()) {
         send(&mut client, &Packet::Disconnect(Disconnect::new(reason)), protocol).await;
     }
     // Dropping the upstream without DISCONNECT is what makes the broker publish the

@@ -72,6 +72,12 @@ impl Session {
         }
     }
 
+    /// True once the broker's CONNACK went through (before it, the proxy may not
+    /// send the client a DISCONNECT).
+    pub fn connack_seen(&self) -> bool {
+        self.connack_seen.get()
+    }
+
     /// The same session, having done 5.0 enhanced authentication with `method`.
     pub fn with_auth_method(mut self, method: MqttStr) -> Self {
         self.auth_method = Some(method);
