@@ -279,7 +279,9 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
             let refusal = ConnAck::new(ReasonCode::ServerUnavailable, false);
             send(&mut client, &Packet::ConnAck(refusal), protocol).await;
         }
-    } else if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), client_writing.get()) {
+    } else if let (true, Some(reason), false) =
+        (protocol.is_v5(), close.client_reason(), client_writing.get())
+    {
         send(&mut client, &Packet::Disconnect(Disconnect::new(reason)), protocol).await;
     }
     // Dropping the upstream without DISCONNECT is what makes the broker publish the
