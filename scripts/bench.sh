@@ -3,6 +3,7 @@
 # front of the same Mosquitto, in one run, alternating.
 #
 # Usage: scripts/bench.sh [SECONDS] [PUBLISHERS] [SIZE] [QOS] [CORES]
+#        scripts/bench.sh idle [CONNECTIONS]   memory per idle connection (default 5000)
 # Defaults: 30 s, 10 publishers, 64-byte payloads, QoS 0, one core for the proxy and
 # one thread for HAProxy. One subscriber on all topics.
 #   1. throughput, unlimited rate: direct, proxy, HAProxy, twice;
@@ -17,6 +18,8 @@ ensure_packages mosquitto:mosquitto haproxy:haproxy
 ensure_cargo
 ensure_memlock
 export PATH="/usr/sbin:$PATH"
+mode=throughput
+if [ "${1:-}" = idle ]; then mode=idle; conns=${2:-5000}; shift $#; fi
 secs=${1:-30} pubs=${2:-10} size=${3:-64} qos=${4:-0} cores=${5:-1}
 
 cargo build --release -p mqtt-proxy -p mqtt-loadtest >&2
@@ -58,6 +61,26 @@ for _ in $(seq 100); do grep -q ready "$work/ready" 2>/dev/null && break; sleep 
 paddr=$(grep -o 'addr=[^ ]*' "$work/ready" | cut -d= -f2)
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+if [ $mode = idle ]; then
+  # Each hop holds $conns client connections and as many to the broker. Client
+  # addresses are spread over 127.0.0.2-127.0.0.60 so ports never run out.
+  printf '%-10s%14s%14s%16s\n' hop "RSS before" "RSS after" "bytes/conn"
+  for hop in proxy haproxy; do
+    case $hop in proxy) a=$paddr; p=$proxy;; haproxy) a="127.0.0.1:$hport"; p=$hap;; esac
+    before=$(rss "$p")
+    coproc IDLE { target/release/mqtt-loadtest idle --addr "$a" --connections "$conns" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
+    read -r -u "${IDLE[0]}" _ready
+    after=$(rss "$p")
+    echo go >&"${IDLE[1]}"
+    read -r -u "${IDLE[0]}" result
+    wait "$IDLE_PID" 2>/dev/null || true
+    printf '%-10s%11s KiB%11s KiB%16s\n' "$hop" "$before" "$after" "$(( (after - before) * 1024 / conns ))"
+    echo "$hop $result" >&2
+  done
+  exit 0
+fi
 run() { target/release/mqtt-loadtest pubsub --addr "$1" --duration "$secs" --publishers "$pubs" --size "$size" --qos "$qos" ${2:+--rate "$2"} 2>/dev/null; }
 
 results=()

@@ -10,11 +10,15 @@
 //!   with TLS and a JWT per connection (unique, minted before the run, or one
 //!   repeated), measuring connects/s and latency.
 //!
-//! One OS thread per client with blocking sockets: simple and adequate for tens of
+//! - `idle` (see `idle.rs`): N connections held with pings, for memory per
+//!   connection; `--source-ips` spreads client addresses over 127.0.0.0/8.
+//!
+//! One OS thread per client with blocking sockets (`idle`: one thread in all): simple and adequate for tens of
 //! clients. Uses the proxy's own codec (`mqtt_proxy::mqtt`) for every packet.
 
 mod client;
 mod connect;
+mod idle;
 mod pubsub;
 mod track;
 
@@ -34,11 +38,14 @@ enum Scenario {
     Pubsub(pubsub::PubSubArgs),
     /// Connection storm: CONNECT/CONNACK rate and latency (TLS, JWT optional).
     Connect(connect::ConnectArgs),
+    /// N connections held open with pings, for memory per connection.
+    Idle(idle::IdleArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().scenario {
         Scenario::Connect(args) => connect::run(args),
         Scenario::Pubsub(args) => pubsub::run(args),
+        Scenario::Idle(args) => idle::run(args),
     }
 }

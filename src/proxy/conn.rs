@@ -12,7 +12,7 @@
 use super::authenticate::{authenticate, Authenticated};
 use super::authorize::Authorizer;
 use super::close::{Close, Side};
-use super::io::{read_into, Shared};
+use super::io::{read_into, ReadSize, Shared, MIN_READ};
 use super::relay::{Dir, Pump};
 use super::session::Session;
 use super::stats::Counters;
@@ -79,7 +79,8 @@ async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> R
             Ok(None) => {}
             Err(e) => return Err(Early::Refused(format!("first packet: {e}"))),
         }
-        match read_into(client, buf, limits.read_buffer).await {
+        let size = MIN_READ.max(buf.len()).min(limits.read_buffer);
+        match read_into(client, buf, size).await {
             Ok(0) => return Err(Early::Gone("closed before CONNECT".into())),
             Ok(_) => {}
             Err(e) => return Err(Early::Gone(e.to_string())),
@@ -110,7 +111,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let open = core.open();
     let limits = &config.limits;
 
-    let mut cbuf = BytesMut::with_capacity(limits.read_buffer);
+    let mut cbuf = BytesMut::new();
     let first = future::or(async { read_connect(&mut client, &mut cbuf, &core).await }, async {
         glommio::timer::sleep(limits.connect_timeout).await;
         Err(Early::Timeout)
@@ -237,7 +238,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         session: &session,
         client_keep_alive: connect.keep_alive,
         max_packet_size: limits.max_packet_size,
-        read_chunk: limits.read_buffer,
+        read_size: ReadSize::new(limits.read_buffer),
         counters,
         metrics: &core.metrics,
         client: &client,
@@ -246,7 +247,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         reauth: &reauth,
     };
     let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
-    let mut ubuf = BytesMut::with_capacity(limits.read_buffer);
+    let mut ubuf = BytesMut::new();
     let (mut c_r, mut u_w) = (client.clone(), upstream.clone());
     let (mut u_r, mut c_w) = (upstream.clone(), client.clone());
     let close = future::or(

@@ -84,6 +84,70 @@ impl AsyncWrite for Shared {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_size_follows_the_traffic() {
+        let r = ReadSize::new(16 * 1024);
+        assert_eq!(r.get(), MIN_READ);
+        for _ in 0..10 {
+            let n = r.get();
+            r.after(n);
+        }
+        assert_eq!(r.get(), 16 * 1024, "full reads grow to the maximum");
+        for _ in 0..10 {
+            r.after(2);
+        }
+        assert_eq!(r.get(), MIN_READ, "small reads shrink back");
+        let mut big = bytes::BytesMut::with_capacity(64 * 1024);
+        r.shrink(&mut big);
+        assert!(big.capacity() < 64 * 1024);
+    }
+}
+
+/// Smallest read; idle connections wait with buffers of this size.
+pub const MIN_READ: usize = 512;
+
+/// A read size that follows the traffic: it doubles when a read fills it (up to
+/// the configured `read_buffer`) and halves when reads stay small, so an idle
+/// connection holds a few hundred bytes per direction, a busy one full chunks.
+#[derive(Debug)]
+pub struct ReadSize {
+    now: std::cell::Cell<usize>,
+    max: usize,
+}
+
+impl ReadSize {
+    /// Starts small, grows up to `max`.
+    pub fn new(max: usize) -> Self {
+        ReadSize { now: std::cell::Cell::new(MIN_READ.min(max)), max }
+    }
+
+    /// The next read's size.
+    pub fn get(&self) -> usize {
+        self.now.get()
+    }
+
+    /// Adapts after a read of `n` bytes.
+    pub fn after(&self, n: usize) {
+        let now = self.now.get();
+        if n == now {
+            self.now.set((now * 2).min(self.max));
+        } else if n < now / 4 {
+            self.now.set((now / 2).max(MIN_READ.min(self.max)));
+        }
+    }
+
+    /// Gives back memory an emptied buffer no longer needs (after a burst).
+    pub fn shrink(&self, buf: &mut bytes::BytesMut) {
+        if buf.is_empty() && buf.capacity() > 4 * self.now.get() {
+            *buf = bytes::BytesMut::new();
+        }
+    }
+}
+
 /// Reads at most `chunk` more bytes into `buf`; `Ok(0)` at end of stream.
 pub async fn read_into(s: &mut Shared, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
     let filled = buf.len();

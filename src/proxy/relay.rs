@@ -9,7 +9,7 @@
 //! plus one read chunk.
 
 use super::close::Close;
-use super::io::{read_into, Shared};
+use super::io::{read_into, ReadSize, Shared};
 use super::session::{Session, Verdict};
 use super::stats::Counters;
 use crate::auth::AuthError;
@@ -40,8 +40,8 @@ pub struct Pump<'a> {
     pub client_keep_alive: u16,
     /// Limit on a frame from the source.
     pub max_packet_size: usize,
-    /// Read chunk.
-    pub read_chunk: usize,
+    /// Read size, adapted to the traffic (at most the configured read buffer).
+    pub read_size: ReadSize,
     /// Counters of this direction.
     pub counters: &'a Counters,
     /// The core's counters (traffic of this direction is added there too).
@@ -199,7 +199,8 @@ impl Pump<'_> {
                 return c;
             }
             let keep_alive = self.session.keep_alive.get();
-            let read = read_into(src, buf, self.read_chunk);
+            self.read_size.shrink(buf);
+            let read = read_into(src, buf, self.read_size.get());
             let r = if self.dir == Dir::Up && keep_alive > 0 {
                 let limit = Duration::from_millis(u64::from(keep_alive) * 1500);
                 futures_lite::future::or(async { Some(read.await) }, async {
@@ -213,7 +214,7 @@ impl Pump<'_> {
             match r {
                 None => return Close::KeepAliveTimeout,
                 Some(Ok(0)) => return self.gone("end of stream".into()),
-                Some(Ok(_)) => {}
+                Some(Ok(n)) => self.read_size.after(n),
                 Some(Err(e)) => return self.gone(e.to_string()),
             }
         }
