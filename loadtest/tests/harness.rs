@@ -99,3 +99,24 @@ fn connect_mints_tokens_the_proxy_accepts() {
     let none = loadtest(&["connect", "--addr", addrs[0].as_str(), "--count", "5", "--concurrency", "1"]);
     assert_eq!((none["ok"].as_u64(), none["errors"].as_u64()), (Some(0), Some(5)), "{none}");
 }
+
+#[test]
+fn idle_holds_connections_from_several_source_addresses() {
+    let broker = Mosquitto::start();
+    let r = loadtest(&[
+        "idle",
+        "--addr",
+        &broker.addr(),
+        "--connections",
+        "60",
+        "--hold",
+        "1",
+        "--keep-alive",
+        "2",
+        "--source-ips",
+        "127.0.0.2-127.0.0.4",
+    ]);
+    assert_eq!(r["connections"].as_u64(), Some(60), "{r}");
+    assert_eq!(r["write_errors"].as_u64(), Some(0), "{r}");
+    assert!(r["pings"].as_u64().unwrap_or(0) >= 60, "{r}");
+}
