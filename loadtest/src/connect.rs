@@ -54,6 +54,9 @@ pub struct ConnectArgs {
     /// A new token (new `sub`) per connection; otherwise one token for all.
     #[arg(long)]
     unique: bool,
+    /// Connections per second in all (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
 }
 
 fn mint(args: &ConnectArgs, n: usize) -> Result<Vec<String>> {
@@ -118,6 +121,10 @@ pub fn run(args: ConnectArgs) -> Result<()> {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= args.count {
                         return Ok((hist, errors));
+                    }
+                    if args.rate > 0 {
+                        let due = start + std::time::Duration::from_secs_f64(i as f64 / args.rate as f64);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
                     }
                     let username = tokens.get(i % tokens.len().max(1)).map(|t| format!("Bearer {t}"));
                     let connect = Packet::Connect(Box::new(Connect {

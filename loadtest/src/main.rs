@@ -20,6 +20,7 @@ mod client;
 mod connect;
 mod idle;
 mod pubsub;
+mod report;
 mod track;
 
 use anyhow::Result;

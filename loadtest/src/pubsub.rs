@@ -60,6 +60,9 @@ pub struct PubSubArgs {
     /// Also write the JSON result to this file.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
+    /// Write an HTML report (throughput over time, latency percentiles) here.
+    #[arg(long)]
+    pub report: Option<std::path::PathBuf>,
 }
 
 const HEADER: usize = 20;
@@ -70,6 +73,8 @@ struct Shared {
     stop: AtomicBool,
     sent: Vec<AtomicU64>,
     received: AtomicU64,
+    /// Subscribers hand over their latency samples about once a second.
+    interval: std::sync::Mutex<Histogram<u64>>,
 }
 
 fn qos(q: u8) -> Result<QoS> {
@@ -182,6 +187,8 @@ fn subscriber(
     }
     ready.wait();
     let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000_000, 3)?;
+    let mut interval = Histogram::<u64>::new_with_bounds(1, 600_000_000_000, 3)?;
+    let mut handed = Instant::now();
     let mut tracks: HashMap<u32, Track> = HashMap::new();
     let mut quiet = 0;
     loop {
@@ -193,6 +200,14 @@ fn subscriber(
                 let seq = u64::from_be_bytes(b[12..20].try_into().unwrap_or_default());
                 let now = sh.start.elapsed().as_nanos() as u64;
                 let _ = latency.record(now.saturating_sub(sent).max(1));
+                let _ = interval.record(now.saturating_sub(sent).max(1));
+                if handed.elapsed() >= Duration::from_millis(250) {
+                    if let Ok(mut h) = sh.interval.lock() {
+                        let _ = h.add(&interval);
+                    }
+                    interval.reset();
+                    handed = Instant::now();
+                }
                 tracks.entry(publisher).or_default().see(seq);
                 sh.received.fetch_add(1, Ordering::Relaxed);
                 match p.qos {
@@ -228,6 +243,7 @@ pub fn run(a: PubSubArgs) -> Result<()> {
         stop: AtomicBool::new(false),
         sent: (0..a.publishers).map(|_| AtomicU64::new(0)).collect(),
         received: AtomicU64::new(0),
+        interval: std::sync::Mutex::new(Histogram::new_with_bounds(1, 600_000_000_000, 3)?),
     });
     let go = Arc::new(Barrier::new(a.publishers + a.subscribers + 1));
     let subs: Vec<_> = (0..a.subscribers)
@@ -250,7 +266,20 @@ pub fn run(a: PubSubArgs) -> Result<()> {
     for sec in 1..=a.duration {
         std::thread::sleep(Duration::from_secs(sec).saturating_sub(t0.elapsed()));
         let (s, r) = (total_sent(&sh), sh.received.load(Ordering::Relaxed));
-        eprintln!("t={sec:>3}s  in {:>9} msg/s  out {:>9} msg/s", s - last_s, r - last_r);
+        let (p50, p99, max) = match sh.interval.lock() {
+            Ok(mut h) => {
+                let q = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                let v = (q(0.5), q(0.99), h.max() as f64 / 1000.0);
+                h.reset();
+                v
+            }
+            Err(_) => (0.0, 0.0, 0.0),
+        };
+        eprintln!(
+            "t={sec:>3}s  in {:>9} msg/s  out {:>9} msg/s  latency p50 {p50:>9.0} µs  p99 {p99:>9.0} µs  max {max:>9.0} µs",
+            s - last_s,
+            r - last_r
+        );
         timeline.push((s - last_s, r - last_r));
         (last_s, last_r) = (s, r);
     }
@@ -275,6 +304,7 @@ pub fn run(a: PubSubArgs) -> Result<()> {
         }
     }
     let us = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+    let timeline_pairs = timeline.clone();
     let timeline: Vec<String> = timeline.iter().map(|(s, r)| format!("[{s},{r}]")).collect();
     let json = format!(
         "{{\"scenario\":\"pubsub\",\"publishers\":{},\"subscribers\":{},\"qos\":{},\"version\":{},\"size\":{},\"rate\":{},\"tls\":{},\"seconds\":{seconds:.2},\"sent\":{},\"received\":{received},\"lost\":{lost},\"duplicates\":{dup},\"reordered\":{reordered},\"in_msgs_per_s\":{:.0},\"out_msgs_per_s\":{:.0},\"latency_us\":{{\"p50\":{:.1},\"p90\":{:.1},\"p99\":{:.1},\"p999\":{:.1},\"max\":{:.1}}},\"per_second_in_out\":[{}]}}",
@@ -296,8 +326,34 @@ pub fn run(a: PubSubArgs) -> Result<()> {
         timeline.join(",")
     );
     println!("{json}");
+    eprintln!(
+        "total: sent {} received {received} lost {lost} duplicates {dup} reordered {reordered}; latency µs p50 {:.0} p90 {:.0} p99 {:.0} p99.9 {:.0} max {:.0}",
+        sent_per_pub.iter().sum::<u64>(),
+        us(0.5),
+        us(0.9),
+        us(0.99),
+        us(0.999),
+        latency.max() as f64 / 1000.0
+    );
     if let Some(path) = &a.json {
         std::fs::write(path, format!("{json}\n"))?;
+    }
+    if let Some(path) = &a.report {
+        let percentiles: Vec<(String, f64)> = [
+            ("p50", 0.5),
+            ("p75", 0.75),
+            ("p90", 0.9),
+            ("p95", 0.95),
+            ("p99", 0.99),
+            ("p99.9", 0.999),
+            ("p99.99", 0.9999),
+        ]
+        .iter()
+        .map(|(l, q)| (l.to_string(), us(*q)))
+        .chain([("max".to_string(), latency.max() as f64 / 1000.0)])
+        .collect();
+        let page = crate::report::html("mqtt-loadtest pubsub", &json, &timeline_pairs, &percentiles);
+        std::fs::write(path, page)?;
     }
     Ok(())
 }

@@ -95,6 +95,14 @@ fn connect_mints_tokens_the_proxy_accepts() {
         &[&["connect", "--addr", addrs[1].as_str(), "--tls-ca", ca.as_str()][..], &jwt[..]].concat(),
     );
     assert_eq!((tls["ok"].as_u64(), tls["errors"].as_u64()), (Some(50), Some(0)), "{tls}");
+    // At a target rate.
+    let paced =
+        loadtest(&[&["connect", "--addr", addrs[0].as_str(), "--rate", "200"][..], &jwt[..]].concat());
+    assert_eq!(paced["ok"].as_u64(), Some(50), "{paced}");
+    assert!(
+        paced["seconds"].as_f64().unwrap_or(0.0) >= 0.2,
+        "50 connections at 200/s take at least 0.245 s: {paced}"
+    );
     // Without a token every connection is refused, and counted as an error.
     let none = loadtest(&["connect", "--addr", addrs[0].as_str(), "--count", "5", "--concurrency", "1"]);
     assert_eq!((none["ok"].as_u64(), none["errors"].as_u64()), (Some(0), Some(5)), "{none}");
