@@ -111,3 +111,25 @@ impl Conn {
         }
     }
 }
+
+/// A short name for what went wrong, for error counts by kind.
+pub fn error_kind(e: &anyhow::Error) -> &'static str {
+    let text = e.to_string();
+    if e.downcast_ref::<rustls::Error>().is_some() || text.contains("certificate") || text.contains("TLS") {
+        "tls"
+    } else if text.starts_with("refused") || text.starts_with("no CONNACK") {
+        "refused"
+    } else if text.contains("closed") {
+        "closed"
+    } else if text.starts_with("connect ") || text.contains("Connection refused") {
+        "connect"
+    } else {
+        "io"
+    }
+}
+
+/// Error counts as a JSON object.
+pub fn kinds_json(counts: &std::collections::BTreeMap<&'static str, usize>) -> String {
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("\"{k}\":{n}")).collect();
+    format!("{{{}}}", parts.join(","))
+}

@@ -9,6 +9,7 @@ use bytes::BytesMut;
 use hdrhistogram::Histogram;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mqtt_proxy::mqtt::{self, Connect, MqttStr, Packet, Protocol};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +58,9 @@ pub struct ConnectArgs {
     /// Connections per second in all (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// Also write the JSON result to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 fn mint(args: &ConnectArgs, n: usize) -> Result<Vec<String>> {
@@ -110,18 +114,21 @@ pub fn run(args: ConnectArgs) -> Result<()> {
     let tokens = Arc::new(mint(&args, args.count)?);
     let tls = args.tls_ca.as_deref().map(|ca| crate::client::tls(ca, &args.tls_name)).transpose()?;
     let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..args.concurrency.max(1))
         .map(|_| {
-            let (args, tokens, tls, next) = (args.clone(), tokens.clone(), tls.clone(), next.clone());
-            std::thread::spawn(move || -> Result<(Histogram<u64>, usize)> {
+            let (args, tokens, tls, next, done) =
+                (args.clone(), tokens.clone(), tls.clone(), next.clone(), done.clone());
+            std::thread::spawn(move || -> Result<(Histogram<u64>, BTreeMap<&'static str, usize>, Instant)> {
                 let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-                let mut errors = 0;
+                let mut errors = BTreeMap::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= args.count {
-                        return Ok((hist, errors));
+                        return Ok((hist, errors, Instant::now()));
                     }
+                    done.fetch_add(1, Ordering::Relaxed);
                     if args.rate > 0 {
                         let due = start + std::time::Duration::from_secs_f64(i as f64 / args.rate as f64);
                         std::thread::sleep(due.saturating_duration_since(Instant::now()));
@@ -139,7 +146,10 @@ pub fn run(args: ConnectArgs) -> Result<()> {
                     }))
                     .to_bytes(Protocol::V311)?;
                     let t0 = Instant::now();
-                    let tcp = TcpStream::connect(&args.addr)?;
+                    let Ok(tcp) = TcpStream::connect(&args.addr) else {
+                        *errors.entry("connect").or_insert(0) += 1;
+                        continue;
+                    };
                     tcp.set_nodelay(true)?;
                     let r = match &tls {
                         Some((cfg, name)) => {
@@ -152,33 +162,53 @@ pub fn run(args: ConnectArgs) -> Result<()> {
                         Ok(()) => {
                             let _ = hist.record(t0.elapsed().as_micros().max(1) as u64);
                         }
-                        Err(_) => errors += 1,
+                        Err(e) => *errors.entry(crate::client::error_kind(&e)).or_insert(0) += 1,
                     }
                 }
             })
         })
         .collect();
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut errors = 0;
-    for w in workers {
-        let (h, e) = w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
-        hist.add(h)?;
-        errors += e;
+    // A progress line every second while the storm runs.
+    let (mut last, mut sec) = (0, 1);
+    while !workers.iter().all(|w| w.is_finished()) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if start.elapsed() >= std::time::Duration::from_secs(sec) {
+            let now = done.load(Ordering::Relaxed);
+            eprintln!("t={sec:>3}s  {:>8} connects/s", now - last);
+            (last, sec) = (now, sec + 1);
+        }
     }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{{\"scenario\":\"connect\",\"count\":{},\"concurrency\":{},\"tls\":{},\"jwt\":{},\"unique_tokens\":{},\"ok\":{},\"errors\":{errors},\"seconds\":{secs:.2},\"connects_per_s\":{:.0},\"latency_us\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{}}}}}",
+    let mut finished = start;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for w in workers {
+        let (h, e, end) = w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+        hist.add(h)?;
+        finished = finished.max(end);
+        for (k, n) in e {
+            *by_kind.entry(k).or_insert(0) += n;
+        }
+    }
+    let errors: usize = by_kind.values().sum();
+    let secs = finished.duration_since(start).as_secs_f64();
+    let json = format!(
+        "{{\"scenario\":\"connect\",\"count\":{},\"concurrency\":{},\"tls\":{},\"jwt\":{},\"unique_tokens\":{},\"ok\":{},\"errors\":{errors},\"errors_by_kind\":{},\"seconds\":{secs:.2},\"connects_per_s\":{:.0},\"latency_us\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{}}}}}",
         args.count,
         args.concurrency,
         args.tls_ca.is_some(),
         args.jwt_key.is_some(),
         args.unique,
         hist.len(),
+        crate::client::kinds_json(&by_kind),
         hist.len() as f64 / secs,
         hist.value_at_quantile(0.5),
         hist.value_at_quantile(0.9),
         hist.value_at_quantile(0.99),
         hist.max()
     );
+    println!("{json}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, format!("{json}\n"))?;
+    }
     Ok(())
 }

@@ -35,6 +35,9 @@ pub struct IdleArgs {
     /// before holding (lets a script measure the server in between).
     #[arg(long)]
     pause: bool,
+    /// Also write the JSON result to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 fn sources(spec: &Option<String>) -> Result<Vec<Ipv4Addr>> {
@@ -109,10 +112,14 @@ pub fn run(args: IdleArgs) -> Result<()> {
     for c in conns.iter_mut() {
         let _ = c.write_all(&[0xE0, 0x00]);
     }
-    println!(
+    let json = format!(
         "{{\"scenario\":\"idle\",\"connections\":{},\"setup_seconds\":{setup:.2},\"connects_per_s\":{:.0},\"pings\":{pings},\"write_errors\":{lost}}}",
         conns.len(),
         conns.len() as f64 / setup.max(1e-9)
     );
+    println!("{json}");
+    if let Some(path) = &args.json {
+        std::fs::write(path, format!("{json}\n"))?;
+    }
     Ok(())
 }

@@ -286,14 +286,36 @@ pub fn run(a: PubSubArgs) -> Result<()> {
     let seconds = t0.elapsed().as_secs_f64();
     let (sent_window, recv_window) = (total_sent(&sh), sh.received.load(Ordering::Relaxed));
     sh.stop.store(true, Ordering::Relaxed);
+    // A client that fails ends alone; the run goes on and counts it.
+    let mut errors: std::collections::BTreeMap<&'static str, usize> = Default::default();
     for p in pubs {
-        p.join().map_err(|_| anyhow::anyhow!("publisher panicked"))??;
+        match p.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => *errors.entry(client::error_kind(&e)).or_insert(0) += 1,
+            Err(_) => *errors.entry("panic").or_insert(0) += 1,
+        }
     }
     let sent_per_pub: Vec<u64> = sh.sent.iter().map(|s| s.load(Ordering::Relaxed)).collect();
     let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000_000, 3)?;
     let (mut lost, mut dup, mut reordered, mut received) = (0u64, 0u64, 0u64, 0u64);
     for s in subs {
-        let r = s.join().map_err(|_| anyhow::anyhow!("subscriber panicked"))??;
+        let r = match s.join() {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                *errors.entry(client::error_kind(&e)).or_insert(0) += 1;
+                SubResult {
+                    latency: Histogram::new_with_bounds(1, 600_000_000_000, 3)?,
+                    tracks: HashMap::new(),
+                }
+            }
+            Err(_) => {
+                *errors.entry("panic").or_insert(0) += 1;
+                SubResult {
+                    latency: Histogram::new_with_bounds(1, 600_000_000_000, 3)?,
+                    tracks: HashMap::new(),
+                }
+            }
+        };
         latency.add(&r.latency)?;
         for (p, sent) in sent_per_pub.iter().enumerate() {
             let t = r.tracks.get(&(p as u32)).cloned().unwrap_or_else(Track::new);
@@ -307,7 +329,7 @@ pub fn run(a: PubSubArgs) -> Result<()> {
     let timeline_pairs = timeline.clone();
     let timeline: Vec<String> = timeline.iter().map(|(s, r)| format!("[{s},{r}]")).collect();
     let json = format!(
-        "{{\"scenario\":\"pubsub\",\"publishers\":{},\"subscribers\":{},\"qos\":{},\"version\":{},\"size\":{},\"rate\":{},\"tls\":{},\"seconds\":{seconds:.2},\"sent\":{},\"received\":{received},\"lost\":{lost},\"duplicates\":{dup},\"reordered\":{reordered},\"in_msgs_per_s\":{:.0},\"out_msgs_per_s\":{:.0},\"latency_us\":{{\"p50\":{:.1},\"p90\":{:.1},\"p99\":{:.1},\"p999\":{:.1},\"max\":{:.1}}},\"per_second_in_out\":[{}]}}",
+        "{{\"scenario\":\"pubsub\",\"publishers\":{},\"subscribers\":{},\"qos\":{},\"version\":{},\"size\":{},\"rate\":{},\"tls\":{},\"seconds\":{seconds:.2},\"sent\":{},\"received\":{received},\"lost\":{lost},\"duplicates\":{dup},\"reordered\":{reordered},\"errors_by_kind\":{},\"in_msgs_per_s\":{:.0},\"out_msgs_per_s\":{:.0},\"latency_us\":{{\"p50\":{:.1},\"p90\":{:.1},\"p99\":{:.1},\"p999\":{:.1},\"max\":{:.1}}},\"per_second_in_out\":[{}]}}",
         a.publishers,
         a.subscribers,
         a.qos,
@@ -316,6 +338,7 @@ pub fn run(a: PubSubArgs) -> Result<()> {
         a.rate,
         a.tls_ca.is_some(),
         sent_per_pub.iter().sum::<u64>(),
+        client::kinds_json(&errors),
         sent_window as f64 / seconds,
         recv_window as f64 / seconds,
         us(0.5),
@@ -327,8 +350,9 @@ pub fn run(a: PubSubArgs) -> Result<()> {
     );
     println!("{json}");
     eprintln!(
-        "total: sent {} received {received} lost {lost} duplicates {dup} reordered {reordered}; latency µs p50 {:.0} p90 {:.0} p99 {:.0} p99.9 {:.0} max {:.0}",
+        "total: sent {} received {received} lost {lost} duplicates {dup} reordered {reordered} errors {:?}; latency µs p50 {:.0} p90 {:.0} p99 {:.0} p99.9 {:.0} max {:.0}",
         sent_per_pub.iter().sum::<u64>(),
+        errors,
         us(0.5),
         us(0.9),
         us(0.99),

@@ -106,6 +106,7 @@ fn connect_mints_tokens_the_proxy_accepts() {
     // Without a token every connection is refused, and counted as an error.
     let none = loadtest(&["connect", "--addr", addrs[0].as_str(), "--count", "5", "--concurrency", "1"]);
     assert_eq!((none["ok"].as_u64(), none["errors"].as_u64()), (Some(0), Some(5)), "{none}");
+    assert_eq!(none["errors_by_kind"]["refused"].as_u64(), Some(5), "{none}");
 }
 
 #[test]
