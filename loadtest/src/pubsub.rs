@@ -266,19 +266,24 @@ pub fn run(a: PubSubArgs) -> Result<()> {
     for sec in 1..=a.duration {
         std::thread::sleep(Duration::from_secs(sec).saturating_sub(t0.elapsed()));
         let (s, r) = (total_sent(&sh), sh.received.load(Ordering::Relaxed));
-        let (p50, p99, max) = match sh.interval.lock() {
+        let pct = match sh.interval.lock() {
             Ok(mut h) => {
                 let q = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-                let v = (q(0.5), q(0.99), h.max() as f64 / 1000.0);
+                let v = [q(0.5), q(0.9), q(0.99), q(0.999), h.max() as f64 / 1000.0];
                 h.reset();
                 v
             }
-            Err(_) => (0.0, 0.0, 0.0),
+            Err(_) => [0.0; 5],
         };
         eprintln!(
-            "t={sec:>3}s  in {:>9} msg/s  out {:>9} msg/s  latency p50 {p50:>9.0} µs  p99 {p99:>9.0} µs  max {max:>9.0} µs",
+            "t={sec:>3}s  in {:>9} msg/s  out {:>9} msg/s  latency µs p50 {:>7.0} p90 {:>7.0} p99 {:>7.0} p99.9 {:>7.0} max {:>7.0}",
             s - last_s,
-            r - last_r
+            r - last_r,
+            pct[0],
+            pct[1],
+            pct[2],
+            pct[3],
+            pct[4]
         );
         timeline.push((s - last_s, r - last_r));
         (last_s, last_r) = (s, r);
