@@ -199,7 +199,6 @@ impl Pump<'_> {
                 return c;
             }
             let keep_alive = self.session.keep_alive.get();
-            self.read_size.shrink(buf);
             let read = read_into(src, buf, self.read_size.get());
             let r = if self.dir == Dir::Up && keep_alive > 0 {
                 let limit = Duration::from_millis(u64::from(keep_alive) * 1500);
