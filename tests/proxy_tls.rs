@@ -24,6 +24,16 @@ fn tls_config(broker: &str, tls: &str) -> String {
     )
 }
 
+/// A plain listener in front of a TLS broker on `localhost:port`; `extra` adds keys
+/// to the upstream's `tls:` section.
+fn upstream_tls_config(port: u16, ca: &Path, extra: &str) -> String {
+    format!(
+        "listeners:\n  - name: plain\n    bind: 127.0.0.1:0\n    upstream: broker\n\
+         upstreams:\n  - name: broker\n    servers: [\"localhost:{port}\"]\n    tls:\n      ca: {}\n{extra}",
+        ca.display()
+    )
+}
+
 fn pem_tls(cert: &Path, key: &Path) -> String {
     format!(
         "      cert: {}\n      key: {}\n      alpn: [mqtt]\n      handshake_timeout: 2s\n",
@@ -206,14 +216,7 @@ fn tls_to_the_broker() {
         pki.ca.display()
     );
     let broker = Mosquitto::start_with(common::broker::free_port(), &tls_conf);
-    let upstream_tls = |ca: &Path| {
-        format!(
-            "listeners:\n  - name: plain\n    bind: 127.0.0.1:0\n    upstream: broker\n\
-             upstreams:\n  - name: broker\n    servers: [\"localhost:{}\"]\n    tls:\n      ca: {}\n",
-            broker.port,
-            ca.display()
-        )
-    };
+    let upstream_tls = |ca: &Path| upstream_tls_config(broker.port, ca, "");
     let proxy = Proxy::start(&upstream_tls(&pki.ca));
     let mut sub = Sub::start(proxy.port(), &["-t", "over/tls", "-C", "1"]);
     publish(proxy.port(), &["-t", "over/tls", "-m", "sealed"]);
@@ -278,14 +281,7 @@ fn client_certificate_towards_a_broker_that_requires_one() {
         pki.ca.display()
     );
     let broker = Mosquitto::start_with(common::broker::free_port(), &conf);
-    let config = |identity: &str| {
-        format!(
-            "listeners:\n  - name: plain\n    bind: 127.0.0.1:0\n    upstream: broker\n\
-             upstreams:\n  - name: broker\n    servers: [\"localhost:{}\"]\n    tls:\n      ca: {}\n{identity}",
-            broker.port,
-            pki.ca.display()
-        )
-    };
+    let config = |identity: &str| upstream_tls_config(broker.port, &pki.ca, identity);
     let with =
         format!("      cert: {}\n      key: {}\n", pki.client_cert.display(), pki.client_key.display());
     let proxy = Proxy::start(&config(&with));

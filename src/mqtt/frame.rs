@@ -73,6 +73,18 @@ impl Frame {
         }
     }
 
+    /// The frame starting at `off` in `bytes`, which the caller already framed (the
+    /// relay cuts a run of complete frames first): one header read, no copy.
+    #[inline]
+    pub fn at(bytes: &Bytes, off: usize) -> Result<Frame, DecodeError> {
+        match check(&bytes[off..], usize::MAX)? {
+            FrameCheck::Complete { header_len, len } => {
+                Ok(Frame { raw: bytes.slice(off..off + len), header_len: header_len as u8 })
+            }
+            FrameCheck::Incomplete { .. } => Err(DecodeError::Truncated),
+        }
+    }
+
     /// Wraps bytes that hold exactly one frame (e.g. a frame we encoded).
     pub fn from_bytes(raw: Bytes, max_size: usize) -> Result<Frame, DecodeError> {
         match check(&raw, max_size)? {

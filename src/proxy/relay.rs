@@ -134,13 +134,7 @@ impl Pump<'_> {
             let (mut off, mut start) = (0, 0);
             let mut outcome = None;
             while off < end {
-                let frame = match mqtt::frame::check(&chunk[off..], usize::MAX) {
-                    Ok(FrameCheck::Complete { len, .. }) => {
-                        mqtt::Frame::from_bytes(chunk.slice(off..off + len), usize::MAX)
-                    }
-                    _ => Err(mqtt::DecodeError::Truncated),
-                };
-                let frame = frame.map_err(|e| self.malformed(e))?;
+                let frame = mqtt::Frame::at(&chunk, off).map_err(|e| self.malformed(e))?;
                 let len = frame.len();
                 self.counters.packets.set(self.counters.packets.get() + 1);
                 self.core_counters().1.add(1);
