@@ -13,8 +13,12 @@
 //! - [`auth`]: JWT guard: verification on `ring` (time is an argument), token cache,
 //!   topic ACL templates, throttling.
 //! - [`tls`]: rustls (ring) server and client configurations from PEM / PKCS#12.
+//! - [`schema`]: payload validation (JSON Schema, Avro, Protobuf, primitives) from
+//!   catalogs; pure, compiled into the shared snapshot.
+//! - [`registry`]: the Confluent Schema Registry client and its refresh thread
+//!   (off the data path).
 //!
-//! Modules still to come (each in its own issue): `route`, `schema`, `asyncapi`.
+//! Modules still to come (each in its own issue): `route`, `asyncapi`.
 #![warn(missing_docs)]
 
 pub mod auth;
@@ -22,4 +26,7 @@ pub mod config;
 pub mod metrics;
 pub mod mqtt;
 pub mod proxy;
+pub mod registry;
+
+pub mod schema;
 pub mod tls;

@@ -10,6 +10,8 @@ mod duration;
 mod env;
 mod guard;
 mod raw;
+mod raw_schema;
+mod schema;
 mod tls;
 
 pub use tls::ServerTls;
@@ -143,6 +145,10 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// JWT guards.
     pub guards: Vec<crate::auth::Guard>,
+    /// Payload validation rules with their compiled validators.
+    pub schemas: std::sync::Arc<crate::schema::Schemas>,
+    /// Registry catalogs (for the refresh threads).
+    pub registries: std::sync::Arc<crate::registry::Registries>,
 }
 
 /// The documented default config, printed by `--print-default-config`.
@@ -415,6 +421,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         })?),
         None => None,
     };
+    let (schemas, registries) = schema::compile(&raw.catalogs, &raw.schemas, base)?;
     Ok(Config {
         listeners,
         upstreams,
@@ -422,6 +429,8 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         shutdown_timeout: raw.shutdown_timeout.map_or(Duration::from_secs(5), |d| d.0),
         metrics,
         guards,
+        schemas: std::sync::Arc::new(schemas),
+        registries: std::sync::Arc::new(registries),
     })
 }
 

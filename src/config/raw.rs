@@ -28,6 +28,12 @@ pub struct RawConfig {
     /// JWT guards.
     #[serde(default)]
     pub guards: Vec<RawGuard>,
+    /// Schema catalogs.
+    #[serde(default)]
+    pub catalogs: Vec<super::raw_schema::RawCatalog>,
+    /// Payload validation rules.
+    #[serde(default)]
+    pub schemas: Vec<super::raw_schema::RawRule>,
 }
 
 /// The metrics endpoint.

@@ -10,6 +10,7 @@ pub mod http;
 
 use crate::auth::AuthError;
 use crate::proxy::Close;
+use crate::schema::{Direction, Reason};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,7 +61,7 @@ const REFUSALS: [(Refusal, &str); 5] = [
     (Refusal::TlsHandshake, "tls_handshake"),
 ];
 
-const CLOSE_LABELS: [&str; 11] = [
+const CLOSE_LABELS: [&str; 12] = [
     "client_disconnect",
     "client_gone",
     "client_protocol_error",
@@ -72,6 +73,7 @@ const CLOSE_LABELS: [&str; 11] = [
     "token_expired",
     "acl_denied",
     "reauth_failed",
+    "invalid_payload",
 ];
 
 /// One core's counters.
@@ -82,7 +84,7 @@ pub struct CoreMetrics {
     /// Connections open now (gauge).
     pub open: Counter,
     refused: [Counter; 5],
-    closed: [Counter; 11],
+    closed: [Counter; 12],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.
     pub bytes_up: Counter,
@@ -98,6 +100,15 @@ pub struct CoreMetrics {
     pub acl_denied_publish: Counter,
     /// Subscription filters refused by a topic ACL.
     pub acl_denied_subscribe: Counter,
+    /// Messages refused by payload validation: rule × direction × reason.
+    schema_rejected: Box<[Counter]>,
+}
+
+/// Directions × reasons per validation rule.
+const SCHEMA_SLOTS: usize = 2 * Reason::ALL.len();
+
+fn schema_slot(rule: usize, dir: Direction, reason: Reason) -> usize {
+    rule * SCHEMA_SLOTS + (dir as usize) * Reason::ALL.len() + reason.index()
 }
 
 impl CoreMetrics {
@@ -115,6 +126,13 @@ impl CoreMetrics {
         }
     }
 
+    /// Counts a message refused by validation rule `rule`.
+    pub fn schema_rejected(&self, rule: usize, dir: Direction, reason: Reason) {
+        if let Some(c) = self.schema_rejected.get(schema_slot(rule, dir, reason)) {
+            c.add(1);
+        }
+    }
+
     /// Counts a session end by its reason.
     pub fn closed(&self, c: &Close) {
         if let Some(i) = CLOSE_LABELS.iter().position(|l| *l == c.label()) {
@@ -125,13 +143,26 @@ impl CoreMetrics {
 
 /// All cores' counters, for the exposition thread.
 #[derive(Debug, Default, Clone)]
-pub struct Registry(Arc<Mutex<Vec<Arc<CoreMetrics>>>>);
+pub struct Registry {
+    cores: Arc<Mutex<Vec<Arc<CoreMetrics>>>>,
+    /// Topic filters of the validation rules (metric labels), in rule order.
+    schema_filters: Arc<Vec<String>>,
+}
 
 impl Registry {
+    /// A registry whose cores count rejections for these validation rules.
+    pub fn new(schema_filters: Vec<String>) -> Self {
+        Registry { cores: Arc::default(), schema_filters: Arc::new(schema_filters) }
+    }
+
     /// Adds a core (once, at start-up) and returns its counters.
     pub fn register(&self) -> Arc<CoreMetrics> {
-        let m = Arc::new(CoreMetrics::default());
-        if let Ok(mut v) = self.0.lock() {
+        let slots = self.schema_filters.len() * SCHEMA_SLOTS;
+        let m = Arc::new(CoreMetrics {
+            schema_rejected: (0..slots).map(|_| Counter::default()).collect(),
+            ..CoreMetrics::default()
+        });
+        if let Ok(mut v) = self.cores.lock() {
             v.push(m.clone());
         }
         m
@@ -139,7 +170,7 @@ impl Registry {
 
     /// The Prometheus text exposition of the sums over all cores.
     pub fn render(&self) -> String {
-        let cores = self.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let cores = self.cores.lock().map(|v| v.clone()).unwrap_or_default();
         let sum = |f: &dyn Fn(&CoreMetrics) -> u64| cores.iter().map(|c| f(c)).sum::<u64>();
         let mut out = String::new();
         type Read = fn(&CoreMetrics) -> u64;
@@ -203,6 +234,28 @@ impl Registry {
             let v = sum(&|c| c.closed[i].get());
             let _ = writeln!(out, "mqtt_proxy_sessions_closed_total{{reason=\"{label}\"}} {v}");
         }
+        if !self.schema_filters.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP mqtt_proxy_schema_rejected_total Messages refused by payload validation, by rule filter, direction and reason.\n# TYPE mqtt_proxy_schema_rejected_total counter"
+            );
+        }
+        for (rule, filter) in self.schema_filters.iter().enumerate() {
+            let filter = filter.replace('\\', "\\\\").replace('"', "\\\"");
+            for dir in [Direction::Publish, Direction::Deliver] {
+                for reason in Reason::ALL {
+                    let v = sum(&|c| {
+                        c.schema_rejected.get(schema_slot(rule, dir, reason)).map_or(0, Counter::get)
+                    });
+                    let _ = writeln!(
+                        out,
+                        "mqtt_proxy_schema_rejected_total{{filter=\"{filter}\",direction=\"{}\",reason=\"{}\"}} {v}",
+                        dir.label(),
+                        reason.label()
+                    );
+                }
+            }
+        }
         out
     }
 }
@@ -213,8 +266,11 @@ mod tests {
 
     #[test]
     fn sums_over_cores_and_labels_every_close_reason() {
-        let r = Registry::default();
+        let r = Registry::new(vec!["factory/+/telemetry".into()]);
         let (a, b) = (r.register(), r.register());
+        a.schema_rejected(0, Direction::Deliver, Reason::Schema);
+        b.schema_rejected(0, Direction::Deliver, Reason::Schema);
+        b.schema_rejected(7, Direction::Deliver, Reason::Schema);
         a.bytes_up.add(10);
         b.bytes_up.add(5);
         a.closed(&Close::KeepAliveTimeout);
@@ -229,6 +285,12 @@ mod tests {
         assert!(text.contains("mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"} 1\n"));
         assert!(text.contains("mqtt_proxy_connections_open 1\n"));
         assert!(text.contains("mqtt_proxy_cores 2\n"));
+        assert!(text.contains(
+            "mqtt_proxy_schema_rejected_total{filter=\"factory/+/telemetry\",direction=\"deliver\",reason=\"schema\"} 2\n"
+        ));
+        assert!(text.contains(
+            "mqtt_proxy_schema_rejected_total{filter=\"factory/+/telemetry\",direction=\"publish\",reason=\"schema\"} 0\n"
+        ));
         // Every Close label is known here.
         for c in [
             Close::ClientDisconnect,
@@ -242,6 +304,7 @@ mod tests {
             Close::TokenExpired,
             Close::Denied(String::new()),
             Close::ReauthFailed,
+            Close::InvalidPayload(String::new()),
         ] {
             assert!(CLOSE_LABELS.contains(&c.label()), "{}", c.label());
         }

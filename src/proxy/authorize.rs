@@ -3,50 +3,33 @@
 //! not forward, and the SUBACKs it has to complete. Pure (part of the session state
 //! machine).
 //!
-//! - Denied PUBLISH: QoS 0 is dropped; 5.0 QoS 1/2 get PUBACK/PUBREC 0x87; 3.1.1 gets
-//!   a plain PUBACK/PUBREC (acknowledge and drop, so the device does not retry
-//!   forever) or, if configured, the connection is closed. For a 3.1.1 QoS 2 drop,
-//!   the client's PUBREL is answered here with PUBCOMP.
+//! - Denied PUBLISH: refused as [`super::refuse`] says, with 0x87 (3.1.1: acknowledge
+//!   and drop, or close when `v3_denied_publish: disconnect`).
 //! - SUBSCRIBE: denied filters are removed before forwarding and their SUBACK code
 //!   (0x87; 3.1.1: 0x80) is put back in place when the broker's SUBACK comes; if all
 //!   are denied the proxy answers alone.
-//! - MQTT 5.0 topic aliases the client sets are tracked, so an aliased PUBLISH is
+//! - MQTT 5.0 topic aliases are resolved by the session, so an aliased PUBLISH is
 //!   judged by its real topic.
 
 use super::close::Close;
+use super::refuse::{reply, Dropped, Policy};
 use super::session::Verdict;
 use crate::auth::acl::{Acl, V3Denied};
-use crate::mqtt::{
-    self, Ack, AckKind, Frame, Packet, Protocol, PublishView, QoS, ReasonCode, SubAck, Subscribe,
-};
+use crate::mqtt::{self, Packet, Protocol, QoS, ReasonCode, SubAck, Subscribe};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// The authorization state of one session.
 #[derive(Debug)]
 pub struct Authorizer {
     acl: Acl,
     v3: V3Denied,
-    aliases: RefCell<HashMap<u16, String>>,
     /// SUBSCRIBE pkid → (positions of denied filters, total filters).
     pending: RefCell<HashMap<u16, (Vec<usize>, usize)>>,
-    /// 3.1.1 QoS 2 publishes dropped here, whose PUBREL the proxy answers.
-    local_qos2: RefCell<HashSet<u16>>,
     /// Publishes refused so far.
     pub denied_publish: Cell<u64>,
     /// Subscription filters refused so far.
     pub denied_subscribe: Cell<u64>,
-}
-
-fn encode(p: Packet, v: Protocol) -> Verdict {
-    match p.to_bytes(v) {
-        Ok(b) => Verdict::Reply(b),
-        Err(_) => Verdict::End(Close::ClientProtocol(mqtt::DecodeError::Truncated)),
-    }
-}
-
-fn ack(kind: AckKind, pkid: u16, reason: ReasonCode) -> Packet {
-    Packet::Ack(Ack { reason, ..Ack::new(kind, pkid) })
 }
 
 impl Authorizer {
@@ -55,59 +38,32 @@ impl Authorizer {
         Authorizer {
             acl,
             v3,
-            aliases: RefCell::default(),
             pending: RefCell::default(),
-            local_qos2: RefCell::default(),
             denied_publish: Cell::default(),
             denied_subscribe: Cell::default(),
         }
     }
 
-    /// A PUBLISH from the client (already validated).
-    pub fn publish(&self, frame: &Frame, view: &PublishView<'_>, v: Protocol) -> Verdict {
-        let alias = if view.raw_properties.len() > 1 { view.properties(frame).topic_alias } else { None };
-        let topic = match (view.topic.is_empty(), alias) {
-            (false, Some(a)) => {
-                self.aliases.borrow_mut().insert(a, view.topic.to_string());
-                view.topic.to_string()
-            }
-            (false, None) => view.topic.to_string(),
-            (true, Some(a)) => match self.aliases.borrow().get(&a) {
-                Some(t) => t.clone(),
-                // An alias the client never set: let the broker answer 0x94.
-                None => return Verdict::Forward,
-            },
-            (true, None) => return Verdict::Forward,
-        };
-        if self.acl.can_publish(&topic) {
-            return Verdict::Forward;
+    /// A PUBLISH from the client to `topic` (aliases already resolved); `None` when
+    /// the ACL allows it.
+    pub fn publish(
+        &self,
+        topic: &str,
+        qos: QoS,
+        pkid: u16,
+        v: Protocol,
+        dropped: &Dropped,
+    ) -> Option<Verdict> {
+        if self.acl.can_publish(topic) {
+            return None;
         }
         self.denied_publish.set(self.denied_publish.get() + 1);
-        match (view.qos, v.is_v5(), self.v3) {
-            (QoS::AtMostOnce, _, V3Denied::Drop) | (QoS::AtMostOnce, true, _) => Verdict::Drop,
-            (QoS::AtLeastOnce, true, _) => {
-                encode(ack(AckKind::PubAck, view.pkid, ReasonCode::NotAuthorized), v)
-            }
-            (QoS::ExactlyOnce, true, _) => {
-                encode(ack(AckKind::PubRec, view.pkid, ReasonCode::NotAuthorized), v)
-            }
-            (_, false, V3Denied::Disconnect) => Verdict::End(Close::Denied(topic)),
-            (QoS::AtLeastOnce, false, V3Denied::Drop) => {
-                encode(Packet::Ack(Ack::new(AckKind::PubAck, view.pkid)), v)
-            }
-            (QoS::ExactlyOnce, false, V3Denied::Drop) => {
-                self.local_qos2.borrow_mut().insert(view.pkid);
-                encode(Packet::Ack(Ack::new(AckKind::PubRec, view.pkid)), v)
-            }
-        }
-    }
-
-    /// A PUBREL from the client: answered here if its PUBLISH was dropped here.
-    pub fn pubrel(&self, pkid: u16, v: Protocol) -> Option<Verdict> {
-        self.local_qos2
-            .borrow_mut()
-            .remove(&pkid)
-            .then(|| encode(Packet::Ack(Ack::new(AckKind::PubComp, pkid)), v))
+        let policy = Policy {
+            reason: ReasonCode::NotAuthorized,
+            v5_disconnect: false,
+            v3_disconnect: self.v3 == V3Denied::Disconnect,
+        };
+        Some(dropped.refuse(qos, pkid, v, policy, || Close::Denied(topic.to_string())))
     }
 
     /// A SUBSCRIBE from the client.
@@ -126,7 +82,7 @@ impl Authorizer {
         let total = sub.filters.len();
         if denied.len() == total {
             let reasons = vec![ReasonCode::NotAuthorized; total];
-            return encode(
+            return reply(
                 Packet::SubAck(SubAck { pkid: sub.pkid, reasons, properties: Default::default() }),
                 v,
             );
@@ -169,7 +125,10 @@ impl Authorizer {
 mod tests {
     use super::*;
     use crate::auth::acl::{Context, Template};
-    use crate::mqtt::{MqttStr, Publish, PublishProperties, SubscribeFilter, SubscriptionOptions};
+    use crate::mqtt::{
+        Ack, AckKind, Frame, MqttStr, Publish, PublishProperties, SubscribeFilter, SubscriptionOptions,
+    };
+    use crate::proxy::refuse::ack;
     use crate::proxy::session::Session;
     use bytes::Bytes;
 

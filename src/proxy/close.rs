@@ -56,6 +56,8 @@ pub enum Close {
     Denied(String),
     /// A 5.0 re-authentication failed (DISCONNECT 0x87).
     ReauthFailed,
+    /// An invalid payload on a rule that says `disconnect` (5.0: DISCONNECT 0x99).
+    InvalidPayload(String),
 }
 
 impl Close {
@@ -67,7 +69,8 @@ impl Close {
             | Close::ClientProtocol(_)
             | Close::KeepAliveTimeout
             | Close::Denied(_)
-            | Close::ReauthFailed => Side::Client,
+            | Close::ReauthFailed
+            | Close::InvalidPayload(_) => Side::Client,
             Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
             Close::Shutdown | Close::TokenExpired => Side::Proxy,
         }
@@ -85,6 +88,7 @@ impl Close {
             Close::Shutdown => Some(ReasonCode::ServerShuttingDown),
             Close::TokenExpired => Some(ReasonCode::MaximumConnectTime),
             Close::Denied(_) | Close::ReauthFailed => Some(ReasonCode::NotAuthorized),
+            Close::InvalidPayload(_) => Some(ReasonCode::PayloadFormatInvalid),
         }
     }
 
@@ -102,6 +106,7 @@ impl Close {
             Close::TokenExpired => "token_expired",
             Close::Denied(_) => "acl_denied",
             Close::ReauthFailed => "reauth_failed",
+            Close::InvalidPayload(_) => "invalid_payload",
         }
     }
 }

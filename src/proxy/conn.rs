@@ -14,7 +14,7 @@ use super::authorize::Authorizer;
 use super::close::{Close, Side};
 use super::io::{read_into, ReadSize, Shared, MIN_READ};
 use super::relay::{Dir, Pump};
-use super::session::Session;
+use super::session::{Rejection, Session};
 use super::stats::Counters;
 use super::streams::{accept_tls, open_upstream};
 use super::Core;
@@ -208,6 +208,26 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     if let Some(m) = reauth_method {
         session = session.with_auth_method(m);
     }
+    session = session.with_schemas(&config.schemas);
+    // Payload rejections: counted always, logged at most once a second per rule.
+    let rejected = |r: &Rejection| {
+        core.metrics.schema_rejected(r.rule, r.dir, r.invalid.reason);
+        if let Some(held_back) = core.schema_log.allow((r.rule, r.dir as u8), std::time::Instant::now()) {
+            let filter = &config.schemas.rules[r.rule].filter;
+            info!(
+                %peer,
+                client_id,
+                topic = %r.topic,
+                rule = %filter,
+                direction = r.dir.label(),
+                reason = r.invalid.reason.label(),
+                error = %r.invalid.detail,
+                held_back,
+                "payload refused"
+            );
+        }
+    };
+    let upstream_lock = Semaphore::new(1);
     // MQTT 5.0 re-authentication: a fresh token moves the session's deadline.
     let reauth = |token: &str| -> Result<(), AuthError> {
         let guard = lcfg.guard.map(|g| (&config.guards[g], g)).ok_or(AuthError::Missing)?;
@@ -242,9 +262,12 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         counters,
         metrics: &core.metrics,
         client: &client,
+        upstream: &upstream,
         client_lock: &client_lock,
+        upstream_lock: session.answers_upstream().then_some(&upstream_lock),
         client_writing: &client_writing,
         reauth: &reauth,
+        rejected: &rejected,
     };
     let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
     let mut ubuf = BytesMut::new();

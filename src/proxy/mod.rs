@@ -12,9 +12,12 @@ mod authorize;
 mod close;
 mod conn;
 mod io;
+mod refuse;
 mod relay;
 mod runtime;
 mod session;
+#[cfg(test)]
+mod session_schema;
 mod stats;
 mod streams;
 mod trigger;
@@ -22,7 +25,7 @@ mod trigger;
 pub use authorize::Authorizer;
 pub use close::{Close, Side};
 pub use runtime::{run, Placement, RuntimeError};
-pub use session::{Session, Verdict};
+pub use session::{Rejection, Session, Verdict};
 
 use crate::auth::{Throttle, TokenCache};
 use crate::config::Config;
@@ -53,6 +56,8 @@ pub struct Core {
     tokens: RefCell<TokenCache>,
     /// Recent authentication failures per source address.
     throttle: RefCell<Throttle>,
+    /// Payload rejections: one log line per rule and direction per second.
+    schema_log: stats::LogLimiter,
 }
 
 /// One open connection on its core: created in `conn::serve` after the socket is
@@ -87,6 +92,7 @@ impl Core {
             metrics,
             tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_PER_CORE)),
             throttle: RefCell::new(Throttle::new(THROTTLE_ADDRESSES_PER_CORE)),
+            schema_log: stats::LogLimiter::new(std::time::Duration::from_secs(1)),
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use super::close::Close;
 use super::io::{read_into, ReadSize, Shared};
-use super::session::{Session, Verdict};
+use super::session::{Rejection, Session, Verdict};
 use super::stats::Counters;
 use crate::auth::AuthError;
 use crate::metrics::{CoreMetrics, Counter};
@@ -48,13 +48,19 @@ pub struct Pump<'a> {
     pub metrics: &'a CoreMetrics,
     /// The client socket, for the proxy's own answers (ACL refusals).
     pub client: &'a Shared,
+    /// The broker socket, for the proxy's own answers (dropped deliveries).
+    pub upstream: &'a Shared,
     /// One writer at a time on the client socket (both directions may write to it).
     pub client_lock: &'a Semaphore,
+    /// The same for the broker socket, when the proxy may answer the broker itself.
+    pub upstream_lock: Option<&'a Semaphore>,
     /// Set while bytes are being written to the client (a final DISCONNECT must not
     /// be interleaved with a half-written frame).
     pub client_writing: &'a Cell<bool>,
     /// Checks a 5.0 re-authentication token (and moves the session's deadline).
     pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
+    /// Logs and counts a message refused by payload validation.
+    pub rejected: &'a dyn Fn(&Rejection),
 }
 
 impl Pump<'_> {
@@ -93,9 +99,10 @@ impl Pump<'_> {
             return Ok(());
         }
         let gone = |e: String| if to_client { Close::ClientGone(e) } else { Close::UpstreamGone(e) };
-        let _permit = match to_client {
-            true => Some(self.client_lock.acquire_permit(1).await.map_err(|e| gone(e.to_string()))?),
-            false => None,
+        let lock = if to_client { Some(self.client_lock) } else { self.upstream_lock };
+        let _permit = match lock {
+            Some(l) => Some(l.acquire_permit(1).await.map_err(|e| gone(e.to_string()))?),
+            None => None,
         };
         self.client_writing.set(to_client);
         // Flush: a TLS stream may hold records back until asked (no-op on TCP).
@@ -139,6 +146,9 @@ impl Pump<'_> {
                 self.counters.packets.set(self.counters.packets.get() + 1);
                 self.core_counters().1.add(1);
                 let mut verdict = self.verdict(&frame);
+                if let Some(r) = self.session.take_rejection() {
+                    (self.rejected)(&r);
+                }
                 if let Verdict::Reauthenticate(token) = &verdict {
                     verdict = match (self.reauth)(token) {
                         Ok(()) => self.session.reauth_ok(),
@@ -163,8 +173,13 @@ impl Pump<'_> {
                         break;
                     }
                     Verdict::Reply(b) => {
+                        // Back to the sender: the client (Up) or the broker (Down).
                         self.write(dst, &chunk[start..off]).await?;
-                        self.write_to(&mut self.client.clone(), &b, true).await?;
+                        let (mut back, to_client) = match self.dir {
+                            Dir::Up => (self.client.clone(), true),
+                            Dir::Down => (self.upstream.clone(), false),
+                        };
+                        self.write_to(&mut back, &b, to_client).await?;
                         off += len;
                         start = off;
                     }

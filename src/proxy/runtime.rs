@@ -169,7 +169,7 @@ pub fn run(
     stop: Arc<AtomicBool>,
     ready: impl FnOnce(&[(String, SocketAddr)], Option<SocketAddr>),
 ) -> Result<(), RuntimeError> {
-    let registry = Registry::default();
+    let registry = Registry::new(config.schemas.rules.iter().map(|r| r.filter.clone()).collect());
     let metrics_addr = match config.metrics {
         Some(addr) => Some(metrics::http::serve(addr, registry.clone()).map_err(|e| RuntimeError::Bind {
             name: "metrics".into(),
@@ -197,6 +197,9 @@ pub fn run(
                 .map_err(|e| RuntimeError::Executor(format!("JWKS watcher: {e}")))?;
         }
     }
+    // Registry schemas are re-read off the data path too.
+    crate::registry::spawn_refresh(config.schemas.clone(), config.registries.clone(), stop.clone())
+        .map_err(|e| RuntimeError::Executor(format!("registry refresh: {e}")))?;
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
     let (tx, rx) = mpsc::channel();

@@ -11,9 +11,16 @@
 
 use super::authorize::Authorizer;
 use super::close::Close;
-use crate::mqtt::{self, kind, DecodeError, Frame, MqttStr, Packet, Protocol, PublishView, ReasonCode};
+use super::refuse::{reply, Dropped, Policy};
+use crate::mqtt::{
+    self, kind, Ack, AckKind, DecodeError, Frame, MqttStr, Packet, Protocol, PublishView, QoS, ReasonCode,
+};
+use crate::schema::{Direction, Invalid, OnInvalidV3, OnInvalidV5, Schemas};
 use bytes::Bytes;
-use std::cell::Cell;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What to do with one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +31,7 @@ pub enum Verdict {
     ForwardThenEnd(Close),
     /// Send these bytes instead of the frame.
     Replace(Bytes),
-    /// Do not forward it; send these bytes back to its sender (the client).
+    /// Do not forward it; send these bytes back to its sender.
     Reply(Bytes),
     /// Do not forward it; nothing to answer.
     Drop,
@@ -43,6 +50,37 @@ fn capped(keep_alive: u16, cap: Option<u16>) -> u16 {
     }
 }
 
+/// A message refused by payload validation (the relay logs and counts it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Index of the rule in [`Schemas::rules`].
+    pub rule: usize,
+    /// Which way the message was going.
+    pub dir: Direction,
+    /// Why.
+    pub invalid: Invalid,
+    /// Its topic.
+    pub topic: String,
+}
+
+/// Topic aliases one side has set (5.0), so aliased PUBLISHes can be judged by topic.
+type Aliases = RefCell<HashMap<u16, String>>;
+
+/// The topic of a PUBLISH, resolving (and recording) a topic alias; `None` for an
+/// alias never set (the receiver answers 0x94 itself).
+fn resolve<'a>(aliases: &Aliases, frame: &Frame, view: &PublishView<'a>) -> Option<Cow<'a, str>> {
+    let alias = if view.raw_properties.len() > 1 { view.properties(frame).topic_alias } else { None };
+    match (view.topic.is_empty(), alias) {
+        (false, Some(a)) => {
+            aliases.borrow_mut().insert(a, view.topic.to_string());
+            Some(Cow::Borrowed(view.topic))
+        }
+        (false, None) => Some(Cow::Borrowed(view.topic)),
+        (true, Some(a)) => aliases.borrow().get(&a).cloned().map(Cow::Owned),
+        (true, None) => None,
+    }
+}
+
 /// Per-session facts the verdicts depend on.
 #[derive(Debug)]
 pub struct Session {
@@ -57,6 +95,18 @@ pub struct Session {
     pub authorizer: Option<Authorizer>,
     /// The 5.0 Authentication Method the proxy authenticated (re-auth stays here).
     auth_method: Option<MqttStr>,
+    /// Payload validation rules (none: nothing is checked).
+    schemas: Option<Arc<Schemas>>,
+    /// Client → broker topic aliases (tracked when publishes are inspected).
+    aliases_up: Aliases,
+    /// Broker → client topic aliases (tracked when deliveries are inspected).
+    aliases_down: Aliases,
+    /// Client QoS 2 publishes refused here.
+    dropped_up: Dropped,
+    /// Broker QoS 2 deliveries dropped here.
+    dropped_down: Dropped,
+    /// The last payload rejection, until the relay takes it.
+    rejection: RefCell<Option<Box<Rejection>>>,
 }
 
 impl Session {
@@ -69,6 +119,91 @@ impl Session {
             connack_seen: Cell::new(false),
             authorizer: None,
             auth_method: None,
+            schemas: None,
+            aliases_up: Aliases::default(),
+            aliases_down: Aliases::default(),
+            dropped_up: Dropped::default(),
+            dropped_down: Dropped::default(),
+            rejection: RefCell::new(None),
+        }
+    }
+
+    /// The same session, validating payloads (when some rule exists).
+    pub fn with_schemas(mut self, s: &Arc<Schemas>) -> Self {
+        if !s.rules.is_empty() {
+            self.schemas = Some(s.clone());
+        }
+        self
+    }
+
+    /// True when the proxy may answer the broker itself (dropped deliveries), so
+    /// writes to the broker must take turns.
+    pub fn answers_upstream(&self) -> bool {
+        self.checks(Direction::Deliver)
+    }
+
+    fn checks(&self, dir: Direction) -> bool {
+        self.schemas.as_ref().is_some_and(|s| s.checks(dir))
+    }
+
+    /// The payload rejection of the last frame, if it had one.
+    pub fn take_rejection(&self) -> Option<Box<Rejection>> {
+        self.rejection.borrow_mut().take()
+    }
+
+    /// Runs the validation rule for `topic` in `dir`; the rule's index and the
+    /// failure, if the message is invalid.
+    fn validate(&self, frame: &Frame, view: &PublishView<'_>, topic: &str, dir: Direction) -> Option<usize> {
+        let s = self.schemas.as_ref()?;
+        let (i, rule) = s.rule(topic, dir)?;
+        let props = (self.protocol.is_v5() && view.raw_properties.len() > 1).then(|| view.properties(frame));
+        let invalid = rule.check(view.payload, props.as_ref()).err()?;
+        *self.rejection.borrow_mut() =
+            Some(Box::new(Rejection { rule: i, dir, invalid, topic: topic.to_string() }));
+        Some(i)
+    }
+
+    /// A client PUBLISH, when an ACL or validation rules apply.
+    fn publish_up(&self, frame: &Frame) -> Verdict {
+        let v = self.protocol;
+        let view = match PublishView::parse(frame, v) {
+            Ok(x) => x,
+            Err(e) => return Verdict::End(Close::ClientProtocol(e)),
+        };
+        let Some(topic) = resolve(&self.aliases_up, frame, &view) else { return Verdict::Forward };
+        if let Some(a) = &self.authorizer {
+            if let Some(verdict) = a.publish(&topic, view.qos, view.pkid, v, &self.dropped_up) {
+                return verdict;
+            }
+        }
+        let Some(i) = self.validate(frame, &view, &topic, Direction::Publish) else {
+            return Verdict::Forward;
+        };
+        let on = self.schemas.as_ref().map(|s| s.rules[i].on_invalid).unwrap_or_default();
+        let policy = Policy {
+            reason: ReasonCode::PayloadFormatInvalid,
+            v5_disconnect: on.v5 == OnInvalidV5::Disconnect,
+            v3_disconnect: on.v3 == OnInvalidV3::Disconnect,
+        };
+        self.dropped_up.refuse(view.qos, view.pkid, v, policy, || Close::InvalidPayload(topic.to_string()))
+    }
+
+    /// A broker PUBLISH, when deliveries are validated: an invalid one is dropped
+    /// for this subscriber and acknowledged to the broker (it must not redeliver).
+    fn deliver(&self, frame: &Frame) -> Verdict {
+        let v = self.protocol;
+        let view = match PublishView::parse(frame, v) {
+            Ok(x) => x,
+            Err(e) => return Verdict::End(Close::UpstreamProtocol(e)),
+        };
+        let Some(topic) = resolve(&self.aliases_down, frame, &view) else { return Verdict::Forward };
+        if self.validate(frame, &view, &topic, Direction::Deliver).is_none() {
+            return Verdict::Forward;
+        }
+        match view.qos {
+            QoS::AtMostOnce => Verdict::Drop,
+            QoS::AtLeastOnce => reply(Packet::Ack(Ack::new(AckKind::PubAck, view.pkid)), v),
+            QoS::ExactlyOnce => self.dropped_down.accept_qos2(view.pkid, v),
         }
     }
 
@@ -90,25 +225,28 @@ impl Session {
         self
     }
 
-    /// ACL decisions for the client's PUBLISH, SUBSCRIBE and PUBREL (`None`: no
-    /// opinion, forward as usual).
-    fn authorize(&self, frame: &Frame) -> Option<Verdict> {
-        let a = self.authorizer.as_ref()?;
+    /// ACL and validation decisions for the client's PUBLISH, SUBSCRIBE and PUBREL
+    /// (`None`: no opinion, forward as usual).
+    fn inspect(&self, frame: &Frame) -> Option<Verdict> {
         let v = self.protocol;
         match frame.packet_type() {
-            kind::PUBLISH => Some(match PublishView::parse(frame, v) {
-                Ok(view) => a.publish(frame, &view, v),
-                Err(e) => Verdict::End(Close::ClientProtocol(e)),
-            }),
-            kind::SUBSCRIBE => Some(match mqtt::decode(frame, v) {
-                Ok(Packet::Subscribe(s)) => a.subscribe(s, v),
-                Ok(_) => Verdict::Forward,
-                Err(e) => Verdict::End(Close::ClientProtocol(e)),
-            }),
-            kind::PUBREL => match mqtt::decode(frame, v) {
-                Ok(Packet::Ack(ack)) => a.pubrel(ack.pkid, v),
-                _ => None,
-            },
+            kind::PUBLISH if self.authorizer.is_some() || self.checks(Direction::Publish) => {
+                Some(self.publish_up(frame))
+            }
+            kind::SUBSCRIBE => {
+                let a = self.authorizer.as_ref()?;
+                Some(match mqtt::decode(frame, v) {
+                    Ok(Packet::Subscribe(s)) => a.subscribe(s, v),
+                    Ok(_) => Verdict::Forward,
+                    Err(e) => Verdict::End(Close::ClientProtocol(e)),
+                })
+            }
+            kind::PUBREL if self.authorizer.is_some() || self.checks(Direction::Publish) => {
+                match mqtt::decode(frame, v) {
+                    Ok(Packet::Ack(ack)) => self.dropped_up.pubrel(ack.pkid, v),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -135,7 +273,7 @@ impl Session {
         if let (AUTH, Some(m)) = (frame.packet_type(), &self.auth_method) {
             return self.auth(frame, m);
         }
-        if let Some(v) = self.authorize(frame) {
+        if let Some(v) = self.inspect(frame) {
             return v;
         }
         match self.check(frame) {
@@ -166,6 +304,16 @@ impl Session {
                 return protocol_error(DecodeError::UnexpectedPacket(t))
             }
             _ => {}
+        }
+        if t == PUBLISH && self.checks(Direction::Deliver) {
+            return self.deliver(frame);
+        }
+        if t == PUBREL && self.checks(Direction::Deliver) {
+            if let Ok(Packet::Ack(ack)) = mqtt::decode(frame, self.protocol) {
+                if let Some(v) = self.dropped_down.pubrel(ack.pkid, self.protocol) {
+                    return v;
+                }
+            }
         }
         if let (SUBACK, Some(a)) = (t, &self.authorizer) {
             return match mqtt::decode(frame, self.protocol) {
