@@ -200,6 +200,15 @@ impl Config {
             }
             s.push('\n');
         }
+        if !self.schemas.rules.is_empty() {
+            let filters: Vec<&str> = self.schemas.rules.iter().map(|r| r.filter.as_str()).collect();
+            s.push_str(&format!(
+                "schemas: {} rules [{}], registries {:?}\n",
+                filters.len(),
+                filters.join(", "),
+                self.schemas.registries()
+            ));
+        }
         s.push_str(&format!(
             "limits: max_packet_size={} connect_timeout={:?} keep_alive_max={:?} read_buffer={} max_connections_per_core={}\n",
             self.limits.max_packet_size,
@@ -485,6 +494,39 @@ mod tests {
             OK.replace("upstream: b\n", "upstream: b\n    tls:\n      cert: a.pem\n      kee: a.key\n");
         let e = parse(&yaml).expect_err("typo");
         assert!(e.to_string().contains("kee"), "{e}");
+    }
+
+    #[test]
+    fn schema_sections_are_checked_with_their_keys() {
+        let base = "listeners: [{name: a, bind: \"127.0.0.1:0\", upstream: u}]\nupstreams: [{name: u, servers: [\"127.0.0.1:1\"]}]\n";
+        let cat = "catalogs:\n  - name: c\n    inline:\n      s: '{\"type\": \"object\"}'\n";
+        let with = |rules: &str| parse(&format!("{base}{cat}schemas:\n{rules}"));
+        let ok =
+            with("  - filter: a/#\n    content: {model: json, catalog: c, subject: s}\n").expect("valid");
+        assert_eq!(ok.schemas.rules.len(), 1);
+        let err = |rules: &str| with(rules).expect_err("invalid").to_string();
+        let e = err("  - filter: a/#\n    content: {model: xml}\n");
+        assert!(e.contains("schemas[0].content.model") && e.contains("`xml`"), "{e}");
+        let e = err("  - filter: a/#\n    content: {model: json, catalog: nope, subject: s}\n");
+        assert!(e.contains("schemas[0].content") && e.contains("no catalog named `nope`"), "{e}");
+        let e = err("  - filter: a/#\n    content: {model: json, catalog: c, subject: missing}\n");
+        assert!(e.contains("has no subject `missing`"), "{e}");
+        let e = err("  - filter: a/#\n    content: {model: string, pattern: \"(\"}\n");
+        assert!(e.contains("schemas[0].content.pattern"), "{e}");
+        let e = err("  - filter: a/#\n    content: {model: json}\n");
+        assert!(e.contains("needs a catalog"), "{e}");
+        let e = err("  - filter: a/#\n    content: {model: int32, pattern: x}\n");
+        assert!(e.contains("does not apply"), "{e}");
+        let e = err("  - filter: a/#\n    direction: sideways\n    content: {model: boolean}\n");
+        assert!(e.contains("schemas[0].direction"), "{e}");
+        let e = err("  - filter: a/#\n    content: {model: boolean}\n    on_invalid: {v5: shout}\n");
+        assert!(e.contains("on_invalid.v5"), "{e}");
+        let e = err("  - filter: a/#\n    content: {model: boolean, colour: red}\n");
+        assert!(e.contains("colour"), "unknown keys are rejected: {e}");
+        // An unreachable registry at load is a clear error.
+        let reg = "catalogs:\n  - name: r\n    registry: {url: \"http://127.0.0.1:1\", timeout: 1s}\nschemas:\n  - filter: a\n    content: {model: avro, catalog: r, subject: s}\n";
+        let e = parse(&format!("{base}{reg}")).expect_err("unreachable").to_string();
+        assert!(e.contains("registry `r` GET /subjects/s/versions/latest"), "{e}");
     }
 
     #[test]
