@@ -24,12 +24,16 @@ const TELEMETRY_SCHEMA: &str = r#"{
 }"#;
 
 /// 98 bytes.
-const TELEMETRY: &[u8] = br#"{"device":"press-line-1-sensor-04","temperature":21.75,"humidity":40.5,"ts":1732233600123}"#;
+const TELEMETRY: &[u8] =
+    br#"{"device":"press-line-1-sensor-04","temperature":21.75,"humidity":40.5,"ts":1732233600123}"#;
 
 fn validator(model: Model, subject: &str) -> Validator {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config/schemas");
     let catalogs: HashMap<String, CatalogSpec> = [
-        ("inline".to_string(), CatalogSpec::Inline([("telemetry".to_string(), TELEMETRY_SCHEMA.to_string())].into())),
+        (
+            "inline".to_string(),
+            CatalogSpec::Inline([("telemetry".to_string(), TELEMETRY_SCHEMA.to_string())].into()),
+        ),
         (
             "files".to_string(),
             CatalogSpec::Filesystem(
@@ -64,7 +68,8 @@ fn avro_reading() -> Vec<u8> {
 fn proto_state() -> Vec<u8> {
     use prost::Message as _;
     use prost_reflect::{DynamicMessage, Value};
-    let mut c = protox::Compiler::new([concat!(env!("CARGO_MANIFEST_DIR"), "/config/schemas")]).expect("compiler");
+    let mut c =
+        protox::Compiler::new([concat!(env!("CARGO_MANIFEST_DIR"), "/config/schemas")]).expect("compiler");
     c.open_file("machine.proto").expect("compiles");
     let d = c.descriptor_pool().get_message_by_name("factory.MachineState").expect("message");
     let mut m = DynamicMessage::new(d);
@@ -96,7 +101,10 @@ fn avro_reading_record(b: Bencher) {
 
 #[divan::bench]
 fn protobuf_machine_state(b: Bencher) {
-    let v = validator(Model::Protobuf { message: Some("factory.MachineState".into()), wire: Wire::Raw }, "machine");
+    let v = validator(
+        Model::Protobuf { message: Some("factory.MachineState".into()), wire: Wire::Raw },
+        "machine",
+    );
     let msg = proto_state();
     assert!(v.check(&msg).is_ok(), "{} bytes", msg.len());
     b.bench(|| v.check(black_box(&msg)).is_ok());
@@ -105,7 +113,8 @@ fn protobuf_machine_state(b: Bencher) {
 /// The reference point: apache-avro decoding the same datum into values.
 #[divan::bench]
 fn avro_reading_decoded_by_apache_avro(b: Bencher) {
-    let schema = apache_avro::Schema::parse_str(include_str!("../config/schemas/reading.avsc")).expect("schema");
+    let schema =
+        apache_avro::Schema::parse_str(include_str!("../config/schemas/reading.avsc")).expect("schema");
     let datum = avro_reading();
     b.bench(|| apache_avro::from_avro_datum(&schema, &mut black_box(&datum[..]), None).is_ok());
 }

@@ -18,7 +18,8 @@
 //! - [`registry`]: the Confluent Schema Registry client and its refresh thread
 //!   (off the data path).
 //!
-//! Modules still to come (each in its own issue): `route`, `asyncapi`.
+//! Modules still to come (each in its own issue): `asyncapi`.
+//! - [`route`]: route rules (trie), rendezvous hashing, mount points (pure).
 #![warn(missing_docs)]
 
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod mqtt;
 pub mod proxy;
 pub mod registry;
+pub mod route;
 
 pub mod schema;
 pub mod tls;

@@ -19,6 +19,7 @@
 mod client;
 mod connect;
 mod idle;
+mod payload;
 mod pubsub;
 mod report;
 mod track;

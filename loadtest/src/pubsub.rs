@@ -8,6 +8,7 @@
 //! `--json FILE`).
 
 use crate::client::{self, Conn, Tls};
+use crate::payload::{self, Payload, BINARY, JSON_MIN};
 use crate::track::Track;
 use anyhow::{bail, Result};
 use bytes::{Bytes, BytesMut};
@@ -33,9 +34,13 @@ pub struct PubSubArgs {
     /// QoS of publishes and subscriptions: 0, 1 or 2.
     #[arg(long, default_value_t = 0)]
     pub qos: u8,
-    /// Payload size in bytes (at least 20: timestamp, publisher, sequence).
+    /// Payload size in bytes (at least 20: timestamp, publisher, sequence; 81 with
+    /// `--json-payload`).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Send the payload as a JSON object (for schema-validation runs).
+    #[arg(long)]
+    pub json_payload: bool,
     /// Messages per second per publisher (0: as fast as the server takes them).
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
@@ -65,7 +70,6 @@ pub struct PubSubArgs {
     pub report: Option<std::path::PathBuf>,
 }
 
-const HEADER: usize = 20;
 const WINDOW: u64 = 16;
 
 struct Shared {
@@ -93,10 +97,9 @@ fn publisher(a: &PubSubArgs, i: usize, sh: &Shared, tls: Option<&Tls>, go: &Barr
     let (v, q) = (version(a.version)?, qos(a.qos)?);
     let mut c = Conn::open(&a.addr, v, format!("lt-pub-{i}"), a.username.clone(), tls, None)?;
     let topic = MqttStr::try_from(a.topic.replace("%i", &i.to_string()))?;
-    let mut payload = vec![0u8; a.size.max(HEADER)];
-    payload[8..12].copy_from_slice(&(i as u32).to_be_bytes());
+    let mut payload = Payload::new(a.size, i as u32, a.json_payload);
     let batch: u64 = if a.rate == 0 { 8 } else { (a.rate / 200).clamp(1, 8) };
-    let mut out = BytesMut::with_capacity(batch as usize * (payload.len() + 64));
+    let mut out = BytesMut::with_capacity(batch as usize * (a.size.max(JSON_MIN) + 64));
     let mut seq: u64 = 0;
     let mut in_flight: u64 = 0;
     go.wait();
@@ -112,10 +115,9 @@ fn publisher(a: &PubSubArgs, i: usize, sh: &Shared, tls: Option<&Tls>, go: &Barr
         out.clear();
         for _ in 0..batch {
             seq += 1;
-            payload[..8].copy_from_slice(&(sh.start.elapsed().as_nanos() as u64).to_be_bytes());
-            payload[12..20].copy_from_slice(&seq.to_be_bytes());
+            let body = payload.stamp(sh.start.elapsed().as_nanos() as u64, seq);
             let pkid = if q == QoS::AtMostOnce { 0 } else { (seq % 65_535 + 1) as u16 };
-            Publish { qos: q, pkid, ..Publish::new(topic.clone(), Bytes::copy_from_slice(&payload)) }
+            Publish { qos: q, pkid, ..Publish::new(topic.clone(), Bytes::copy_from_slice(body)) }
                 .encode(v, &mut out)?;
         }
         c.write(&out)?;
@@ -193,11 +195,8 @@ fn subscriber(
     let mut quiet = 0;
     loop {
         match c.recv()? {
-            Some(Packet::Publish(p)) if p.payload.len() >= HEADER => {
-                let b = &p.payload;
-                let sent = u64::from_be_bytes(b[..8].try_into().unwrap_or_default());
-                let publisher = u32::from_be_bytes(b[8..12].try_into().unwrap_or_default());
-                let seq = u64::from_be_bytes(b[12..20].try_into().unwrap_or_default());
+            Some(Packet::Publish(p)) if payload::read(&p.payload).is_some() => {
+                let (sent, publisher, seq) = payload::read(&p.payload).unwrap_or_default();
                 let now = sh.start.elapsed().as_nanos() as u64;
                 let _ = latency.record(now.saturating_sub(sent).max(1));
                 let _ = interval.record(now.saturating_sub(sent).max(1));
@@ -339,7 +338,7 @@ pub fn run(a: PubSubArgs) -> Result<()> {
         a.subscribers,
         a.qos,
         a.version,
-        a.size.max(HEADER),
+        if a.json_payload { a.size.max(JSON_MIN) } else { a.size.max(BINARY) },
         a.rate,
         a.tls_ca.is_some(),
         sent_per_pub.iter().sum::<u64>(),
