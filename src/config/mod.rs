@@ -11,6 +11,7 @@ mod env;
 mod guard;
 mod raw;
 mod raw_schema;
+mod routes;
 mod schema;
 mod tls;
 
@@ -102,13 +103,39 @@ pub struct Server {
     pub tls_name: Option<rustls_pki_types::ServerName<'static>>,
 }
 
+/// How a client is placed on a server of its upstream group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// Rendezvous hashing of the client id: every proxy picks the same server.
+    Hash,
+    /// The first server that is up (primary / backups).
+    Ordered,
+}
+
+/// Health probes, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Time between probes of a server.
+    pub interval: Duration,
+    /// Time one probe may take.
+    pub timeout: Duration,
+    /// Consecutive failures before a server is marked down.
+    pub failures: u32,
+}
+
 /// An upstream group, validated.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     /// Name.
     pub name: String,
-    /// Servers, in order of preference.
+    /// Servers.
     pub servers: Vec<Server>,
+    /// Placement of clients on servers.
+    pub balance: Balance,
+    /// Probes (none: a server is tried until a connect fails).
+    pub health_check: Option<HealthCheck>,
+    /// Per server: true while its probes succeed (written by the health thread).
+    pub up: std::sync::Arc<Vec<std::sync::atomic::AtomicBool>>,
     /// TCP connect timeout per server.
     pub connect_timeout: Duration,
     /// TLS to its servers.
@@ -149,6 +176,8 @@ pub struct Config {
     pub schemas: std::sync::Arc<crate::schema::Schemas>,
     /// Registry catalogs (for the refresh threads).
     pub registries: std::sync::Arc<crate::registry::Registries>,
+    /// Route rules, compiled.
+    pub routes: std::sync::Arc<crate::route::Table>,
 }
 
 /// The documented default config, printed by `--print-default-config`.
@@ -332,9 +361,30 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             };
             servers.push(Server { name: s.value.clone(), addr, tls_name });
         }
+        let balance = match u.balance.as_ref().map(|b| (b, b.value.as_str())) {
+            None | Some((_, "hash")) => Balance::Hash,
+            Some((_, "ordered")) => Balance::Ordered,
+            Some((b, x)) => {
+                return Err(invalid(
+                    b,
+                    format!("upstreams[{i}].balance"),
+                    format!("`{x}`: use hash or ordered"),
+                ))
+            }
+        };
+        let health_check = u.health_check.as_ref().map(|h| HealthCheck {
+            interval: h.interval.map_or(Duration::from_secs(2), |d| d.0),
+            timeout: h.timeout.map_or(Duration::from_secs(1), |d| d.0),
+            failures: h.failures.unwrap_or(1).max(1),
+        });
+        let up =
+            std::sync::Arc::new(servers.iter().map(|_| std::sync::atomic::AtomicBool::new(true)).collect());
         upstreams.push(Upstream {
             name: u.name.value.clone(),
             servers,
+            balance,
+            health_check,
+            up,
             connect_timeout: u.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
             tls: tls.map(|t| t.0),
         });
@@ -431,6 +481,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         None => None,
     };
     let (schemas, registries) = schema::compile(&raw.catalogs, &raw.schemas, base)?;
+    let routes = routes::compile(&raw.routes, &listeners, &upstreams, !guards.is_empty())?;
     Ok(Config {
         listeners,
         upstreams,
@@ -440,6 +491,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         guards,
         schemas: std::sync::Arc::new(schemas),
         registries: std::sync::Arc::new(registries),
+        routes: std::sync::Arc::new(routes),
     })
 }
 

@@ -34,6 +34,9 @@ pub struct RawConfig {
     /// Payload validation rules.
     #[serde(default)]
     pub schemas: Vec<super::raw_schema::RawRule>,
+    /// Route rules.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
 }
 
 /// The metrics endpoint.
@@ -231,14 +234,77 @@ pub struct RawThrottle {
 pub struct RawUpstream {
     /// Unique name.
     pub name: Spanned<String>,
-    /// `host:port` of each broker server, tried in order.
+    /// `host:port` of each broker server.
     pub servers: Vec<Spanned<String>>,
+    /// `hash` (default: rendezvous hashing of the client id) or `ordered`.
+    #[serde(default)]
+    pub balance: Option<Spanned<String>>,
     /// TCP connect timeout per server.
     #[serde(default)]
     pub connect_timeout: Option<Dur>,
     /// TLS to the brokers.
     #[serde(default)]
     pub tls: Option<RawClientTls>,
+    /// Periodic MQTT probes of each server.
+    #[serde(default)]
+    pub health_check: Option<RawHealthCheck>,
+}
+
+/// Health probes of an upstream's servers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    /// Time between probes of a server (default 2s).
+    #[serde(default)]
+    pub interval: Option<Dur>,
+    /// Time a probe may take: TCP connect + CONNECT/CONNACK (default 1s).
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Consecutive failures before a server is marked down (default 1).
+    #[serde(default)]
+    pub failures: Option<u32>,
+}
+
+/// One route rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Listener name(s) it applies to.
+    #[serde(default)]
+    pub listener: Option<OneOrMany>,
+    /// Client-id glob (`*` wildcard).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Claims that must have these values.
+    #[serde(default)]
+    pub claims: std::collections::BTreeMap<String, String>,
+    /// Topic filters (a topic rule); none: a session rule.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Upstream group.
+    pub upstream: Spanned<String>,
+    /// Mount point template.
+    #[serde(default)]
+    pub mount: Option<String>,
+    /// Client-id prefix template.
+    #[serde(default)]
+    pub client_id_prefix: Option<String>,
+    /// Tenant template (for `max_connections`).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Connections per tenant across all cores.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+}
+
+/// A name or a list of names.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
 }
 
 /// Limits (all optional; defaults in `validate`).

@@ -51,14 +51,17 @@ pub enum Refusal {
     ConnectionLimit,
     /// The TLS handshake failed or timed out.
     TlsHandshake,
+    /// No route could be resolved (missing claim, tenant at its limit).
+    Unroutable,
 }
 
-const REFUSALS: [(Refusal, &str); 5] = [
+const REFUSALS: [(Refusal, &str); 6] = [
     (Refusal::ConnectTimeout, "connect_timeout"),
     (Refusal::BadConnect, "bad_connect"),
     (Refusal::UpstreamUnavailable, "upstream_unavailable"),
     (Refusal::ConnectionLimit, "connection_limit"),
     (Refusal::TlsHandshake, "tls_handshake"),
+    (Refusal::Unroutable, "unroutable"),
 ];
 
 const CLOSE_LABELS: [&str; 12] = [
@@ -83,7 +86,7 @@ pub struct CoreMetrics {
     pub accepted: Counter,
     /// Connections open now (gauge).
     pub open: Counter,
-    refused: [Counter; 5],
+    refused: [Counter; 6],
     closed: [Counter; 12],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.

@@ -66,8 +66,9 @@ impl Authorizer {
         Some(dropped.refuse(qos, pkid, v, policy, || Close::Denied(topic.to_string())))
     }
 
-    /// A SUBSCRIBE from the client.
-    pub fn subscribe(&self, mut sub: Subscribe, v: Protocol) -> Verdict {
+    /// A SUBSCRIBE from the client: `Ok((allowed filters, trimmed?))` to forward, or
+    /// the proxy's own answer when every filter is denied.
+    pub fn trim(&self, mut sub: Subscribe, v: Protocol) -> Result<(Subscribe, bool), Verdict> {
         let denied: Vec<usize> = sub
             .filters
             .iter()
@@ -76,16 +77,16 @@ impl Authorizer {
             .map(|(i, _)| i)
             .collect();
         if denied.is_empty() {
-            return Verdict::Forward;
+            return Ok((sub, false));
         }
         self.denied_subscribe.set(self.denied_subscribe.get() + denied.len() as u64);
         let total = sub.filters.len();
         if denied.len() == total {
             let reasons = vec![ReasonCode::NotAuthorized; total];
-            return reply(
+            return Err(reply(
                 Packet::SubAck(SubAck { pkid: sub.pkid, reasons, properties: Default::default() }),
                 v,
-            );
+            ));
         }
         let mut i = 0;
         sub.filters.retain(|_| {
@@ -93,10 +94,7 @@ impl Authorizer {
             !denied.contains(&(i - 1))
         });
         self.pending.borrow_mut().insert(sub.pkid, (denied, total));
-        match Packet::Subscribe(sub).to_bytes(v) {
-            Ok(b) => Verdict::Replace(b),
-            Err(_) => Verdict::End(Close::ClientProtocol(mqtt::DecodeError::Truncated)),
-        }
+        Ok((sub, true))
     }
 
     /// A SUBACK from the broker: completed with the denied filters' codes if needed.

@@ -14,6 +14,7 @@ use super::authorize::Authorizer;
 use super::close::{Close, Side};
 use super::io::{read_into, ReadSize, Shared, MIN_READ};
 use super::relay::{Dir, Pump};
+use super::routing;
 use super::session::{Rejection, Session};
 use super::stats::Counters;
 use super::streams::{accept_tls, open_upstream};
@@ -189,8 +190,20 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         }
     };
 
-    let upstream_cfg = &config.upstreams[lcfg.upstream];
-    let (upstream, server) = match open_upstream(upstream_cfg, &forward).await {
+    // The route: upstream group, mount point, client-id prefix, tenant.
+    let routed =
+        match routing::route(&config, &core.tenants, listener, &connect, forward, identity.as_deref()) {
+            Ok(r) => r,
+            Err(why) => {
+                info!(%peer, client_id, reason = ?why, "refused: no route");
+                core.metrics.refused(Refusal::Unroutable);
+                send(&mut client, &Packet::ConnAck(ConnAck::new(why.reason(), false)), protocol).await;
+                return;
+            }
+        };
+    let _tenant_slot = routed.slot;
+    let upstream_cfg = &config.upstreams[routed.route.upstream];
+    let (upstream, server) = match open_upstream(upstream_cfg, &routed.forward, &client_id).await {
         Ok(x) => x,
         Err(why) => {
             info!(%peer, client_id, upstream = %upstream_cfg.name, %why, "refused: upstream unavailable");
@@ -208,7 +221,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     if let Some(m) = reauth_method {
         session = session.with_auth_method(m);
     }
-    session = session.with_schemas(&config.schemas);
+    session = session.with_schemas(&config.schemas).with_mount(routed.route.mount.clone());
     // Payload rejections: counted always, logged at most once a second per rule.
     let rejected = |r: &Rejection| {
         core.metrics.schema_rejected(r.rule, r.dir, r.invalid.reason);
@@ -247,9 +260,9 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         }
     };
     let (up, down) = (Counters::default(), Counters::default());
-    up.bytes.set(forward.len() as u64);
+    up.bytes.set(routed.forward.len() as u64);
     up.packets.set(1);
-    core.metrics.bytes_up.add(forward.len() as u64);
+    core.metrics.bytes_up.add(routed.forward.len() as u64);
     core.metrics.packets_up.add(1);
     let client_writing = Cell::new(false);
     let client_lock = Semaphore::new(1);

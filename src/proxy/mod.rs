@@ -11,15 +11,19 @@ mod authenticate;
 mod authorize;
 mod close;
 mod conn;
+mod health;
 mod io;
+mod mount;
 mod refuse;
 mod relay;
+mod routing;
 mod runtime;
 mod session;
 #[cfg(test)]
 mod session_schema;
 mod stats;
 mod streams;
+mod tenants;
 mod trigger;
 
 pub use authorize::Authorizer;
@@ -58,6 +62,8 @@ pub struct Core {
     throttle: RefCell<Throttle>,
     /// Payload rejections: one log line per rule and direction per second.
     schema_log: stats::LogLimiter,
+    /// Connections per tenant (shared by all cores).
+    tenants: tenants::Tenants,
 }
 
 /// One open connection on its core: created in `conn::serve` after the socket is
@@ -83,7 +89,7 @@ impl Core {
         Open(self)
     }
 
-    fn new(config: Arc<Config>, metrics: Arc<CoreMetrics>) -> Self {
+    fn new(config: Arc<Config>, metrics: Arc<CoreMetrics>, tenants: tenants::Tenants) -> Self {
         Core {
             id: glommio::executor().id(),
             config,
@@ -93,6 +99,7 @@ impl Core {
             tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_PER_CORE)),
             throttle: RefCell::new(Throttle::new(THROTTLE_ADDRESSES_PER_CORE)),
             schema_log: stats::LogLimiter::new(std::time::Duration::from_secs(1)),
+            tenants,
         }
     }
 }

@@ -124,11 +124,12 @@ struct Start {
     report: mpsc::Sender<Result<(), RuntimeError>>,
     stop: Arc<AtomicBool>,
     registry: Registry,
+    tenants: super::tenants::Tenants,
 }
 
 async fn shard(start: Start) {
-    let Start { config, addrs, report, stop, registry } = start;
-    let core = Rc::new(Core::new(config.clone(), registry.register()));
+    let Start { config, addrs, report, stop, registry, tenants } = start;
+    let core = Rc::new(Core::new(config.clone(), registry.register(), tenants));
     let mut listeners = Vec::new();
     for (l, addr) in config.listeners.iter().zip(&addrs) {
         match TcpListener::bind(addr) {
@@ -197,14 +198,23 @@ pub fn run(
                 .map_err(|e| RuntimeError::Executor(format!("JWKS watcher: {e}")))?;
         }
     }
+    // Upstream servers are probed off the data path.
+    super::health::spawn(&config.upstreams, stop.clone())
+        .map_err(|e| RuntimeError::Executor(format!("health checks: {e}")))?;
     // Registry schemas are re-read off the data path too.
     crate::registry::spawn_refresh(config.schemas.clone(), config.registries.clone(), stop.clone())
         .map_err(|e| RuntimeError::Executor(format!("registry refresh: {e}")))?;
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
     let (tx, rx) = mpsc::channel();
-    let start =
-        Start { config: config.clone(), addrs: addrs.clone(), report: tx, stop: stop.clone(), registry };
+    let start = Start {
+        config: config.clone(),
+        addrs: addrs.clone(),
+        report: tx,
+        stop: stop.clone(),
+        registry,
+        tenants: super::tenants::Tenants::default(),
+    };
     let handles = LocalExecutorPoolBuilder::new(pool)
         .name("mqtt-proxy")
         .on_all_shards(move || shard(start))

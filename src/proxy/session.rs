@@ -11,6 +11,7 @@
 
 use super::authorize::Authorizer;
 use super::close::Close;
+use super::mount::Mount;
 use super::refuse::{reply, Dropped, Policy};
 use crate::mqtt::{
     self, kind, Ack, AckKind, DecodeError, Frame, MqttStr, Packet, Protocol, PublishView, QoS, ReasonCode,
@@ -66,16 +67,22 @@ pub struct Rejection {
 /// Topic aliases one side has set (5.0), so aliased PUBLISHes can be judged by topic.
 type Aliases = RefCell<HashMap<u16, String>>;
 
-/// The topic of a PUBLISH, resolving (and recording) a topic alias; `None` for an
-/// alias never set (the receiver answers 0x94 itself).
-fn resolve<'a>(aliases: &Aliases, frame: &Frame, view: &PublishView<'a>) -> Option<Cow<'a, str>> {
+/// The topic of a PUBLISH (`topic`: its topic as the client sees it), resolving
+/// (and recording) a topic alias; `None` for an alias never set (the receiver
+/// answers 0x94 itself).
+fn resolve<'a>(
+    aliases: &Aliases,
+    frame: &Frame,
+    view: &PublishView<'_>,
+    topic: &'a str,
+) -> Option<Cow<'a, str>> {
     let alias = if view.raw_properties.len() > 1 { view.properties(frame).topic_alias } else { None };
-    match (view.topic.is_empty(), alias) {
+    match (topic.is_empty(), alias) {
         (false, Some(a)) => {
-            aliases.borrow_mut().insert(a, view.topic.to_string());
-            Some(Cow::Borrowed(view.topic))
+            aliases.borrow_mut().insert(a, topic.to_string());
+            Some(Cow::Borrowed(topic))
         }
-        (false, None) => Some(Cow::Borrowed(view.topic)),
+        (false, None) => Some(Cow::Borrowed(topic)),
         (true, Some(a)) => aliases.borrow().get(&a).cloned().map(Cow::Owned),
         (true, None) => None,
     }
@@ -107,6 +114,8 @@ pub struct Session {
     dropped_down: Dropped,
     /// The last payload rejection, until the relay takes it.
     rejection: RefCell<Option<Box<Rejection>>>,
+    /// The route's mount point.
+    mount: Option<Mount>,
 }
 
 impl Session {
@@ -125,7 +134,14 @@ impl Session {
             dropped_up: Dropped::default(),
             dropped_down: Dropped::default(),
             rejection: RefCell::new(None),
+            mount: None,
         }
+    }
+
+    /// The same session under a mount point.
+    pub fn with_mount(mut self, prefix: Option<String>) -> Self {
+        self.mount = prefix.map(Mount);
+        self
     }
 
     /// The same session, validating payloads (when some rule exists).
@@ -139,7 +155,7 @@ impl Session {
     /// True when the proxy may answer the broker itself (dropped deliveries), so
     /// writes to the broker must take turns.
     pub fn answers_upstream(&self) -> bool {
-        self.checks(Direction::Deliver)
+        self.mount.is_some() || self.checks(Direction::Deliver)
     }
 
     fn checks(&self, dir: Direction) -> bool {
@@ -170,7 +186,9 @@ impl Session {
             Ok(x) => x,
             Err(e) => return Verdict::End(Close::ClientProtocol(e)),
         };
-        let Some(topic) = resolve(&self.aliases_up, frame, &view) else { return Verdict::Forward };
+        let Some(topic) = resolve(&self.aliases_up, frame, &view, view.topic) else {
+            return Verdict::Forward;
+        };
         if let Some(a) = &self.authorizer {
             if let Some(verdict) = a.publish(&topic, view.qos, view.pkid, v, &self.dropped_up) {
                 return verdict;
@@ -188,7 +206,8 @@ impl Session {
         self.dropped_up.refuse(view.qos, view.pkid, v, policy, || Close::InvalidPayload(topic.to_string()))
     }
 
-    /// A broker PUBLISH, when deliveries are validated: an invalid one is dropped
+    /// A broker PUBLISH, when deliveries are validated or mounted: its topic loses
+    /// the mount point; an invalid one (or one outside the mount point) is dropped
     /// for this subscriber and acknowledged to the broker (it must not redeliver).
     fn deliver(&self, frame: &Frame) -> Verdict {
         let v = self.protocol;
@@ -196,14 +215,89 @@ impl Session {
             Ok(x) => x,
             Err(e) => return Verdict::End(Close::UpstreamProtocol(e)),
         };
-        let Some(topic) = resolve(&self.aliases_down, frame, &view) else { return Verdict::Forward };
-        if self.validate(frame, &view, &topic, Direction::Deliver).is_none() {
-            return Verdict::Forward;
+        let (inner, replaced) = match &self.mount {
+            Some(m) if !view.topic.is_empty() => match m.inward(view.topic) {
+                Some(t) => (t, view.with_topic(frame, t)),
+                None => return self.drop_delivery(&view),
+            },
+            _ => (view.topic, None),
+        };
+        let Some(topic) = resolve(&self.aliases_down, frame, &view, inner) else { return Verdict::Forward };
+        if self.validate(frame, &view, &topic, Direction::Deliver).is_some() {
+            return self.drop_delivery(&view);
         }
+        match replaced {
+            Some(b) => Verdict::Replace(b),
+            None => Verdict::Forward,
+        }
+    }
+
+    /// Drops a delivery, acknowledging it to the broker.
+    fn drop_delivery(&self, view: &PublishView<'_>) -> Verdict {
+        let v = self.protocol;
         match view.qos {
             QoS::AtMostOnce => Verdict::Drop,
             QoS::AtLeastOnce => reply(Packet::Ack(Ack::new(AckKind::PubAck, view.pkid)), v),
             QoS::ExactlyOnce => self.dropped_down.accept_qos2(view.pkid, v),
+        }
+    }
+
+    /// The client's PUBLISH / SUBSCRIBE / UNSUBSCRIBE under the mount point.
+    fn mount_up(&self, frame: &Frame, m: &Mount) -> Option<Verdict> {
+        let v = self.protocol;
+        let encoded = |p: Packet| match p.to_bytes(v) {
+            Ok(b) => Verdict::Replace(b),
+            Err(_) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
+        };
+        match frame.packet_type() {
+            kind::PUBLISH => {
+                let view = PublishView::parse(frame, v).ok()?;
+                if view.topic.is_empty() {
+                    return None;
+                }
+                Some(match view.with_topic(frame, &m.outward(view.topic)) {
+                    Some(b) => Verdict::Replace(b),
+                    None => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
+                })
+            }
+            kind::UNSUBSCRIBE => match mqtt::decode(frame, v) {
+                Ok(Packet::Unsubscribe(mut u)) => Some(match m.unsubscribe(&mut u) {
+                    Ok(()) => encoded(Packet::Unsubscribe(u)),
+                    Err(()) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A client SUBSCRIBE: trimmed by the ACL, mounted.
+    fn subscribe(&self, frame: &Frame) -> Verdict {
+        let v = self.protocol;
+        let sub = match mqtt::decode(frame, v) {
+            Ok(Packet::Subscribe(s)) => s,
+            Ok(_) => return Verdict::Forward,
+            Err(e) => return Verdict::End(Close::ClientProtocol(e)),
+        };
+        let (mut sub, mut changed) = match &self.authorizer {
+            Some(a) => match a.trim(sub, v) {
+                Ok(x) => x,
+                Err(answer) => return answer,
+            },
+            None => (sub, false),
+        };
+        if let Some(m) = &self.mount {
+            if m.subscribe(&mut sub).is_err() {
+                return Verdict::End(Close::ClientProtocol(DecodeError::Truncated));
+            }
+            changed = true;
+        }
+        if !changed {
+            return Verdict::Forward;
+        }
+        match Packet::Subscribe(sub).to_bytes(v) {
+            Ok(b) => Verdict::Replace(b),
+            Err(_) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
         }
     }
 
@@ -233,13 +327,8 @@ impl Session {
             kind::PUBLISH if self.authorizer.is_some() || self.checks(Direction::Publish) => {
                 Some(self.publish_up(frame))
             }
-            kind::SUBSCRIBE => {
-                let a = self.authorizer.as_ref()?;
-                Some(match mqtt::decode(frame, v) {
-                    Ok(Packet::Subscribe(s)) => a.subscribe(s, v),
-                    Ok(_) => Verdict::Forward,
-                    Err(e) => Verdict::End(Close::ClientProtocol(e)),
-                })
+            kind::SUBSCRIBE if self.authorizer.is_some() || self.mount.is_some() => {
+                Some(self.subscribe(frame))
             }
             kind::PUBREL if self.authorizer.is_some() || self.checks(Direction::Publish) => {
                 match mqtt::decode(frame, v) {
@@ -273,8 +362,14 @@ impl Session {
         if let (AUTH, Some(m)) = (frame.packet_type(), &self.auth_method) {
             return self.auth(frame, m);
         }
-        if let Some(v) = self.inspect(frame) {
-            return v;
+        match self.inspect(frame) {
+            Some(Verdict::Forward) | None => {}
+            Some(v) => return v,
+        }
+        if let Some(m) = &self.mount {
+            if let Some(v) = self.mount_up(frame, m) {
+                return v;
+            }
         }
         match self.check(frame) {
             Err(e) => Verdict::End(Close::ClientProtocol(e)),
@@ -305,10 +400,10 @@ impl Session {
             }
             _ => {}
         }
-        if t == PUBLISH && self.checks(Direction::Deliver) {
+        if t == PUBLISH && (self.mount.is_some() || self.checks(Direction::Deliver)) {
             return self.deliver(frame);
         }
-        if t == PUBREL && self.checks(Direction::Deliver) {
+        if t == PUBREL && (self.mount.is_some() || self.checks(Direction::Deliver)) {
             if let Ok(Packet::Ack(ack)) = mqtt::decode(frame, self.protocol) {
                 if let Some(v) = self.dropped_down.pubrel(ack.pkid, self.protocol) {
                     return v;

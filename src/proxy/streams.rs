@@ -4,9 +4,10 @@
 //! beyond writing the CONNECT bytes it is handed.
 
 use super::io::{Shared, Stream};
-use crate::config::{Server, ServerTls, Upstream};
+use crate::config::{Balance, Server, ServerTls, Upstream};
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
+use std::sync::atomic::Ordering;
 use tracing::warn;
 
 /// Opens one server's connection: TCP, then TLS when the upstream has it.
@@ -27,11 +28,26 @@ async fn dial(up: &Upstream, s: &Server) -> Result<Stream, String> {
     }
 }
 
-/// Connects to the first server of `up` that answers and forwards the client's
-/// CONNECT to it.
-pub(super) async fn open_upstream<'a>(up: &'a Upstream, connect: &[u8]) -> Result<(Shared, &'a str), String> {
+/// The order in which `client_id` tries the servers of `up`: by rendezvous hash
+/// (or as listed, with `balance: ordered`), servers whose probes fail last.
+pub fn server_order(up: &Upstream, client_id: &str) -> Vec<usize> {
+    let mut order = match up.balance {
+        Balance::Hash => crate::route::hash::ranked(up.servers.iter().map(|s| s.name.as_str()), client_id),
+        Balance::Ordered => (0..up.servers.len()).collect(),
+    };
+    order.sort_by_key(|&i| !up.up.get(i).is_some_and(|u| u.load(Ordering::Relaxed)));
+    order
+}
+
+/// Connects to the server of `up` that `client_id` belongs on (the next one when
+/// it does not answer) and forwards the client's CONNECT to it.
+pub(super) async fn open_upstream<'a>(
+    up: &'a Upstream,
+    connect: &[u8],
+    client_id: &str,
+) -> Result<(Shared, &'a str), String> {
     let mut last = String::from("no server");
-    for s in &up.servers {
+    for s in server_order(up, client_id).into_iter().map(|i| &up.servers[i]) {
         match dial(up, s).await {
             Ok(t) => {
                 let mut t = Shared::new(t);

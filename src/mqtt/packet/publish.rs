@@ -70,6 +70,35 @@ impl<'a> PublishView<'a> {
         Ok(PublishView { dup, qos, retain: flags & 0x01 != 0, topic, pkid, raw_properties, payload })
     }
 
+    /// The same PUBLISH with another topic name (`frame` must be the one this view
+    /// was parsed from): flags, packet id, properties and payload are copied as they
+    /// are. `None` if the topic is longer than 65,535 bytes.
+    pub fn with_topic(&self, frame: &Frame, topic: &str) -> Option<Bytes> {
+        let topic_len = u16::try_from(topic.len()).ok()?;
+        let id_len = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
+        let body = 2 + topic.len() + id_len + self.raw_properties.len() + self.payload.len();
+        let mut b = bytes::BytesMut::with_capacity(body + 5);
+        b.put_u8(*frame.raw().first()?);
+        crate::mqtt::varint::write(&mut b, u32::try_from(body).ok()?);
+        b.put_u16(topic_len);
+        b.put_slice(topic.as_bytes());
+        if id_len > 0 {
+            b.put_u16(self.pkid);
+        }
+        b.put_slice(self.raw_properties);
+        b.put_slice(self.payload);
+        Some(b.freeze())
+    }
+
+    /// The same PUBLISH (QoS 1/2) with another packet identifier.
+    pub fn with_pkid(&self, frame: &Frame, pkid: u16) -> Bytes {
+        let raw = frame.raw();
+        let at = raw.len() - self.payload.len() - self.raw_properties.len() - 2;
+        let mut b = bytes::BytesMut::from(&raw[..]);
+        b[at..at + 2].copy_from_slice(&pkid.to_be_bytes());
+        b.freeze()
+    }
+
     /// Decodes the properties (`frame` must be the one this view was parsed from).
     pub fn properties(&self, frame: &Frame) -> PublishProperties {
         if self.raw_properties.len() <= 1 {
