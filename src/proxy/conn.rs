@@ -12,6 +12,7 @@
 use super::authenticate::{authenticate, Authenticated};
 use super::authorize::Authorizer;
 use super::close::{Close, Side};
+use super::fanout;
 use super::io::{read_into, ReadSize, Shared, MIN_READ};
 use super::relay::{Dir, Pump};
 use super::routing;
@@ -24,6 +25,7 @@ use crate::auth::Identity;
 use crate::auth::{AuthError, Reject};
 use crate::metrics::Refusal;
 use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
+use crate::route::Facts;
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -191,7 +193,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     };
 
     // The route: upstream group, mount point, client-id prefix, tenant.
-    let routed =
+    let mut routed =
         match routing::route(&config, &core.tenants, listener, &connect, forward, identity.as_deref()) {
             Ok(r) => r,
             Err(why) => {
@@ -201,7 +203,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                 return;
             }
         };
-    let _tenant_slot = routed.slot;
+    let _tenant_slot = routed.slot.take();
     let upstream_cfg = &config.upstreams[routed.route.upstream];
     let (upstream, server) = match open_upstream(upstream_cfg, &routed.forward, &client_id).await {
         Ok(x) => x,
@@ -213,6 +215,15 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
             return;
         }
     };
+    info!(
+        %peer,
+        client_id,
+        upstream = %upstream_cfg.name,
+        %server,
+        links = routed.route.upstreams.len(),
+        mount = routed.route.mount.as_deref().unwrap_or(""),
+        "session routed"
+    );
 
     let mut session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
     if let Some(a) = authorizer {
@@ -222,6 +233,9 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         session = session.with_auth_method(m);
     }
     session = session.with_schemas(&config.schemas).with_mount(routed.route.mount.clone());
+    if routed.multi.is_some() {
+        session = session.without_topic_aliases();
+    }
     // Payload rejections: counted always, logged at most once a second per rule.
     let rejected = |r: &Rejection| {
         core.metrics.schema_rejected(r.rule, r.dir, r.invalid.reason);
@@ -286,8 +300,39 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let mut ubuf = BytesMut::new();
     let (mut c_r, mut u_w) = (client.clone(), upstream.clone());
     let (mut u_r, mut c_w) = (upstream.clone(), client.clone());
+    let relay = async {
+        match &routed.multi {
+            None => {
+                future::or(c2u.run(&mut c_r, &mut u_w, &mut cbuf), u2c.run(&mut u_r, &mut c_w, &mut ubuf))
+                    .await
+            }
+            Some(multi) => {
+                fanout::run(fanout::Args {
+                    config: &config,
+                    route: &routed.route,
+                    facts: Facts { listener, client_id: &connect.client_id, identity: identity.as_deref() },
+                    session: &session,
+                    protocol,
+                    client: client.clone(),
+                    cbuf: std::mem::take(&mut cbuf),
+                    primary: upstream.clone(),
+                    connect: multi.connect.clone(),
+                    will: multi.will.clone(),
+                    keep_alive: connect.keep_alive,
+                    max_packet_size: limits.max_packet_size,
+                    read_size: limits.read_buffer,
+                    client_lock: &client_lock,
+                    client_writing: &client_writing,
+                    metrics: &core.metrics,
+                    rejected: &rejected,
+                    reauth: &reauth,
+                })
+                .await
+            }
+        }
+    };
     let close = future::or(
-        future::or(c2u.run(&mut c_r, &mut u_w, &mut cbuf), u2c.run(&mut u_r, &mut c_w, &mut ubuf)),
+        relay,
         future::or(
             async {
                 core.shutdown.wait().await;

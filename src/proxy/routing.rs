@@ -20,6 +20,17 @@ pub struct Routed {
     pub forward: Bytes,
     /// The tenant's place (released when the session ends).
     pub slot: Option<Slot>,
+    /// With several upstreams: the CONNECTs of the other links.
+    pub multi: Option<Multi>,
+}
+
+/// The CONNECTs of a multi-broker session's other links.
+#[derive(Debug, Clone)]
+pub struct Multi {
+    /// For every secondary link: no will, no topic aliases.
+    pub connect: Bytes,
+    /// The link whose broker holds the will, and its CONNECT (with the will).
+    pub will: Option<(usize, Bytes)>,
 }
 
 /// Why a CONNECT cannot be routed (each answered with a CONNACK).
@@ -62,9 +73,10 @@ pub fn route(
         }
         None => None,
     };
-    let forward = match (&route.client_id_prefix, &route.mount) {
-        (None, None) => forward,
-        (prefix, mount) => {
+    let multi = route.upstreams.len() > 1;
+    let forward = match (&route.client_id_prefix, &route.mount, multi) {
+        (None, None, false) => forward,
+        (prefix, mount, _) => {
             let Ok(Packet::Connect(mut c)) = crate::mqtt::decode_bytes(forward, connect.protocol, usize::MAX)
             else {
                 return Err(Unroutable::TooLong);
@@ -77,8 +89,46 @@ pub fn route(
                 w.topic =
                     MqttStr::try_from(Mount(m.clone()).outward(&w.topic)).map_err(|_| Unroutable::TooLong)?;
             }
+            if multi {
+                // An alias would be known to one link only: none on such sessions.
+                c.properties.topic_alias_maximum = None;
+                return split(config, &facts, route, *c, connect.protocol, slot);
+            }
             Packet::Connect(c).to_bytes(connect.protocol).map_err(|_| Unroutable::TooLong)?
         }
     };
-    Ok(Routed { route, forward, slot })
+    Ok(Routed { route, forward, slot, multi: None })
+}
+
+/// The CONNECTs of a multi-broker session: the will goes to the broker its topic
+/// routes to, every other link connects without it.
+fn split(
+    config: &Config,
+    facts: &Facts<'_>,
+    route: SessionRoute,
+    c: Connect,
+    v: crate::mqtt::Protocol,
+    slot: Option<Slot>,
+) -> Result<Routed, Unroutable> {
+    let encode =
+        |c: &Connect| Packet::Connect(Box::new(c.clone())).to_bytes(v).map_err(|_| Unroutable::TooLong);
+    let will_link = c.will.as_ref().map(|w| {
+        let topic = match &route.mount {
+            Some(m) => w.topic.strip_prefix(m.as_str()).unwrap_or(&w.topic),
+            None => &w.topic,
+        };
+        config
+            .routes
+            .publish(facts, topic)
+            .and_then(|u| route.upstreams.iter().position(|&x| x == u))
+            .unwrap_or(0)
+    });
+    let mut bare = c.clone();
+    bare.will = None;
+    let connect = encode(&bare)?;
+    let (forward, will) = match will_link {
+        Some(k) if k > 0 => (connect.clone(), Some((k, encode(&c)?))),
+        _ => (encode(&c)?, None),
+    };
+    Ok(Routed { route, forward, slot, multi: Some(Multi { connect, will }) })
 }

@@ -116,6 +116,8 @@ pub struct Session {
     rejection: RefCell<Option<Box<Rejection>>>,
     /// The route's mount point.
     mount: Option<Mount>,
+    /// Topic aliases are not offered to the client (multi-broker sessions).
+    no_topic_aliases: bool,
 }
 
 impl Session {
@@ -135,7 +137,14 @@ impl Session {
             dropped_down: Dropped::default(),
             rejection: RefCell::new(None),
             mount: None,
+            no_topic_aliases: false,
         }
+    }
+
+    /// The same session, not offering topic aliases in CONNACK.
+    pub fn without_topic_aliases(mut self) -> Self {
+        self.no_topic_aliases = true;
+        self
     }
 
     /// The same session under a mount point.
@@ -443,6 +452,10 @@ impl Session {
         // client's Authentication Method [MQTT-4.12.0-5].
         if let Some(m) = &self.auth_method {
             ack.properties.authentication_method = Some(m.clone());
+            changed = true;
+        }
+        if self.no_topic_aliases && ack.properties.topic_alias_maximum.is_some() {
+            ack.properties.topic_alias_maximum = None;
             changed = true;
         }
         if !changed {
