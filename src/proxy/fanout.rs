@@ -15,7 +15,7 @@
 //! client's limit on its own), and shared subscriptions spanning brokers.
 
 use super::close::Close;
-use super::io::{read_into, Shared};
+use super::io::{read_into, read_within, Shared};
 use super::links::Links;
 use super::refuse::{ack, reply};
 use super::session::{Rejection, Session, Verdict};
@@ -288,15 +288,10 @@ impl Driver<'_> {
         let v = self.a.protocol;
         let f = Frame::from_bytes(bytes.clone(), usize::MAX).map_err(Close::ClientProtocol)?;
         let to = |k: usize, b: Bytes| async move {
-            if self.ensure_open(k).await {
-                if let Err(e) = self.write_link(k, &b).await {
-                    if k == 0 {
-                        return Err(Close::UpstreamGone(e));
-                    }
-                    self.lose(k, &e).await?;
-                }
+            match self.ensure_open(k).await {
+                true => self.send(k, &b).await,
+                false => Ok(()),
             }
-            Ok(())
         };
         match f.packet_type() {
             kind::PUBLISH => {
@@ -414,14 +409,19 @@ impl Driver<'_> {
             let b = Packet::Subscribe(p)
                 .to_bytes(self.a.protocol)
                 .map_err(|_| Close::ClientProtocol(mqtt::DecodeError::Truncated))?;
-            if let Err(e) = self.write_link(k, &b).await {
-                if k == 0 {
-                    return Err(Close::UpstreamGone(e));
-                }
-                self.lose(k, &e).await?;
-            }
+            self.send(k, &b).await?;
         }
         Ok(())
+    }
+
+    /// Writes to an open link: a failed write ends the session on the session's own
+    /// broker, and loses the link on another.
+    async fn send(&self, k: usize, b: &[u8]) -> Result<(), Close> {
+        match self.write_link(k, b).await {
+            Ok(()) => Ok(()),
+            Err(e) if k == 0 => Err(Close::UpstreamGone(e)),
+            Err(e) => self.lose(k, &e).await,
+        }
     }
 
     async fn unsubscribe(&self, u: Unsubscribe) -> Result<(), Close> {
@@ -439,12 +439,7 @@ impl Driver<'_> {
             let b = Packet::Unsubscribe(p)
                 .to_bytes(self.a.protocol)
                 .map_err(|_| Close::ClientProtocol(mqtt::DecodeError::Truncated))?;
-            if let Err(e) = self.write_link(k, &b).await {
-                if k == 0 {
-                    return Err(Close::UpstreamGone(e));
-                }
-                self.lose(k, &e).await?;
-            }
+            self.send(k, &b).await?;
         }
         Ok(())
     }
@@ -500,17 +495,7 @@ impl Driver<'_> {
                 }
             }
             let keep_alive = self.a.session.keep_alive.get();
-            let read = read_into(&mut src, &mut buf, self.a.read_size);
-            let r = if keep_alive > 0 {
-                let limit = Duration::from_millis(u64::from(keep_alive) * 1500);
-                futures_lite::future::or(async { Some(read.await) }, async {
-                    glommio::timer::sleep(limit).await;
-                    None
-                })
-                .await
-            } else {
-                Some(read.await)
-            };
+            let r = read_within(&mut src, &mut buf, self.a.read_size, keep_alive).await;
             match r {
                 None => return Close::KeepAliveTimeout,
                 Some(Ok(0)) => return Close::ClientGone("end of stream".into()),

@@ -9,7 +9,7 @@
 //! plus one read chunk.
 
 use super::close::Close;
-use super::io::{read_into, ReadSize, Shared};
+use super::io::{read_within, ReadSize, Shared};
 use super::session::{Rejection, Session, Verdict};
 use super::stats::Counters;
 use crate::auth::AuthError;
@@ -19,7 +19,6 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::sync::Semaphore;
 use std::cell::Cell;
-use std::time::Duration;
 
 /// Which way a pump moves bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,18 +206,9 @@ impl Pump<'_> {
             if let Err(c) = self.drain(buf, dst).await {
                 return c;
             }
-            let keep_alive = self.session.keep_alive.get();
-            let read = read_into(src, buf, self.read_size.get());
-            let r = if self.dir == Dir::Up && keep_alive > 0 {
-                let limit = Duration::from_millis(u64::from(keep_alive) * 1500);
-                futures_lite::future::or(async { Some(read.await) }, async {
-                    glommio::timer::sleep(limit).await;
-                    None
-                })
-                .await
-            } else {
-                Some(read.await)
-            };
+            // Only the client is held to its keep alive.
+            let keep_alive = if self.dir == Dir::Up { self.session.keep_alive.get() } else { 0 };
+            let r = read_within(src, buf, self.read_size.get(), keep_alive).await;
             match r {
                 None => return Close::KeepAliveTimeout,
                 Some(Ok(0)) => return self.gone("end of stream".into()),
