@@ -23,6 +23,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod payload;
+
 /// What to do with one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -174,140 +176,6 @@ impl Session {
     /// The payload rejection of the last frame, if it had one.
     pub fn take_rejection(&self) -> Option<Box<Rejection>> {
         self.rejection.borrow_mut().take()
-    }
-
-    /// Runs the validation rule for `topic` in `dir`; the rule's index and the
-    /// failure, if the message is invalid.
-    fn validate(&self, frame: &Frame, view: &PublishView<'_>, topic: &str, dir: Direction) -> Option<usize> {
-        let s = self.schemas.as_ref()?;
-        let (i, rule) = s.rule(topic, dir)?;
-        let props = (self.protocol.is_v5() && view.raw_properties.len() > 1).then(|| view.properties(frame));
-        let invalid = rule.check(view.payload, props.as_ref()).err()?;
-        *self.rejection.borrow_mut() =
-            Some(Box::new(Rejection { rule: i, dir, invalid, topic: topic.to_string() }));
-        Some(i)
-    }
-
-    /// A client PUBLISH, when an ACL or validation rules apply.
-    fn publish_up(&self, frame: &Frame) -> Verdict {
-        let v = self.protocol;
-        let view = match PublishView::parse(frame, v) {
-            Ok(x) => x,
-            Err(e) => return Verdict::End(Close::ClientProtocol(e)),
-        };
-        let Some(topic) = resolve(&self.aliases_up, frame, &view, view.topic) else {
-            return Verdict::Forward;
-        };
-        if let Some(a) = &self.authorizer {
-            if let Some(verdict) = a.publish(&topic, view.qos, view.pkid, v, &self.dropped_up) {
-                return verdict;
-            }
-        }
-        let Some(i) = self.validate(frame, &view, &topic, Direction::Publish) else {
-            return Verdict::Forward;
-        };
-        let on = self.schemas.as_ref().map(|s| s.rules[i].on_invalid).unwrap_or_default();
-        let policy = Policy {
-            reason: ReasonCode::PayloadFormatInvalid,
-            v5_disconnect: on.v5 == OnInvalidV5::Disconnect,
-            v3_disconnect: on.v3 == OnInvalidV3::Disconnect,
-        };
-        self.dropped_up.refuse(view.qos, view.pkid, v, policy, || Close::InvalidPayload(topic.to_string()))
-    }
-
-    /// A broker PUBLISH, when deliveries are validated or mounted: its topic loses
-    /// the mount point; an invalid one (or one outside the mount point) is dropped
-    /// for this subscriber and acknowledged to the broker (it must not redeliver).
-    fn deliver(&self, frame: &Frame) -> Verdict {
-        let v = self.protocol;
-        let view = match PublishView::parse(frame, v) {
-            Ok(x) => x,
-            Err(e) => return Verdict::End(Close::UpstreamProtocol(e)),
-        };
-        let (inner, replaced) = match &self.mount {
-            Some(m) if !view.topic.is_empty() => match m.inward(view.topic) {
-                Some(t) => (t, view.with_topic(frame, t)),
-                None => return self.drop_delivery(&view),
-            },
-            _ => (view.topic, None),
-        };
-        let Some(topic) = resolve(&self.aliases_down, frame, &view, inner) else { return Verdict::Forward };
-        if self.validate(frame, &view, &topic, Direction::Deliver).is_some() {
-            return self.drop_delivery(&view);
-        }
-        match replaced {
-            Some(b) => Verdict::Replace(b),
-            None => Verdict::Forward,
-        }
-    }
-
-    /// Drops a delivery, acknowledging it to the broker.
-    fn drop_delivery(&self, view: &PublishView<'_>) -> Verdict {
-        let v = self.protocol;
-        match view.qos {
-            QoS::AtMostOnce => Verdict::Drop,
-            QoS::AtLeastOnce => reply(Packet::Ack(Ack::new(AckKind::PubAck, view.pkid)), v),
-            QoS::ExactlyOnce => self.dropped_down.accept_qos2(view.pkid, v),
-        }
-    }
-
-    /// The client's PUBLISH / SUBSCRIBE / UNSUBSCRIBE under the mount point.
-    fn mount_up(&self, frame: &Frame, m: &Mount) -> Option<Verdict> {
-        let v = self.protocol;
-        let encoded = |p: Packet| match p.to_bytes(v) {
-            Ok(b) => Verdict::Replace(b),
-            Err(_) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
-        };
-        match frame.packet_type() {
-            kind::PUBLISH => {
-                let view = PublishView::parse(frame, v).ok()?;
-                if view.topic.is_empty() {
-                    return None;
-                }
-                Some(match view.with_topic(frame, &m.outward(view.topic)) {
-                    Some(b) => Verdict::Replace(b),
-                    None => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
-                })
-            }
-            kind::UNSUBSCRIBE => match mqtt::decode(frame, v) {
-                Ok(Packet::Unsubscribe(mut u)) => Some(match m.unsubscribe(&mut u) {
-                    Ok(()) => encoded(Packet::Unsubscribe(u)),
-                    Err(()) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
-                }),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    /// A client SUBSCRIBE: trimmed by the ACL, mounted.
-    fn subscribe(&self, frame: &Frame) -> Verdict {
-        let v = self.protocol;
-        let sub = match mqtt::decode(frame, v) {
-            Ok(Packet::Subscribe(s)) => s,
-            Ok(_) => return Verdict::Forward,
-            Err(e) => return Verdict::End(Close::ClientProtocol(e)),
-        };
-        let (mut sub, mut changed) = match &self.authorizer {
-            Some(a) => match a.trim(sub, v) {
-                Ok(x) => x,
-                Err(answer) => return answer,
-            },
-            None => (sub, false),
-        };
-        if let Some(m) = &self.mount {
-            if m.subscribe(&mut sub).is_err() {
-                return Verdict::End(Close::ClientProtocol(DecodeError::Truncated));
-            }
-            changed = true;
-        }
-        if !changed {
-            return Verdict::Forward;
-        }
-        match Packet::Subscribe(sub).to_bytes(v) {
-            Ok(b) => Verdict::Replace(b),
-            Err(_) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
-        }
     }
 
     /// True once the broker's CONNACK went through (before it, the proxy may not
