@@ -139,11 +139,7 @@ fn every_refusal_looks_the_same() {
         }
     }
     // The reasons are in the metrics, not on the wire.
-    let m = proxy.metrics.expect("metrics");
-    let mut s = std::net::TcpStream::connect(m).expect("metrics");
-    std::io::Write::write_all(&mut s, b"GET /metrics HTTP/1.0\r\n\r\n").expect("scrape");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut s, &mut text).expect("scrape");
+    let text = proxy.scrape();
     for label in ["missing", "malformed", "bad_signature", "alg_none", "missing_scope", "too_long"] {
         let line = format!("mqtt_proxy_auth_refused_total{{reason=\"{label}\"}} ");
         let n: u64 = text.lines().find_map(|l| l.strip_prefix(&line)).expect(label).parse().expect("n");
@@ -238,10 +234,7 @@ fn repeated_tokens_are_served_from_the_cache() {
         c.send(&connect_with(Protocol::V5, "again", Some(user.clone())));
         assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success));
     }
-    let mut s = std::net::TcpStream::connect(proxy.metrics.expect("metrics")).expect("metrics");
-    std::io::Write::write_all(&mut s, b"GET /metrics HTTP/1.0\r\n\r\n").expect("scrape");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut s, &mut text).expect("scrape");
+    let text = proxy.scrape();
     let hits: u64 = text
         .lines()
         .find_map(|l| l.strip_prefix("mqtt_proxy_token_cache_hits_total "))

@@ -7,16 +7,7 @@ use common::proxy::{config, Proxy};
 use common::raw::Raw;
 use mqtt_proxy::mqtt::{MqttStr, Packet, Protocol, Publish};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-
-fn scrape(addr: SocketAddr) -> String {
-    let mut s = TcpStream::connect(addr).expect("metrics endpoint");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("response");
-    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
-    body
-}
+use std::net::TcpStream;
 
 fn value(text: &str, series: &str) -> u64 {
     text.lines()
@@ -32,7 +23,7 @@ fn counters_follow_sessions_refusals_and_traffic() {
     let broker = Mosquitto::start();
     let yaml = config(&[broker.addr()], "metrics:\n  bind: 127.0.0.1:0\n");
     let proxy = Proxy::start(&yaml);
-    let m = proxy.metrics.expect("metrics address");
+    assert!(proxy.metrics.is_some(), "metrics address");
 
     // A session that publishes and says goodbye.
     let (mut c, _) = Raw::connect(proxy.addr, Protocol::V311, "counted", 30);
@@ -51,7 +42,7 @@ fn counters_follow_sessions_refusals_and_traffic() {
     let (_open, _) = Raw::connect(proxy.addr, Protocol::V5, "open", 30);
     proxy.wait_log_count("connection closed", 2);
 
-    let text = scrape(m);
+    let text = proxy.scrape();
     assert_eq!(value(&text, "mqtt_proxy_cores"), 2);
     assert_eq!(value(&text, "mqtt_proxy_connections_accepted_total"), 4);
     assert_eq!(value(&text, "mqtt_proxy_connections_open"), 1);
@@ -69,7 +60,7 @@ fn upstream_refusals_are_counted_and_other_paths_are_404() {
     let proxy = Proxy::start(&yaml);
     let (_c, _) = Raw::connect(proxy.addr, Protocol::V5, "nobroker", 30);
     proxy.wait_log("refused: upstream unavailable");
-    let text = scrape(proxy.metrics.expect("metrics"));
+    let text = proxy.scrape();
     assert_eq!(value(&text, "mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"}"), 1);
     let mut s = TcpStream::connect(proxy.metrics.expect("metrics")).expect("connect");
     s.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("request");

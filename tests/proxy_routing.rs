@@ -277,7 +277,8 @@ fn cluster_config(brokers: &[&Mosquitto]) -> String {
     let servers: Vec<String> = brokers.iter().map(|b| format!("\"{}\"", b.addr())).collect();
     format!(
         "listeners:\n  - name: fleet\n    bind: 127.0.0.1:0\n    upstream: cluster\n\
-         upstreams:\n  - name: cluster\n    servers: [{}]\n    connect_timeout: 1s\n    health_check: {{interval: 100ms, timeout: 1s}}\n",
+         upstreams:\n  - name: cluster\n    servers: [{}]\n    connect_timeout: 1s\n    health_check: {{interval: 100ms, timeout: 1s}}\n\
+         metrics:\n  bind: 127.0.0.1:0\n",
         servers.join(", ")
     )
 }
@@ -323,6 +324,12 @@ fn placement_is_sticky_across_restarts_and_only_a_dead_servers_clients_move() {
     // A server dies: only its clients move, each to its next server.
     brokers[1].kill();
     proxy.wait_log("upstream server down");
+    let metrics = proxy.scrape();
+    for (i, up) in [(0, 1), (1, 0), (2, 1)] {
+        let series =
+            format!("mqtt_proxy_upstream_server_up{{upstream=\"cluster\",server=\"{}\"}} {up}\n", names[i]);
+        assert!(metrics.contains(&series), "{series} missing in\n{metrics}");
+    }
     let after = place(&proxy, &ids, ids.len());
     let mut moved = 0;
     for id in &ids {

@@ -126,23 +126,13 @@ fn valid_payloads_arrive_and_invalid_ones_never_reach_the_subscriber() {
     }
     let log = proxy.wait_log("payload refused");
     assert!(log.contains("rule=factory/+/telemetry"), "{log}");
-    let metrics = reqwest_metrics(&proxy);
+    let metrics = proxy.scrape();
     assert!(
         metrics.contains(
             "mqtt_proxy_schema_rejected_total{filter=\"factory/+/reading\",direction=\"publish\",reason=\"schema\"} 2\n"
         ),
         "{metrics}"
     );
-}
-
-/// GET /metrics from the proxy.
-fn reqwest_metrics(proxy: &Proxy) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(proxy.metrics.expect("metrics enabled")).expect("connect");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,7 +220,7 @@ fn invalid_deliveries_are_dropped_for_the_subscriber() {
             }
         }
     }
-    let metrics = reqwest_metrics(&proxy);
+    let metrics = proxy.scrape();
     assert!(
         metrics.contains(
             "mqtt_proxy_schema_rejected_total{filter=\"out/#\",direction=\"deliver\",reason=\"constraint\"} 3\n"

@@ -150,12 +150,35 @@ pub struct Registry {
     cores: Arc<Mutex<Vec<Arc<CoreMetrics>>>>,
     /// Topic filters of the validation rules (metric labels), in rule order.
     schema_filters: Arc<Vec<String>>,
+    /// Upstream groups: name, server names, health marks (from the probe threads).
+    upstreams: Arc<Vec<UpstreamHealth>>,
+}
+
+/// An upstream group's servers and their health marks.
+#[derive(Debug, Clone)]
+pub struct UpstreamHealth {
+    /// Group name.
+    pub name: String,
+    /// Server names.
+    pub servers: Vec<String>,
+    /// True while a server's probes succeed.
+    pub up: Arc<Vec<std::sync::atomic::AtomicBool>>,
 }
 
 impl Registry {
     /// A registry whose cores count rejections for these validation rules.
     pub fn new(schema_filters: Vec<String>) -> Self {
-        Registry { cores: Arc::default(), schema_filters: Arc::new(schema_filters) }
+        Registry {
+            cores: Arc::default(),
+            schema_filters: Arc::new(schema_filters),
+            upstreams: Arc::default(),
+        }
+    }
+
+    /// The same registry, also reporting the health marks of these upstreams.
+    pub fn with_upstreams(mut self, upstreams: Vec<UpstreamHealth>) -> Self {
+        self.upstreams = Arc::new(upstreams);
+        self
     }
 
     /// Adds a core (once, at start-up) and returns its counters.
@@ -237,6 +260,23 @@ impl Registry {
             let v = sum(&|c| c.closed[i].get());
             let _ = writeln!(out, "mqtt_proxy_sessions_closed_total{{reason=\"{label}\"}} {v}");
         }
+        if !self.upstreams.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP mqtt_proxy_upstream_server_up 1 while the server's health probes succeed (always 1 without health_check).\n# TYPE mqtt_proxy_upstream_server_up gauge"
+            );
+        }
+        for u in self.upstreams.iter() {
+            for (i, server) in u.servers.iter().enumerate() {
+                let up = u.up.get(i).is_some_and(|x| x.load(Ordering::Relaxed));
+                let _ = writeln!(
+                    out,
+                    "mqtt_proxy_upstream_server_up{{upstream=\"{}\",server=\"{server}\"}} {}",
+                    u.name,
+                    u8::from(up)
+                );
+            }
+        }
         if !self.schema_filters.is_empty() {
             let _ = writeln!(
                 out,
@@ -269,7 +309,15 @@ mod tests {
 
     #[test]
     fn sums_over_cores_and_labels_every_close_reason() {
-        let r = Registry::new(vec!["factory/+/telemetry".into()]);
+        let up = Arc::new(vec![
+            std::sync::atomic::AtomicBool::new(true),
+            std::sync::atomic::AtomicBool::new(false),
+        ]);
+        let r = Registry::new(vec!["factory/+/telemetry".into()]).with_upstreams(vec![UpstreamHealth {
+            name: "line1".into(),
+            servers: vec!["a:1883".into(), "b:1883".into()],
+            up,
+        }]);
         let (a, b) = (r.register(), r.register());
         a.schema_rejected(0, Direction::Deliver, Reason::Schema);
         b.schema_rejected(0, Direction::Deliver, Reason::Schema);
@@ -288,6 +336,10 @@ mod tests {
         assert!(text.contains("mqtt_proxy_connections_refused_total{reason=\"upstream_unavailable\"} 1\n"));
         assert!(text.contains("mqtt_proxy_connections_open 1\n"));
         assert!(text.contains("mqtt_proxy_cores 2\n"));
+        assert!(
+            text.contains("mqtt_proxy_upstream_server_up{upstream=\"line1\",server=\"b:1883\"} 0\n"),
+            "{text}"
+        );
         assert!(text.contains(
             "mqtt_proxy_schema_rejected_total{filter=\"factory/+/telemetry\",direction=\"deliver\",reason=\"schema\"} 2\n"
         ));

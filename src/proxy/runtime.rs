@@ -170,7 +170,17 @@ pub fn run(
     stop: Arc<AtomicBool>,
     ready: impl FnOnce(&[(String, SocketAddr)], Option<SocketAddr>),
 ) -> Result<(), RuntimeError> {
-    let registry = Registry::new(config.schemas.rules.iter().map(|r| r.filter.clone()).collect());
+    let health = config
+        .upstreams
+        .iter()
+        .map(|u| metrics::UpstreamHealth {
+            name: u.name.clone(),
+            servers: u.servers.iter().map(|s| s.name.clone()).collect(),
+            up: u.up.clone(),
+        })
+        .collect();
+    let registry =
+        Registry::new(config.schemas.rules.iter().map(|r| r.filter.clone()).collect()).with_upstreams(health);
     let metrics_addr = match config.metrics {
         Some(addr) => Some(metrics::http::serve(addr, registry.clone()).map_err(|e| RuntimeError::Bind {
             name: "metrics".into(),

@@ -76,6 +76,18 @@ impl Proxy {
         Proxy { child, addr, metrics, log, _dir: dir }
     }
 
+    /// `GET /metrics` (the config must enable `metrics:`); the whole HTTP answer.
+    pub fn scrape(&self) -> String {
+        use std::io::Write;
+        let addr = self.metrics.expect("metrics enabled in the config");
+        let mut s = std::net::TcpStream::connect(addr).expect("metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("request");
+        let mut body = String::new();
+        s.read_to_string(&mut body).expect("response");
+        assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+        body
+    }
+
     /// The port.
     pub fn port(&self) -> u16 {
         self.addr.port()
