@@ -21,10 +21,20 @@ fn leak(s: String) -> &'static str {
 }
 
 fn connect(proxy: &Proxy, v: Protocol, id: &str, user: Option<String>) -> (Raw, Option<Packet>) {
+    connect_with(proxy, v, id, user, true)
+}
+
+fn connect_with(
+    proxy: &Proxy,
+    v: Protocol,
+    id: &str,
+    user: Option<String>,
+    clean: bool,
+) -> (Raw, Option<Packet>) {
     let mut c = Raw::open(proxy.addr, v);
     c.send(&Packet::Connect(Box::new(Connect {
         protocol: v,
-        clean_start: true,
+        clean_start: clean,
         keep_alive: 30,
         client_id: MqttStr::from_static(leak(id.to_string())),
         will: None,
@@ -509,4 +519,30 @@ fn a_lost_secondary_link_refuses_then_comes_back() {
     l2.kill();
     v3.send(&publish_packet("line2/x", "5", QoS::AtLeastOnce, 1));
     assert_eq!(v3.recv_until_closed(), vec![], "3.1.1: closed, not acknowledged");
+}
+
+#[test]
+fn a_persistent_session_gets_what_every_broker_kept() {
+    let (a, l1, l2) = (Mosquitto::start(), Mosquitto::start(), Mosquitto::start());
+    let proxy = Proxy::start(&topic_config(&a, &l1, &l2));
+    let v = Protocol::V311;
+    let (mut c, ack) = connect_with(&proxy, v, "keeper", None, false);
+    assert!(connack_ok(&ack), "{ack:?}");
+    subscribe(&mut c, 1, &["#"], QoS::AtLeastOnce);
+    collect(&mut c, |ps| ps.iter().any(|p| matches!(p, Packet::SubAck(_))));
+    c.send(&Packet::Disconnect(Default::default()));
+    assert_eq!(c.recv_until_closed(), vec![]);
+    proxy.wait_log_count("reason=client_disconnect", 1);
+    // While it is away, each broker queues a message for it.
+    publish(l1.port, &["-q", "1", "-t", "line1/kept", "-m", "l1"]);
+    publish(l2.port, &["-q", "1", "-t", "line2/kept", "-m", "l2"]);
+    publish(a.port, &["-q", "1", "-t", "hall/kept", "-m", "a"]);
+    // Back without subscribing again: every broker's queue reaches it.
+    let (mut c, ack) = connect_with(&proxy, v, "keeper", None, false);
+    assert!(
+        matches!(&ack, Some(Packet::ConnAck(x)) if x.reason == ReasonCode::Success && x.session_present),
+        "{ack:?}"
+    );
+    let got = collect(&mut c, |ps| topics(ps).len() == 3);
+    assert_eq!(topics(&got), ["line1/kept l1", "line2/kept l2", "hall/kept a"].map(String::from).into());
 }

@@ -318,6 +318,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                     primary: upstream.clone(),
                     connect: multi.connect.clone(),
                     will: multi.will.clone(),
+                    persistent: !connect.clean_start,
                     keep_alive: connect.keep_alive,
                     max_packet_size: limits.max_packet_size,
                     read_size: limits.read_buffer,

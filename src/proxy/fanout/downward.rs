@@ -167,7 +167,7 @@ impl Driver<'_> {
             (self.a.rejected)(&r);
         }
         if k == 0 && t == kind::CONNACK {
-            self.connacked.set(true);
+            self.connacked.fire();
         }
         let bytes = match verdict {
             Verdict::Forward => f.raw().clone(),

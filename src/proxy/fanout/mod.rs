@@ -20,6 +20,7 @@ use super::links::Links;
 use super::refuse::{ack, reply};
 use super::session::{Rejection, Session, Verdict};
 use super::streams::open_upstream;
+use super::trigger::Trigger;
 use crate::auth::AuthError;
 use crate::config::Config;
 use crate::metrics::CoreMetrics;
@@ -81,6 +82,9 @@ pub struct Args<'a> {
     pub connect: Bytes,
     /// CONNECT with the will for `will_link`.
     pub will: Option<(usize, Bytes)>,
+    /// The client asked for a persistent session (clean start 0): every link is
+    /// opened at once, so state kept by any broker reaches it.
+    pub persistent: bool,
     /// The client's keep alive.
     pub keep_alive: u16,
     /// Largest frame.
@@ -118,8 +122,8 @@ struct Driver<'a> {
     a: Args<'a>,
     links: Vec<Link>,
     state: Links,
-    /// True once the primary's CONNACK went to the client.
-    connacked: Cell<bool>,
+    /// Fired once the session's own broker accepted the session (its CONNACK).
+    connacked: Trigger,
     /// Fan-outs that are UNSUBSCRIBEs.
     pending_unsub: RefCell<std::collections::HashSet<u16>>,
 }
@@ -137,10 +141,11 @@ pub(super) fn frames(buf: &mut BytesMut, max: usize) -> Result<Vec<Frame>, mqtt:
 }
 
 pub(super) fn patch_pkid(raw: &Bytes, pkid: u16) -> Bytes {
-    // Acks: fixed header (2 bytes: their remaining length is < 128), then the id.
+    // Acks: the fixed header (type byte, remaining length of 1 to 4 bytes), then the id.
+    let header = 1 + raw.iter().skip(1).take(4).position(|b| b & 0x80 == 0).map_or(4, |i| i + 1);
     let mut b = BytesMut::from(&raw[..]);
-    if b.len() >= 4 {
-        b[2..4].copy_from_slice(&pkid.to_be_bytes());
+    if let Some(id) = b.get_mut(header..header + 2) {
+        id.copy_from_slice(&pkid.to_be_bytes());
     }
     b.freeze()
 }
@@ -223,19 +228,21 @@ pub async fn run(a: Args<'_>) -> Close {
         a,
         links,
         state: Links::default(),
-        connacked: Cell::new(false),
+        connacked: Trigger::default(),
         pending_unsub: RefCell::default(),
     };
     let d = &d;
-    let will_link = d.a.will.as_ref().map(|(k, _)| *k);
     let mut futs: Vec<Pin<Box<dyn Future<Output = Close> + '_>>> = Vec::new();
     futs.push(Box::pin(async move {
-        if let Some(k) = will_link {
-            // The will's broker must hold the will from the start.
-            while !d.connacked.get() {
-                glommio::timer::sleep(Duration::from_millis(1)).await;
+        // Nothing goes to other brokers before the session's own accepted it.
+        d.connacked.wait().await;
+        for k in 1..d.links.len() {
+            // The will's broker holds the will from the start; a persistent session
+            // has state (subscriptions, queued messages) on every broker it used.
+            let will = d.a.will.as_ref().is_some_and(|(w, _)| *w == k);
+            if will || d.a.persistent {
+                d.ensure_open(k).await;
             }
-            d.ensure_open(k).await;
         }
         d.client_loop(cbuf).await
     }));
@@ -244,4 +251,21 @@ pub async fn run(a: Args<'_>) -> Close {
     }
     futs.push(Box::pin(d.keep_links_alive()));
     Race(futs).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_ids_are_patched_after_any_header_length() {
+        let short = Bytes::from_static(&[0x40, 2, 0, 1]);
+        assert_eq!(&patch_pkid(&short, 0x0203)[..], &[0x40, 2, 2, 3]);
+        // A 5.0 PUBACK with a long reason string: two length bytes.
+        let mut long = vec![0x40, 0x84, 0x01, 0, 1, 0x10];
+        long.extend(std::iter::repeat_n(0u8, 130));
+        let p = patch_pkid(&Bytes::from(long), 7);
+        assert_eq!(&p[3..5], &[0, 7]);
+        assert_eq!(p[5], 0x10, "the reason code is untouched");
+    }
 }

@@ -171,10 +171,6 @@ impl Driver<'_> {
 
     /// Reads the client until the session ends.
     pub(super) async fn client_loop(&self, mut buf: BytesMut) -> Close {
-        // Nothing goes to other brokers before the session's own accepted it.
-        while !self.connacked.get() {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
-        }
         let mut src = self.a.client.clone();
         loop {
             let fs = match frames(&mut buf, self.a.max_packet_size) {
