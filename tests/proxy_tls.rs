@@ -291,3 +291,32 @@ fn client_certificate_towards_a_broker_that_requires_one() {
     let (_c, ack) = Raw::connect(proxy.addr, Protocol::V5, "without", 30);
     assert!(matches!(&ack, Some(Packet::ConnAck(a)) if a.reason == ReasonCode::ServerUnavailable), "{ack:?}");
 }
+
+#[test]
+fn the_server_name_picks_the_route() {
+    let (by_name, by_default) = (Mosquitto::start(), Mosquitto::start());
+    let pki = Pki::new();
+    let yaml = format!(
+        "listeners:\n  - name: tls\n    bind: 127.0.0.1:0\n    upstream: fallback\n    tls:\n{}\
+         upstreams:\n  - name: named\n    servers: [\"{}\"]\n  - name: fallback\n    servers: [\"{}\"]\n\
+         routes:\n  - sni: \"local*\"\n    upstream: named\n",
+        pem_tls(&pki.server_cert, &pki.server_key),
+        by_name.addr(),
+        by_default.addr()
+    );
+    let proxy = Proxy::start(&yaml);
+    // SNI `localhost` → the named group; an IP address sends no SNI → the listener's.
+    let (_a, r) = tls_session(proxy.addr, &pki.ca, "localhost", None, "sni-named").expect("TLS");
+    assert_eq!(r, ReasonCode::Success);
+    let (_b, r) = tls_session(proxy.addr, &pki.ca, "127.0.0.1", None, "sni-none").expect("TLS");
+    assert_eq!(r, ReasonCode::Success);
+    let log = proxy.wait_log_count("session routed", 2);
+    let upstream_of = |id: &str| {
+        log.lines()
+            .find(|l| l.contains("session routed") && l.contains(id))
+            .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("upstream=")))
+            .map(str::to_string)
+    };
+    assert_eq!(upstream_of("sni-named").as_deref(), Some("named"));
+    assert_eq!(upstream_of("sni-none").as_deref(), Some("fallback"));
+}

@@ -275,6 +275,9 @@ pub struct RawRoute {
     /// Client-id glob (`*` wildcard).
     #[serde(default)]
     pub client_id: Option<String>,
+    /// TLS server name (SNI) glob.
+    #[serde(default)]
+    pub sni: Option<String>,
     /// Claims that must have these values.
     #[serde(default)]
     pub claims: std::collections::BTreeMap<String, String>,

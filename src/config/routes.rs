@@ -58,6 +58,7 @@ pub fn compile(
         rules.push(RuleSpec {
             listeners: ls,
             client_id: r.client_id.as_deref().map(Glob::new),
+            sni: r.sni.as_deref().map(Glob::new),
             claims: r.claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             topics: r.topics.clone(),
             action: Action {

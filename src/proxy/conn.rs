@@ -98,10 +98,10 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let lname = &config.listeners[listener].name;
     let core_id = core.id;
     info!(%peer, listener = %lname, core = core_id, "connection opened");
-    let (stream, cert_name) = match accept_tls(stream, config.listeners[listener].tls.as_ref()).await {
+    let (stream, cert_name, sni) = match accept_tls(stream, config.listeners[listener].tls.as_ref()).await {
         Ok(s) => {
-            let name = s.peer_common_name();
-            (s, name)
+            let (name, sni) = (s.peer_common_name(), s.server_name());
+            (s, name, sni)
         }
         Err(why) => {
             core.metrics.refused(Refusal::TlsHandshake);
@@ -193,16 +193,23 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     };
 
     // The route: upstream group, mount point, client-id prefix, tenant.
-    let mut routed =
-        match routing::route(&config, &core.tenants, listener, &connect, forward, identity.as_deref()) {
-            Ok(r) => r,
-            Err(why) => {
-                info!(%peer, client_id, reason = ?why, "refused: no route");
-                core.metrics.refused(Refusal::Unroutable);
-                send(&mut client, &Packet::ConnAck(ConnAck::new(why.reason(), false)), protocol).await;
-                return;
-            }
-        };
+    let mut routed = match routing::route(
+        &config,
+        &core.tenants,
+        listener,
+        sni.as_deref(),
+        &connect,
+        forward,
+        identity.as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(why) => {
+            info!(%peer, client_id, reason = ?why, "refused: no route");
+            core.metrics.refused(Refusal::Unroutable);
+            send(&mut client, &Packet::ConnAck(ConnAck::new(why.reason(), false)), protocol).await;
+            return;
+        }
+    };
     let _tenant_slot = routed.slot.take();
     let upstream_cfg = &config.upstreams[routed.route.upstream];
     let (upstream, server) = match open_upstream(upstream_cfg, &routed.forward, &client_id).await {
@@ -310,7 +317,12 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                 fanout::run(fanout::Args {
                     config: &config,
                     route: &routed.route,
-                    facts: Facts { listener, client_id: &connect.client_id, identity: identity.as_deref() },
+                    facts: Facts {
+                        listener,
+                        client_id: &connect.client_id,
+                        sni: sni.as_deref(),
+                        identity: identity.as_deref(),
+                    },
                     session: &session,
                     protocol,
                     client: client.clone(),

@@ -38,6 +38,14 @@ impl Stream {
             _ => None,
         }
     }
+
+    /// The server name (SNI) a TLS client asked for.
+    pub fn server_name(&self) -> Option<String> {
+        match self {
+            Stream::TlsServer(s) => s.get_ref().1.server_name().map(str::to_string),
+            _ => None,
+        }
+    }
 }
 
 /// Calls the same method on whichever stream it is.

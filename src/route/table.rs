@@ -53,6 +53,8 @@ pub struct RuleSpec {
     pub listeners: Vec<usize>,
     /// Client-id pattern.
     pub client_id: Option<Glob>,
+    /// TLS server name (SNI) pattern.
+    pub sni: Option<Glob>,
     /// Claims that must have these values (string form; arrays: contain it).
     pub claims: Vec<(String, String)>,
     /// Topic filters (empty: a session rule).
@@ -94,6 +96,8 @@ pub struct Facts<'a> {
     pub listener: usize,
     /// The client id the client sent.
     pub client_id: &'a str,
+    /// The TLS server name the client asked for (TLS listeners).
+    pub sni: Option<&'a str>,
     /// The verified token, if any.
     pub identity: Option<&'a Identity>,
 }
@@ -141,6 +145,7 @@ impl RuleSpec {
     fn applies(&self, f: &Facts<'_>) -> bool {
         (self.listeners.is_empty() || self.listeners.contains(&f.listener))
             && self.client_id.as_ref().is_none_or(|g| g.matches(f.client_id))
+            && self.sni.as_ref().is_none_or(|g| f.sni.is_some_and(|s| g.matches(s)))
             && self.claims.iter().all(|(k, v)| claim_holds(f.identity, k, v))
     }
 }
@@ -304,14 +309,28 @@ mod tests {
         ];
         let t = Table::new(rules).expect("compiles");
         let (acme, initech) = (identity("acme"), identity("initech"));
-        let f = |i| Facts { listener: 0, client_id: "d1", identity: Some(i) };
+        let f = |i| Facts { listener: 0, client_id: "d1", sni: None, identity: Some(i) };
         let r = t.session(&f(&acme), 0).expect("route");
         assert_eq!((r.rule, r.upstream, r.mount.as_deref()), (Some(1), 1, Some("acme/")));
         assert_eq!(r.client_id_prefix.as_deref(), Some("acme-"));
         assert_eq!(r.tenant, Some(("acme".into(), Some(10))));
         assert_eq!(t.session(&f(&initech), 0).map(|r| r.upstream), Some(2));
-        let anon = Facts { listener: 0, client_id: "d1", identity: None };
+        let anon = Facts { listener: 0, client_id: "d1", sni: Some("acme.example.com"), identity: None };
         assert_eq!(t.session(&anon, 5).map(|r| (r.rule, r.upstream)), Some((None, 5)));
+    }
+
+    #[test]
+    fn sessions_by_server_name() {
+        let rule = RuleSpec {
+            sni: Some(Glob::new("acme.*")),
+            action: Action { upstream: 3, ..Default::default() },
+            ..Default::default()
+        };
+        let t = Table::new(vec![rule]).expect("compiles");
+        let f = |sni| Facts { listener: 0, client_id: "c", sni, identity: None };
+        assert_eq!(t.session(&f(Some("acme.mqtt.example")), 0).map(|r| r.upstream), Some(3));
+        assert_eq!(t.session(&f(Some("globex.mqtt.example")), 0).map(|r| r.upstream), Some(0));
+        assert_eq!(t.session(&f(None), 0).map(|r| r.upstream), Some(0), "plain TCP has no server name");
     }
 
     #[test]
@@ -319,7 +338,7 @@ mod tests {
         let mut rules = vec![topic_rule("line1/#", 1), topic_rule("line2/#", 2), topic_rule("+/alarms", 3)];
         rules[2].listeners = vec![1];
         let t = Table::new(rules).expect("compiles");
-        let f = Facts { listener: 0, client_id: "c", identity: None };
+        let f = Facts { listener: 0, client_id: "c", sni: None, identity: None };
         assert_eq!(t.publish(&f, "line1/press/t"), Some(1));
         assert_eq!(t.publish(&f, "line2/alarms"), Some(2));
         assert_eq!(t.publish(&f, "line3/alarms"), None, "rule 2 is for listener 1 only");
