@@ -47,6 +47,7 @@ impl Driver<'_> {
             Ok((s, buf, server)) => {
                 info!(client_id = self.a.facts.client_id, upstream = %up.name, %server, "link opened");
                 *link.sock.borrow_mut() = Some(s);
+                link.generation.set(link.generation.get() + 1);
                 *link.leftover.borrow_mut() = buf;
                 link.down_until.set(None);
                 let _ = link.opened.try_send(());
@@ -68,9 +69,13 @@ impl Driver<'_> {
         }
     }
 
-    /// A link that failed: forgotten, its pending answers completed as failures.
-    pub(super) async fn lose(&self, k: usize, why: &str) -> Result<(), Close> {
+    /// A link that failed (the connection of `generation`): forgotten, its pending
+    /// answers completed as failures. A no-op when that connection is gone already.
+    pub(super) async fn lose(&self, k: usize, generation: u64, why: &str) -> Result<(), Close> {
         let link = &self.links[k];
+        if link.generation.get() != generation || link.sock.borrow().is_none() {
+            return Ok(());
+        }
         *link.sock.borrow_mut() = None;
         link.down_until.set(Some(Instant::now() + RETRY_AFTER));
         warn!(client_id = self.a.facts.client_id, upstream = %self.a.config.upstreams[link.upstream].name, %why, "link lost");
@@ -109,6 +114,8 @@ impl Driver<'_> {
                 }
                 continue;
             };
+            let generation = link.generation.get();
+            let current = || link.generation.get() == generation && link.sock.borrow().is_some();
             let mut buf = std::mem::take(&mut *link.leftover.borrow_mut());
             let c: Close = loop {
                 let fs = match frames(&mut buf, self.a.max_packet_size) {
@@ -126,7 +133,12 @@ impl Driver<'_> {
                 if let Some(c) = end {
                     break c;
                 }
-                match read_into(&mut src, &mut buf, self.a.read_size).await {
+                let r = read_into(&mut src, &mut buf, self.a.read_size).await;
+                if k > 0 && !current() {
+                    // Given up from the writing side while this read waited: drop it.
+                    break Close::UpstreamGone("link replaced".into());
+                }
+                match r {
                     Ok(0) => break Close::UpstreamGone("end of stream".into()),
                     Ok(_) => {}
                     Err(e) => break Close::UpstreamGone(e.to_string()),
@@ -135,7 +147,7 @@ impl Driver<'_> {
             if k == 0 || matches!(c, Close::ClientGone(_)) {
                 return c;
             }
-            if let Err(c) = self.lose(k, &c.to_string()).await {
+            if let Err(c) = self.lose(k, generation, &c.to_string()).await {
                 return c;
             }
         }

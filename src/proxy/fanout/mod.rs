@@ -58,6 +58,8 @@ struct Link {
     wake: LocalReceiver<()>,
     /// Subscriptions sent over it (re-sent when it is re-opened).
     subs: RefCell<Vec<SubscribeFilter>>,
+    /// Counts openings, so a reader of an old connection cannot close a new one.
+    generation: Cell<u64>,
 }
 
 /// What the driver needs from the connection.
@@ -220,6 +222,7 @@ pub async fn run(a: Args<'_>) -> Close {
             opened,
             wake,
             subs: RefCell::new(Vec::new()),
+            generation: Cell::new(0),
         });
     }
     let mut a = a;

@@ -11,7 +11,7 @@ impl Driver<'_> {
         let f = Frame::from_bytes(bytes.clone(), usize::MAX).map_err(Close::ClientProtocol)?;
         let to = |k: usize, b: Bytes| async move {
             match self.ensure_open(k).await {
-                true => self.send(k, &b).await,
+                true => self.send(k, &b).await.map(|_| ()),
                 false => Ok(()),
             }
         };
@@ -19,33 +19,21 @@ impl Driver<'_> {
             kind::PUBLISH => {
                 let view = PublishView::parse(&f, v).map_err(Close::ClientProtocol)?;
                 let k = self.publish_link(self.client_side(view.topic));
-                if k != 0 && !self.ensure_open(k).await {
-                    // Never acknowledged for a broker that did not take it.
-                    return match (view.qos, v.is_v5()) {
-                        (QoS::AtMostOnce, _) => Ok(()),
-                        (QoS::AtLeastOnce, true) => {
-                            self.answer(reply(
-                                ack(AckKind::PubAck, view.pkid, ReasonCode::UnspecifiedError),
-                                v,
-                            ))
-                            .await
-                        }
-                        (QoS::ExactlyOnce, true) => {
-                            self.answer(reply(
-                                ack(AckKind::PubRec, view.pkid, ReasonCode::UnspecifiedError),
-                                v,
-                            ))
-                            .await
-                        }
-                        (_, false) => {
-                            Err(Close::UpstreamGone("the broker of this topic is unavailable".into()))
-                        }
-                    };
-                }
                 if view.qos == QoS::ExactlyOnce {
                     self.state.publish_qos2(view.pkid, k);
                 }
-                to(k, bytes).await
+                if self.ensure_open(k).await && self.send(k, &bytes).await? {
+                    return Ok(());
+                }
+                // Never acknowledged for a broker that did not take it.
+                self.state.pubcomp(view.pkid);
+                let refuse = |kind| self.answer(reply(ack(kind, view.pkid, ReasonCode::UnspecifiedError), v));
+                match (view.qos, v.is_v5()) {
+                    (QoS::AtMostOnce, _) => Ok(()),
+                    (QoS::AtLeastOnce, true) => refuse(AckKind::PubAck).await,
+                    (QoS::ExactlyOnce, true) => refuse(AckKind::PubRec).await,
+                    (_, false) => Err(Close::UpstreamGone("the broker of this topic is unavailable".into())),
+                }
             }
             kind::PUBREL => {
                 let pkid = ack_pkid(&f);
@@ -141,11 +129,13 @@ impl Driver<'_> {
 
     /// Writes to an open link: a failed write ends the session on the session's own
     /// broker, and loses the link on another.
-    pub(super) async fn send(&self, k: usize, b: &[u8]) -> Result<(), Close> {
+    /// `Ok(false)`: the link was lost on the way.
+    pub(super) async fn send(&self, k: usize, b: &[u8]) -> Result<bool, Close> {
+        let generation = self.links[k].generation.get();
         match self.write_link(k, b).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             Err(e) if k == 0 => Err(Close::UpstreamGone(e)),
-            Err(e) => self.lose(k, &e).await,
+            Err(e) => self.lose(k, generation, &e).await.map(|()| false),
         }
     }
 
