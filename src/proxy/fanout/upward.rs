@@ -117,7 +117,16 @@ impl Driver<'_> {
         self.state.fan_out(s.pkid, s.filters.len(), parts.clone(), &failed);
         for (k, positions) in parts {
             let filters: Vec<SubscribeFilter> = positions.iter().map(|&i| s.filters[i].clone()).collect();
-            self.links[k].subs.borrow_mut().extend(filters.iter().cloned());
+            {
+                // Remembered once per filter (a re-subscription replaces its options).
+                let mut subs = self.links[k].subs.borrow_mut();
+                for f in &filters {
+                    match subs.iter_mut().find(|s| s.filter == f.filter) {
+                        Some(s) => *s = f.clone(),
+                        None => subs.push(f.clone()),
+                    }
+                }
+            }
             let p = Subscribe { pkid: s.pkid, filters, properties: s.properties.clone() };
             let b = Packet::Subscribe(p)
                 .to_bytes(self.a.protocol)
