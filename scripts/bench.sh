@@ -9,7 +9,8 @@
 #            without a JSON Schema rule on their topics (HAProxy's place in the table
 #            goes to the validating proxy)
 # Defaults: 30 s, 10 publishers, 64-byte payloads, QoS 0, one core for the proxy and
-# one thread for HAProxy. One subscriber on all topics.
+# one thread for HAProxy. One subscriber on all topics. PROXY_FLAGS adds flags to the
+# proxy (e.g. PROXY_FLAGS=--no-pin).
 #   1. throughput, unlimited rate: direct, proxy, HAProxy, twice;
 #   2. latency at half of the direct maximum rate: the percentiles each hop adds.
 # Prints each run's JSON, then a table: throughput ratio against direct, added
@@ -43,7 +44,8 @@ upstreams:
   - name: broker
     servers: ["127.0.0.1:$bport"]
 YAML
-RUST_LOG=warn target/release/mqtt-proxy --config "$work/proxy.yaml" --cores "$cores" > "$work/ready" 2> "$work/proxy.log" &
+# PROXY_FLAGS: extra flags for the proxy (e.g. --no-pin).
+RUST_LOG=warn target/release/mqtt-proxy --config "$work/proxy.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready" 2> "$work/proxy.log" &
 proxy=$!
 if [ $mode = schema ]; then
   # The same proxy, validating every bench/# payload against the loadtest's JSON shape.
@@ -61,7 +63,7 @@ schemas:
   - filter: bench/#
     content: {model: json, catalog: bench, subject: payload}
 YAML
-  RUST_LOG=warn target/release/mqtt-proxy --config "$work/schema.yaml" --cores "$cores" > "$work/ready2" 2> "$work/proxy2.log" &
+  RUST_LOG=warn target/release/mqtt-proxy --config "$work/schema.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready2" 2> "$work/proxy2.log" &
   hap=$!
 fi
 cat > "$work/haproxy.cfg" <<CFG
