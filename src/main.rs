@@ -33,6 +33,11 @@ struct Cli {
     #[arg(long)]
     no_pin: bool,
 
+    /// Microseconds an idle core keeps polling before it sleeps (0: sleep at once).
+    /// Trades CPU for wake-up latency on dedicated cores.
+    #[arg(long, value_name = "MICROS", default_value_t = 0)]
+    spin: u64,
+
     /// Validate the config, print a summary, and exit (0: valid, 1: invalid).
     #[arg(long)]
     check_config: bool,
@@ -98,7 +103,8 @@ fn main() -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handler")?;
     }
-    proxy::run(Arc::new(config), &placement, stop, |listeners, metrics| {
+    let spin = (cli.spin > 0).then(|| std::time::Duration::from_micros(cli.spin));
+    proxy::run(Arc::new(config), &placement, spin, stop, |listeners, metrics| {
         let mut out = std::io::stdout().lock();
         for (name, addr) in listeners {
             let _ = writeln!(out, "ready listener={name} addr={addr}");

@@ -69,9 +69,16 @@ fn print_default_config_prints_a_loadable_file() {
 fn help_explains_every_flag() {
     let out = proxy(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in
-        ["--config", "--cores", "--cpus", "--no-pin", "--check-config", "--print-default-config", "--log"]
-    {
+    for flag in [
+        "--config",
+        "--cores",
+        "--cpus",
+        "--no-pin",
+        "--spin",
+        "--check-config",
+        "--print-default-config",
+        "--log",
+    ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
 }
