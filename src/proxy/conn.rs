@@ -14,6 +14,7 @@ use super::authorize::Authorizer;
 use super::close::{Close, Side};
 use super::fanout;
 use super::io::{read_into, ReadSize, Shared, MIN_READ};
+use super::keepalive::Watchdog;
 use super::relay::{Dir, Pump};
 use super::routing;
 use super::session::{Rejection, Session};
@@ -287,6 +288,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     core.metrics.packets_up.add(1);
     let client_writing = Cell::new(false);
     let client_lock = Semaphore::new(1);
+    let watchdog = Watchdog::default();
     let pump = |dir, counters| Pump {
         dir,
         session: &session,
@@ -302,6 +304,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         client_writing: &client_writing,
         reauth: &reauth,
         rejected: &rejected,
+        watchdog: &watchdog,
     };
     let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
     let mut ubuf = BytesMut::new();
@@ -339,6 +342,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                     metrics: &core.metrics,
                     rejected: &rejected,
                     reauth: &reauth,
+                    watchdog: &watchdog,
                 })
                 .await
             }
@@ -347,10 +351,13 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     let close = future::or(
         relay,
         future::or(
-            async {
-                core.shutdown.wait().await;
-                Close::Shutdown
-            },
+            future::or(
+                async {
+                    core.shutdown.wait().await;
+                    Close::Shutdown
+                },
+                watchdog.expired(&session.keep_alive),
+            ),
             async {
                 // Re-authentication may move the deadline while we sleep.
                 while let Some(exp) = deadline.get() {

@@ -155,23 +155,3 @@ pub async fn read_into(s: &mut Shared, buf: &mut BytesMut, chunk: usize) -> io::
     buf.truncate(filled + n);
     r
 }
-
-/// Reads into `buf` like [`read_into`], giving up (`None`) when nothing comes for
-/// 1.5 × `keep_alive` seconds (0: waits forever).
-pub async fn read_within(
-    s: &mut Shared,
-    buf: &mut BytesMut,
-    chunk: usize,
-    keep_alive: u16,
-) -> Option<io::Result<usize>> {
-    let read = read_into(s, buf, chunk);
-    if keep_alive == 0 {
-        return Some(read.await);
-    }
-    let limit = std::time::Duration::from_millis(u64::from(keep_alive) * 1500);
-    futures_lite::future::or(async { Some(read.await) }, async {
-        glommio::timer::sleep(limit).await;
-        None
-    })
-    .await
-}

@@ -14,6 +14,7 @@ mod conn;
 mod fanout;
 mod health;
 mod io;
+mod keepalive;
 mod links;
 mod mount;
 mod refuse;

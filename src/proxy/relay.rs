@@ -9,7 +9,8 @@
 //! plus one read chunk.
 
 use super::close::Close;
-use super::io::{read_within, ReadSize, Shared};
+use super::io::{read_into, ReadSize, Shared};
+use super::keepalive::Watchdog;
 use super::session::{Rejection, Session, Verdict};
 use super::stats::Counters;
 use crate::auth::AuthError;
@@ -60,6 +61,8 @@ pub struct Pump<'a> {
     pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
     /// Logs and counts a message refused by payload validation.
     pub rejected: &'a dyn Fn(&Rejection),
+    /// Stamped by each read from the client (the keep-alive watchdog reads it).
+    pub watchdog: &'a Watchdog,
 }
 
 impl Pump<'_> {
@@ -206,14 +209,15 @@ impl Pump<'_> {
             if let Err(c) = self.drain(buf, dst).await {
                 return c;
             }
-            // Only the client is held to its keep alive.
-            let keep_alive = if self.dir == Dir::Up { self.session.keep_alive.get() } else { 0 };
-            let r = read_within(src, buf, self.read_size.get(), keep_alive).await;
-            match r {
-                None => return Close::KeepAliveTimeout,
-                Some(Ok(0)) => return self.gone("end of stream".into()),
-                Some(Ok(n)) => self.read_size.after(n),
-                Some(Err(e)) => return self.gone(e.to_string()),
+            match read_into(src, buf, self.read_size.get()).await {
+                Ok(0) => return self.gone("end of stream".into()),
+                Ok(n) => {
+                    if self.dir == Dir::Up {
+                        self.watchdog.touch();
+                    }
+                    self.read_size.after(n)
+                }
+                Err(e) => return self.gone(e.to_string()),
             }
         }
     }

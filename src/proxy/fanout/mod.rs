@@ -15,7 +15,8 @@
 //! client's limit on its own), and shared subscriptions spanning brokers.
 
 use super::close::Close;
-use super::io::{read_into, read_within, Shared};
+use super::io::{read_into, Shared};
+use super::keepalive::Watchdog;
 use super::links::Links;
 use super::refuse::{ack, reply};
 use super::session::{Rejection, Session, Verdict};
@@ -103,6 +104,8 @@ pub struct Args<'a> {
     pub rejected: &'a dyn Fn(&Rejection),
     /// 5.0 re-authentication.
     pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
+    /// Stamped by each read from the client.
+    pub watchdog: &'a Watchdog,
 }
 
 /// Races boxed futures; the first to finish wins.

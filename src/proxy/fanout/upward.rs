@@ -203,13 +203,10 @@ impl Driver<'_> {
                     return c;
                 }
             }
-            let keep_alive = self.a.session.keep_alive.get();
-            let r = read_within(&mut src, &mut buf, self.a.read_size, keep_alive).await;
-            match r {
-                None => return Close::KeepAliveTimeout,
-                Some(Ok(0)) => return Close::ClientGone("end of stream".into()),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Close::ClientGone(e.to_string()),
+            match read_into(&mut src, &mut buf, self.a.read_size).await {
+                Ok(0) => return Close::ClientGone("end of stream".into()),
+                Ok(_) => self.a.watchdog.touch(),
+                Err(e) => return Close::ClientGone(e.to_string()),
             }
         }
     }
