@@ -9,10 +9,14 @@ use common::broker::Mosquitto;
 use common::proxy::Proxy;
 use common::raw::Raw;
 use mqtt_proxy::mqtt::{MqttStr, Packet, Protocol, Publish, QoS, ReasonCode};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+/// A plain or TLS connection of the test registry.
+trait ReadWrite: std::io::Read + Write {}
+impl<T: std::io::Read + Write> ReadWrite for T {}
 
 /// What the test's registry serves (a real HTTP server, a tiny one).
 struct State {
@@ -37,8 +41,29 @@ fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
+/// One request from `conn`: (path, carried the expected Authorization header).
+fn request(conn: &mut impl std::io::Read) -> Option<(String, bool)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let path = head.split_whitespace().nth(1)?.to_string();
+    let authorized = head.lines().any(|l| l == "Authorization: Bearer TEST-ONLY-registry-token");
+    Some((path, authorized))
+}
+
 impl Registry {
     fn start(telemetry: &str) -> Registry {
+        Self::start_with(telemetry, None)
+    }
+
+    /// With `tls`, the registry speaks https.
+    fn start_with(telemetry: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Registry {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new((
@@ -53,19 +78,15 @@ impl Registry {
         let st = state.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let mut line = String::new();
-                let mut r = BufReader::new(conn.try_clone().expect("clone"));
-                if r.read_line(&mut line).is_err() {
-                    continue;
-                }
-                let mut h = String::new();
-                let mut authorized = false;
-                while r.read_line(&mut h).is_ok_and(|n| n > 2) {
-                    authorized |= h.trim_end() == "Authorization: Bearer TEST-ONLY-registry-token";
-                    h.clear();
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+                let Ok(tcp) = conn else { continue };
+                let mut conn: Box<dyn ReadWrite> = match &tls {
+                    Some(cfg) => {
+                        let Ok(server) = rustls::ServerConnection::new(cfg.clone()) else { continue };
+                        Box::new(rustls::StreamOwned::new(server, tcp))
+                    }
+                    None => Box::new(tcp),
+                };
+                let Some((path, authorized)) = request(&mut conn) else { continue };
                 let (status, body) = {
                     let mut s = st.0.lock().expect("state");
                     s.unauthorized += usize::from(!authorized);
@@ -103,6 +124,7 @@ impl Registry {
                     "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
+                let _ = conn.flush();
             }
         });
         Registry { addr, state }
@@ -192,4 +214,48 @@ fn an_unreachable_registry_stops_the_start_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("registry `reg` GET /subjects/telemetry-value/versions/latest"), "{err}");
     assert!(err.contains("schemas[0].content"), "{err}");
+}
+
+#[test]
+fn a_registry_over_https() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pki = common::certs::Pki::new();
+    let certs: Vec<CertificateDer> =
+        CertificateDer::pem_file_iter(&pki.server_cert).expect("cert").map(|c| c.expect("cert")).collect();
+    let key = PrivateKeyDer::from_pem_file(&pki.server_key).expect("key");
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server config");
+    let registry = Registry::start_with(r#"{"type":"object","required":["a"]}"#, Some(Arc::new(cfg)));
+    let broker = Mosquitto::start();
+    let port = registry.addr.port();
+    let yaml = config(&broker.addr(), &format!("localhost:{port}"))
+        .replace("url: http://", "url: https://")
+        .replace(
+            "      max_age: 100ms\n",
+            &format!("      max_age: 100ms\n      tls:\n        ca: {}\n", pki.ca.display()),
+        );
+    let proxy = Proxy::start(&yaml);
+    let (mut c, _) = Raw::connect(proxy.addr, Protocol::V5, "reg-tls", 30);
+    assert_eq!(puback(&mut c, "telemetry/1", br#"{"a":1}"#, 1), OK);
+    assert_eq!(puback(&mut c, "telemetry/1", br#"{"b":1}"#, 2), BAD);
+    assert_eq!(registry.state.0.lock().expect("state").unauthorized, 0);
+    // Without the CA the start fails, naming the registry.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
+        .arg("--check-config")
+        .arg("--config")
+        .arg({
+            let p = pki.dir.path().join("no-ca.yaml");
+            std::fs::write(&p, yaml.replace(&format!("      tls:\n        ca: {}\n", pki.ca.display()), ""))
+                .expect("write");
+            p
+        })
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("an https registry needs `tls.ca`"));
 }
