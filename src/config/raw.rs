@@ -281,9 +281,16 @@ pub struct RawRoute {
     /// Claims that must have these values.
     #[serde(default)]
     pub claims: std::collections::BTreeMap<String, String>,
-    /// Topic filters (a topic rule); none: a session rule.
+    /// Topic filters for publishes and subscriptions (a topic rule); none: a
+    /// session rule.
     #[serde(default)]
     pub topics: Vec<String>,
+    /// Topic filters for publishes only.
+    #[serde(default)]
+    pub publish_topics: Vec<String>,
+    /// Topic filters for subscriptions only.
+    #[serde(default)]
+    pub subscribe_topics: Vec<String>,
     /// Upstream group.
     pub upstream: Spanned<String>,
     /// Mount point template.

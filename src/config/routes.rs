@@ -61,6 +61,8 @@ pub fn compile(
             sni: r.sni.as_deref().map(Glob::new),
             claims: r.claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             topics: r.topics.clone(),
+            publish_topics: r.publish_topics.clone(),
+            subscribe_topics: r.subscribe_topics.clone(),
             action: Action {
                 upstream,
                 mount: template("mount", &r.mount)?,

@@ -57,8 +57,12 @@ pub struct RuleSpec {
     pub sni: Option<Glob>,
     /// Claims that must have these values (string form; arrays: contain it).
     pub claims: Vec<(String, String)>,
-    /// Topic filters (empty: a session rule).
+    /// Topic filters for publishes and subscriptions.
     pub topics: Vec<String>,
+    /// Topic filters for publishes only.
+    pub publish_topics: Vec<String>,
+    /// Topic filters for subscriptions only.
+    pub subscribe_topics: Vec<String>,
     /// The action.
     pub action: Action,
 }
@@ -123,7 +127,10 @@ pub struct SessionRoute {
 #[derive(Debug, Default)]
 pub struct Table {
     rules: Vec<RuleSpec>,
-    trie: Trie,
+    /// Filters that route publishes.
+    publish_trie: Trie,
+    /// Filters that route subscriptions.
+    subscribe_trie: Trie,
     /// Indices of session rules, in order.
     session_rules: Vec<usize>,
     /// Indices of topic rules, in order.
@@ -142,6 +149,11 @@ fn claim_holds(identity: Option<&Identity>, name: &str, want: &str) -> bool {
 }
 
 impl RuleSpec {
+    /// True for a session rule (no topic filters at all).
+    fn is_session_rule(&self) -> bool {
+        self.topics.is_empty() && self.publish_topics.is_empty() && self.subscribe_topics.is_empty()
+    }
+
     fn applies(&self, f: &Facts<'_>) -> bool {
         (self.listeners.is_empty() || self.listeners.contains(&f.listener))
             && self.client_id.as_ref().is_none_or(|g| g.matches(f.client_id))
@@ -154,27 +166,35 @@ impl Table {
     /// Compiles rules (topic filters must be valid).
     pub fn new(rules: Vec<RuleSpec>) -> Result<Table, RouteError> {
         let mut t = Table {
-            trie: Trie::default(),
+            publish_trie: Trie::default(),
+            subscribe_trie: Trie::default(),
             session_rules: Vec::new(),
             topic_rules: Vec::new(),
             rules: Vec::new(),
         };
         for (i, r) in rules.iter().enumerate() {
-            if r.topics.is_empty() {
+            if r.is_session_rule() {
                 t.session_rules.push(i);
                 continue;
             }
             if r.action.mount.is_some() || r.action.client_id_prefix.is_some() || r.action.tenant.is_some() {
                 return Err(RouteError {
                     rule: i,
-                    message: "`mount`, `client_id_prefix` and `tenant` belong to session rules (rules without `topics`)"
+                    message: "`mount`, `client_id_prefix` and `tenant` belong to session rules (rules without topic filters)"
                         .into(),
                 });
             }
-            for f in &r.topics {
+            let tagged = r.topics.iter().map(|f| (f, true, true));
+            let tagged = tagged.chain(r.publish_topics.iter().map(|f| (f, true, false)));
+            for (f, publish, subscribe) in tagged.chain(r.subscribe_topics.iter().map(|f| (f, false, true))) {
                 crate::mqtt::topic::validate_filter(f)
                     .map_err(|e| RouteError { rule: i, message: format!("topic filter `{f}`: {e}") })?;
-                t.trie.insert(f, i as u32);
+                if publish {
+                    t.publish_trie.insert(f, i as u32);
+                }
+                if subscribe {
+                    t.subscribe_trie.insert(f, i as u32);
+                }
             }
             t.topic_rules.push(i);
         }
@@ -237,7 +257,7 @@ impl Table {
         if self.topic_rules.is_empty() {
             return None;
         }
-        self.trie
+        self.publish_trie
             .first(topic, |i| self.rules[i as usize].applies(f))
             .map(|i| self.rules[i as usize].action.upstream)
     }
@@ -245,7 +265,7 @@ impl Table {
     /// Calls `each` with the upstream of every topic rule (applying to the session)
     /// whose filters share a topic with subscription filter `filter`.
     pub fn subscribe(&self, f: &Facts<'_>, filter: &str, each: &mut impl FnMut(usize)) {
-        self.trie.overlapping(filter, &mut |i| {
+        self.subscribe_trie.overlapping(filter, &mut |i| {
             let r = &self.rules[i as usize];
             if r.applies(f) {
                 each(r.action.upstream);
@@ -353,6 +373,25 @@ mod tests {
         ups.clear();
         t.subscribe(&f, "line1/+/t", &mut |u| ups.push(u));
         assert_eq!(ups, vec![1]);
+        // Direction-specific filters.
+        let one_way = vec![
+            RuleSpec {
+                publish_topics: vec!["cmd/#".into()],
+                action: Action { upstream: 4, ..Default::default() },
+                ..Default::default()
+            },
+            RuleSpec {
+                subscribe_topics: vec!["events/#".into()],
+                action: Action { upstream: 5, ..Default::default() },
+                ..Default::default()
+            },
+        ];
+        let t2 = Table::new(one_way).expect("compiles");
+        assert_eq!(t2.publish(&f, "cmd/x"), Some(4));
+        assert_eq!(t2.publish(&f, "events/x"), None, "a subscribe-only filter");
+        let mut ups = Vec::new();
+        t2.subscribe(&f, "#", &mut |u| ups.push(u));
+        assert_eq!(ups, vec![5], "a publish-only filter does not take subscriptions");
         let bad = RuleSpec { topics: vec!["a/#/b".into()], ..Default::default() };
         assert!(Table::new(vec![bad]).is_err());
     }
