@@ -229,6 +229,20 @@ impl Config {
             }
             s.push('\n');
         }
+        if !self.routes.is_empty() {
+            let (session, topic) = self.routes.counts();
+            s.push_str(&format!("routes: {session} session rules, {topic} topic rules\n"));
+        }
+        for u in self.upstreams.iter().filter(|u| u.servers.len() > 1 || u.health_check.is_some()) {
+            let names: Vec<&str> = u.servers.iter().map(|s| s.name.as_str()).collect();
+            s.push_str(&format!(
+                "upstream {} [{}] balance={:?} health_check={}\n",
+                u.name,
+                names.join(", "),
+                u.balance,
+                u.health_check.map_or("off".to_string(), |h| format!("every {:?}", h.interval))
+            ));
+        }
         if !self.schemas.rules.is_empty() {
             let filters: Vec<&str> = self.schemas.rules.iter().map(|r| r.filter.as_str()).collect();
             s.push_str(&format!(

@@ -207,6 +207,11 @@ impl Table {
         self.rules.len()
     }
 
+    /// (session rules, topic rules).
+    pub fn counts(&self) -> (usize, usize) {
+        (self.session_rules.len(), self.topic_rules.len())
+    }
+
     /// True without rules.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
