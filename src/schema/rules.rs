@@ -119,19 +119,30 @@ pub struct Schemas {
     deliver: bool,
 }
 
-fn build(
-    spec: &ContentSpec,
-    key: &str,
-    catalogs: &HashMap<String, CatalogSpec>,
-    fetch: &dyn Fetch,
-    live: &mut Vec<Live>,
-) -> Result<Slot, SchemaError> {
-    let v = Validator::build(spec, catalogs, fetch).map_err(|m| SchemaError::new(key, m))?;
-    let slot = Arc::new(ArcSwap::from_pointee(v));
-    if spec.is_live(catalogs) {
-        live.push(Live { spec: spec.clone(), slot: slot.clone() });
+/// Validators compiled so far, one per distinct model and source (rules naming the
+/// same subject share it, and a registry subject is fetched and refreshed once).
+struct Built<'c> {
+    catalogs: &'c HashMap<String, CatalogSpec>,
+    fetch: &'c dyn Fetch,
+    by_spec: HashMap<String, Slot>,
+    live: Vec<Live>,
+}
+
+impl Built<'_> {
+    fn get(&mut self, spec: &ContentSpec, key: &str) -> Result<Slot, SchemaError> {
+        // The spec's debug form names the model, its options and its source.
+        let id = format!("{spec:?}");
+        if let Some(slot) = self.by_spec.get(&id) {
+            return Ok(slot.clone());
+        }
+        let v = Validator::build(spec, self.catalogs, self.fetch).map_err(|m| SchemaError::new(key, m))?;
+        let slot = Arc::new(ArcSwap::from_pointee(v));
+        if spec.is_live(self.catalogs) {
+            self.live.push(Live { spec: spec.clone(), slot: slot.clone() });
+        }
+        self.by_spec.insert(id, slot.clone());
+        Ok(slot)
     }
-    Ok(slot)
 }
 
 /// Compiles rules against catalogs (registry schemas fetched through `fetch`).
@@ -141,7 +152,7 @@ pub fn compile(
     fetch: &dyn Fetch,
 ) -> Result<Schemas, SchemaError> {
     let mut rules = Vec::new();
-    let mut live = Vec::new();
+    let mut built = Built { catalogs: &catalogs, fetch, by_spec: HashMap::new(), live: Vec::new() };
     for s in specs {
         topic::validate_filter(&s.filter)
             .map_err(|e| SchemaError::new(format!("{}.filter", s.key), e.to_string()))?;
@@ -152,13 +163,13 @@ pub fn compile(
             ));
         }
         let content = match &s.content {
-            Some(c) => Some(build(c, &format!("{}.content", s.key), &catalogs, fetch, &mut live)?),
+            Some(c) => Some(built.get(c, &format!("{}.content", s.key))?),
             None => None,
         };
         let mut user_properties = Vec::new();
         for (name, c) in &s.user_properties {
             let key = format!("{}.user_properties.{name}", s.key);
-            user_properties.push((name.clone(), build(c, &key, &catalogs, fetch, &mut live)?));
+            user_properties.push((name.clone(), built.get(c, &key)?));
         }
         rules.push(Rule {
             filter: s.filter.clone(),
@@ -170,6 +181,7 @@ pub fn compile(
             on_invalid: s.on_invalid,
         });
     }
+    let live = built.live;
     let publish = rules.iter().any(|r| r.publish);
     let deliver = rules.iter().any(|r| r.deliver);
     Ok(Schemas { rules, catalogs, live, publish, deliver })
@@ -341,6 +353,18 @@ mod tests {
         p.content_type = None;
         p.user.push((MqttStr::from_static("seq"), MqttStr::from_static("-1")));
         assert_eq!(rule.check(b"{}", Some(&p)).map_err(|e| e.reason), Err(Reason::Constraint));
+    }
+
+    #[test]
+    fn rules_naming_one_subject_share_its_validator() {
+        let s = compile(
+            catalogs(),
+            &[spec("a/#", Some(json("obj"))), spec("b/#", Some(json("obj")))],
+            &NoRegistry,
+        )
+        .expect("compiles");
+        let (a, b) = (s.rules[0].content.as_ref().expect("a"), s.rules[1].content.as_ref().expect("b"));
+        assert!(Arc::ptr_eq(a, b));
     }
 
     #[test]
