@@ -546,3 +546,34 @@ fn a_persistent_session_gets_what_every_broker_kept() {
     let got = collect(&mut c, |ps| topics(ps).len() == 3);
     assert_eq!(topics(&got), ["line1/kept l1", "line2/kept l2", "hall/kept a"].map(String::from).into());
 }
+
+#[test]
+fn request_response_works_inside_a_mounted_tenant() {
+    use mqtt_proxy::mqtt::PublishProperties;
+    let (shared, own) = (Mosquitto::start(), Mosquitto::start());
+    let proxy = Proxy::start(&tenant_config(&shared, &own));
+    let v = Protocol::V5;
+    let (mut requester, _) = connect(&proxy, v, "requester", Some(token("r", "acme")));
+    let (mut responder, _) = connect(&proxy, v, "responder", Some(token("s", "acme")));
+    subscribe(&mut requester, 1, &["replies/requester"], QoS::AtMostOnce);
+    subscribe(&mut responder, 1, &["requests/#"], QoS::AtMostOnce);
+    for c in [&mut requester, &mut responder] {
+        collect(c, |ps| ps.iter().any(|p| matches!(p, Packet::SubAck(_))));
+    }
+    let mut ask = Publish::new(MqttStr::from_static("requests/time"), Bytes::from_static(b"?"));
+    ask.properties = PublishProperties {
+        response_topic: Some(MqttStr::from_static("replies/requester")),
+        ..Default::default()
+    };
+    requester.send(&Packet::Publish(ask));
+    let got = collect(&mut responder, |ps| ps.iter().any(|p| matches!(p, Packet::Publish(_))));
+    let Some(Packet::Publish(q)) = got.into_iter().find(|p| matches!(p, Packet::Publish(_))) else {
+        panic!()
+    };
+    // The responder sees the topics as its tenant wrote them, and answers there.
+    assert_eq!(&*q.topic, "requests/time");
+    let reply_to = q.properties.response_topic.expect("response topic");
+    assert_eq!(&*reply_to, "replies/requester");
+    responder.send(&Packet::Publish(Publish::new(reply_to, Bytes::from_static(b"noon"))));
+    assert_eq!(next_publish(&mut requester), "replies/requester noon");
+}

@@ -5,8 +5,9 @@
 //! client. A delivery outside the prefix cannot belong to the session and is
 //! dropped. Pure.
 //!
-//! Not rewritten: the 5.0 Response Topic property (request/response across tenants
-//! is left to the application).
+//! Not rewritten: the 5.0 Response Topic property. Requester and responder of one
+//! tenant both see unmounted topics, so the responder publishes to the topic as
+//! written and the proxy mounts it like any other.
 
 use crate::mqtt::{Subscribe, Unsubscribe};
 
