@@ -316,8 +316,10 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                 future::or(c2u.run(&mut c_r, &mut u_w, &mut cbuf), u2c.run(&mut u_r, &mut c_w, &mut ubuf))
                     .await
             }
+            // Boxed: the multi-broker driver is large and most sessions never use
+            // it; inline it would grow every connection's task.
             Some(multi) => {
-                fanout::run(fanout::Args {
+                Box::pin(fanout::run(fanout::Args {
                     config: &config,
                     route: &routed.route,
                     facts: Facts {
@@ -343,7 +345,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                     rejected: &rejected,
                     reauth: &reauth,
                     watchdog: &watchdog,
-                })
+                }))
                 .await
             }
         }
