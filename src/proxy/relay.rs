@@ -106,13 +106,19 @@ impl Pump<'_> {
             Some(l) => Some(l.acquire_permit(1).await.map_err(|e| gone(e.to_string()))?),
             None => None,
         };
-        self.client_writing.set(to_client);
+        // Only writes to the client raise the flag (a write to the broker must not
+        // clear it while the other direction is half-way through a client frame).
+        if to_client {
+            self.client_writing.set(true);
+        }
         // Flush: a TLS stream may hold records back until asked (no-op on TCP).
         let r = match dst.write_all(b).await {
             Ok(()) => dst.flush().await,
             Err(e) => Err(e),
         };
-        self.client_writing.set(false);
+        if to_client {
+            self.client_writing.set(false);
+        }
         r.map_err(|e| gone(e.to_string()))
     }
 

@@ -1,6 +1,6 @@
-//! Tests of the session's payload validation (the logic lives in `session.rs` and
-//! `refuse.rs`): the answers to invalid publishes on 5.0 and 3.1.1 under each
-//! policy, and dropped deliveries acknowledged to the broker.
+//! Tests of the session's payload decisions (the logic lives in `session/payload.rs`
+//! and `refuse.rs`): the answers to invalid publishes on 5.0 and 3.1.1 under each
+//! policy, dropped deliveries acknowledged to the broker, and mount points.
 
 use super::close::Close;
 use super::refuse::ack;
@@ -130,4 +130,40 @@ fn invalid_deliveries_are_dropped_and_acknowledged_to_the_broker() {
         assert_eq!(s.take_rejection().map(|r| r.dir), Some(Direction::Deliver));
         assert!(s.answers_upstream());
     }
+}
+
+#[test]
+fn mount_points_rewrite_both_ways() {
+    use crate::mqtt::{Subscribe, SubscribeFilter, Unsubscribe};
+    let v = Protocol::V5;
+    let s = Session::new(v, 30, None).with_mount(Some("acme/".into()));
+    let connack = frame(Packet::ConnAck(ConnAck::new(ReasonCode::Success, false)), v);
+    assert_eq!(s.from_upstream(&connack, 30), Verdict::Forward);
+    let topic_of = |verdict: Verdict| match verdict {
+        Verdict::Replace(b) => match mqtt::decode_bytes(b, v, usize::MAX) {
+            Ok(Packet::Publish(p)) => p.topic.to_string(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("not rewritten: {other:?}"),
+    };
+    assert_eq!(topic_of(s.from_client(&frame(publish("t/1", b"x", QoS::AtLeastOnce, 1), v))), "acme/t/1");
+    assert_eq!(
+        topic_of(s.from_upstream(&frame(publish("acme/t/2", b"x", QoS::AtMostOnce, 0), v), 30)),
+        "t/2"
+    );
+    // Outside the mount point: dropped and acknowledged.
+    let r = replied(s.from_upstream(&frame(publish("globex/t", b"x", QoS::AtLeastOnce, 3), v), 30), v);
+    assert_eq!(r, Packet::Ack(Ack::new(AckKind::PubAck, 3)));
+    let f = SubscribeFilter { filter: MqttStr::from_static("$share/g/t/#"), options: Default::default() };
+    let sub = Packet::Subscribe(Subscribe { pkid: 4, filters: vec![f], properties: Default::default() });
+    let Verdict::Replace(b) = s.from_client(&frame(sub, v)) else { panic!("not mounted") };
+    let Ok(Packet::Subscribe(sub)) = mqtt::decode_bytes(b, v, usize::MAX) else { panic!("bad SUBSCRIBE") };
+    assert_eq!(&*sub.filters[0].filter, "$share/g/acme/t/#");
+    let unsub =
+        Unsubscribe { pkid: 5, filters: vec![MqttStr::from_static("t/#")], properties: Default::default() };
+    let Verdict::Replace(b) = s.from_client(&frame(Packet::Unsubscribe(unsub), v)) else {
+        panic!("not mounted")
+    };
+    let Ok(Packet::Unsubscribe(u)) = mqtt::decode_bytes(b, v, usize::MAX) else { panic!("bad UNSUBSCRIBE") };
+    assert_eq!(&*u.filters[0], "acme/t/#");
 }

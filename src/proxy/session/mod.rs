@@ -14,7 +14,8 @@ use super::close::Close;
 use super::mount::Mount;
 use super::refuse::{reply, Dropped, Policy};
 use crate::mqtt::{
-    self, kind, Ack, AckKind, DecodeError, Frame, MqttStr, Packet, Protocol, PublishView, QoS, ReasonCode,
+    self, kind, Ack, AckKind, DecodeError, Frame, MqttStr, Packet, Protocol, PublishProperties, PublishView,
+    QoS, ReasonCode,
 };
 use crate::schema::{Direction, Invalid, OnInvalidV3, OnInvalidV5, Schemas};
 use bytes::Bytes;
@@ -72,14 +73,8 @@ type Aliases = RefCell<HashMap<u16, String>>;
 /// The topic of a PUBLISH (`topic`: its topic as the client sees it), resolving
 /// (and recording) a topic alias; `None` for an alias never set (the receiver
 /// answers 0x94 itself).
-fn resolve<'a>(
-    aliases: &Aliases,
-    frame: &Frame,
-    view: &PublishView<'_>,
-    topic: &'a str,
-) -> Option<Cow<'a, str>> {
-    let alias = if view.raw_properties.len() > 1 { view.properties(frame).topic_alias } else { None };
-    match (topic.is_empty(), alias) {
+fn resolve<'a>(aliases: &Aliases, props: Option<&PublishProperties>, topic: &'a str) -> Option<Cow<'a, str>> {
+    match (topic.is_empty(), props.and_then(|p| p.topic_alias)) {
         (false, Some(a)) => {
             aliases.borrow_mut().insert(a, topic.to_string());
             Some(Cow::Borrowed(topic))
@@ -201,9 +196,12 @@ impl Session {
     fn inspect(&self, frame: &Frame) -> Option<Verdict> {
         let v = self.protocol;
         match frame.packet_type() {
-            kind::PUBLISH if self.authorizer.is_some() || self.checks(Direction::Publish) => {
+            kind::PUBLISH
+                if self.authorizer.is_some() || self.mount.is_some() || self.checks(Direction::Publish) =>
+            {
                 Some(self.publish_up(frame))
             }
+            kind::UNSUBSCRIBE if self.mount.is_some() => Some(self.unsubscribe(frame)),
             kind::SUBSCRIBE if self.authorizer.is_some() || self.mount.is_some() => {
                 Some(self.subscribe(frame))
             }
@@ -239,14 +237,9 @@ impl Session {
         if let (AUTH, Some(m)) = (frame.packet_type(), &self.auth_method) {
             return self.auth(frame, m);
         }
-        match self.inspect(frame) {
-            Some(Verdict::Forward) | None => {}
-            Some(v) => return v,
-        }
-        if let Some(m) = &self.mount {
-            if let Some(v) = self.mount_up(frame, m) {
-                return v;
-            }
+        // Inspected frames are fully parsed already: their verdict stands.
+        if let Some(v) = self.inspect(frame) {
+            return v;
         }
         match self.check(frame) {
             Err(e) => Verdict::End(Close::ClientProtocol(e)),

@@ -4,33 +4,40 @@
 
 use super::*;
 
+/// A 5.0 PUBLISH's properties, decoded once (`None`: 3.1.1, or none present).
+fn properties(frame: &Frame, view: &PublishView<'_>) -> Option<PublishProperties> {
+    (view.raw_properties.len() > 1).then(|| view.properties(frame))
+}
+
 impl Session {
     /// Runs the validation rule for `topic` in `dir`; the rule's index and the
     /// failure, if the message is invalid.
     pub(super) fn validate(
         &self,
-        frame: &Frame,
         view: &PublishView<'_>,
+        props: Option<&PublishProperties>,
         topic: &str,
         dir: Direction,
     ) -> Option<usize> {
         let s = self.schemas.as_ref()?;
         let (i, rule) = s.rule(topic, dir)?;
-        let props = (self.protocol.is_v5() && view.raw_properties.len() > 1).then(|| view.properties(frame));
-        let invalid = rule.check(view.payload, props.as_ref()).err()?;
+        let invalid = rule.check(view.payload, props).err()?;
         *self.rejection.borrow_mut() =
             Some(Box::new(Rejection { rule: i, dir, invalid, topic: topic.to_string() }));
         Some(i)
     }
 
-    /// A client PUBLISH, when an ACL or validation rules apply.
+    /// A client PUBLISH, when an ACL, validation rules or a mount point apply:
+    /// parsed once, its properties decoded once.
     pub(super) fn publish_up(&self, frame: &Frame) -> Verdict {
         let v = self.protocol;
         let view = match PublishView::parse(frame, v) {
             Ok(x) => x,
             Err(e) => return Verdict::End(Close::ClientProtocol(e)),
         };
-        let Some(topic) = resolve(&self.aliases_up, frame, &view, view.topic) else {
+        let props = properties(frame, &view);
+        let Some(topic) = resolve(&self.aliases_up, props.as_ref(), view.topic) else {
+            // An alias never set: the broker answers 0x94.
             return Verdict::Forward;
         };
         if let Some(a) = &self.authorizer {
@@ -38,8 +45,8 @@ impl Session {
                 return verdict;
             }
         }
-        let Some(i) = self.validate(frame, &view, &topic, Direction::Publish) else {
-            return Verdict::Forward;
+        let Some(i) = self.validate(&view, props.as_ref(), &topic, Direction::Publish) else {
+            return self.mounted(frame, &view);
         };
         let on = self.schemas.as_ref().map(|s| s.rules[i].on_invalid).unwrap_or_default();
         let policy = Policy {
@@ -66,8 +73,9 @@ impl Session {
             },
             _ => (view.topic, None),
         };
-        let Some(topic) = resolve(&self.aliases_down, frame, &view, inner) else { return Verdict::Forward };
-        if self.validate(frame, &view, &topic, Direction::Deliver).is_some() {
+        let props = properties(frame, &view);
+        let Some(topic) = resolve(&self.aliases_down, props.as_ref(), inner) else { return Verdict::Forward };
+        if self.validate(&view, props.as_ref(), &topic, Direction::Deliver).is_some() {
             return self.drop_delivery(&view);
         }
         match replaced {
@@ -86,32 +94,30 @@ impl Session {
         }
     }
 
-    /// The client's PUBLISH / SUBSCRIBE / UNSUBSCRIBE under the mount point.
-    pub(super) fn mount_up(&self, frame: &Frame, m: &Mount) -> Option<Verdict> {
-        let v = self.protocol;
-        let encoded = |p: Packet| match p.to_bytes(v) {
-            Ok(b) => Verdict::Replace(b),
-            Err(_) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
-        };
-        match frame.packet_type() {
-            kind::PUBLISH => {
-                let view = PublishView::parse(frame, v).ok()?;
-                if view.topic.is_empty() {
-                    return None;
-                }
-                Some(match view.with_topic(frame, &m.outward(view.topic)) {
-                    Some(b) => Verdict::Replace(b),
-                    None => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
-                })
-            }
-            kind::UNSUBSCRIBE => match mqtt::decode(frame, v) {
-                Ok(Packet::Unsubscribe(mut u)) => Some(match m.unsubscribe(&mut u) {
-                    Ok(()) => encoded(Packet::Unsubscribe(u)),
-                    Err(()) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
-                }),
-                _ => None,
+    /// A client PUBLISH that goes on: under the mount point, if the session has one
+    /// (an alias-only publish keeps its empty topic: the broker knows the alias).
+    fn mounted(&self, frame: &Frame, view: &PublishView<'_>) -> Verdict {
+        match &self.mount {
+            Some(m) if !view.topic.is_empty() => match view.with_topic(frame, &m.outward(view.topic)) {
+                Some(b) => Verdict::Replace(b),
+                None => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
             },
-            _ => None,
+            _ => Verdict::Forward,
+        }
+    }
+
+    /// A client UNSUBSCRIBE under the mount point.
+    pub(super) fn unsubscribe(&self, frame: &Frame) -> Verdict {
+        let v = self.protocol;
+        let mut u = match mqtt::decode(frame, v) {
+            Ok(Packet::Unsubscribe(u)) => u,
+            Ok(_) => return Verdict::Forward,
+            Err(e) => return Verdict::End(Close::ClientProtocol(e)),
+        };
+        let mounted = self.mount.as_ref().map_or(Ok(()), |m| m.unsubscribe(&mut u));
+        match mounted.ok().and_then(|()| Packet::Unsubscribe(u).to_bytes(v).ok()) {
+            Some(b) => Verdict::Replace(b),
+            None => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
         }
     }
 
