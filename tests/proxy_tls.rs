@@ -209,13 +209,7 @@ fn certificates_chosen_by_sni() {
 #[test]
 fn tls_to_the_broker() {
     let pki = Pki::new();
-    let tls_conf = format!(
-        "certfile {}\nkeyfile {}\ncafile {}\n",
-        pki.server_cert.display(),
-        pki.server_key.display(),
-        pki.ca.display()
-    );
-    let broker = Mosquitto::start_with(common::broker::free_port(), &tls_conf);
+    let broker = Mosquitto::start_with(common::broker::free_port(), &pki.mosquitto_tls());
     let upstream_tls = |ca: &Path| upstream_tls_config(broker.port, ca, "");
     let proxy = Proxy::start(&upstream_tls(&pki.ca));
     let mut sub = Sub::start(proxy.port(), &["-t", "over/tls", "-C", "1"]);
@@ -274,12 +268,7 @@ fn client_certificate_names_the_session_for_acls() {
 #[test]
 fn client_certificate_towards_a_broker_that_requires_one() {
     let pki = Pki::new();
-    let conf = format!(
-        "certfile {}\nkeyfile {}\ncafile {}\nrequire_certificate true\n",
-        pki.server_cert.display(),
-        pki.server_key.display(),
-        pki.ca.display()
-    );
+    let conf = format!("{}require_certificate true\n", pki.mosquitto_tls());
     let broker = Mosquitto::start_with(common::broker::free_port(), &conf);
     let config = |identity: &str| upstream_tls_config(broker.port, &pki.ca, identity);
     let with =

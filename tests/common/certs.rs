@@ -70,6 +70,16 @@ impl Pki {
         Pki { ca: ca_path, server_cert, server_key, expired_cert, expired_key, client_cert, client_key, dir }
     }
 
+    /// Mosquitto listener lines serving TLS with the server certificate.
+    pub fn mosquitto_tls(&self) -> String {
+        format!(
+            "certfile {}\nkeyfile {}\ncafile {}\n",
+            self.server_cert.display(),
+            self.server_key.display(),
+            self.ca.display()
+        )
+    }
+
     /// The server certificate as a PKCS#12 keystore with `password` (openssl).
     pub fn server_p12(&self, password: &str) -> PathBuf {
         let out = self.dir.path().join("server.p12");
