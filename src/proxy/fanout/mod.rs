@@ -26,8 +26,8 @@ use crate::auth::AuthError;
 use crate::config::Config;
 use crate::metrics::CoreMetrics;
 use crate::mqtt::{
-    self, kind, AckKind, Frame, FrameCheck, Packet, Protocol, PublishView, QoS, ReasonCode, SubAck,
-    Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+    self, kind, AckKind, Frame, Packet, Protocol, PublishView, QoS, ReasonCode, SubAck, Subscribe,
+    SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use crate::route::{Facts, SessionRoute};
 use bytes::{Bytes, BytesMut};
@@ -136,11 +136,9 @@ struct Driver<'a> {
 /// Cuts the complete frames off `buf`.
 pub(super) fn frames(buf: &mut BytesMut, max: usize) -> Result<Vec<Frame>, mqtt::DecodeError> {
     let mut out = Vec::new();
-    while let FrameCheck::Complete { .. } = mqtt::frame::check(buf, max)? {
-        match Frame::split(buf, max)? {
-            Some(f) => out.push(f),
-            None => break,
-        }
+    // `split` checks the size limit and leaves an incomplete frame in place.
+    while let Some(f) = Frame::split(buf, max)? {
+        out.push(f);
     }
     Ok(out)
 }
