@@ -6,8 +6,10 @@
 //!   reason codes, topics. Sans-I/O, zero-copy over `bytes::Bytes`.
 //! - [`config`]: YAML → environment substitution → validated `Config`, shared
 //!   read-only by all cores.
-//! - [`proxy`]: the glommio runtime: one executor per core, SO_REUSEPORT listeners,
-//!   the connection driver and the pure session state machine it consults.
+//! - [`session`]: the session state machines (one broker, several brokers), pure:
+//!   frames and events in, verdicts and actions out; time is an argument.
+//! - [`proxy`]: I/O only: the glommio runtime, one executor per core, SO_REUSEPORT
+//!   listeners, the connection driver that carries out the session's decisions.
 //!
 //! - [`metrics`]: per-core single-writer counters and a Prometheus endpoint.
 //! - [`auth`]: JWT guard: verification on `ring` (time is an argument), token cache,
@@ -31,4 +33,5 @@ pub mod registry;
 pub mod route;
 
 pub mod schema;
+pub mod session;
 pub mod tls;

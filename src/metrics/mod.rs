@@ -9,8 +9,8 @@
 pub mod http;
 
 use crate::auth::AuthError;
-use crate::proxy::Close;
 use crate::schema::{Direction, Reason};
+use crate::session::Close;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -10,14 +10,11 @@
 //! line and count the end.
 
 use super::authenticate::{authenticate, Authenticated};
-use super::authorize::Authorizer;
-use super::close::{Close, Side};
 use super::fanout;
 use super::io::{read_into, ReadSize, Shared, MIN_READ};
 use super::keepalive::Watchdog;
 use super::relay::{Dir, Pump};
 use super::routing;
-use super::session::{Rejection, Session};
 use super::stats::Counters;
 use super::streams::{accept_tls, open_upstream};
 use super::Core;
@@ -27,6 +24,9 @@ use crate::auth::{AuthError, Reject};
 use crate::metrics::Refusal;
 use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
 use crate::route::Facts;
+use crate::session::authorize::Authorizer;
+use crate::session::close::{Close, Side};
+use crate::session::{Rejection, Session};
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;

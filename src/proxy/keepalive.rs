@@ -5,7 +5,7 @@
 //! A timer armed and cancelled around every read costs a reactor registration (and
 //! an io_uring timeout when the core parks) per read; this costs a clock read.
 
-use super::close::Close;
+use crate::session::close::Close;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 

@@ -8,31 +8,21 @@
 //! the I/O around them.
 
 mod authenticate;
-mod authorize;
-mod close;
 mod conn;
 mod fanout;
 mod health;
 mod io;
 mod keepalive;
 mod links;
-mod mount;
-mod refuse;
 mod relay;
 mod routing;
 mod runtime;
-mod session;
-#[cfg(test)]
-mod session_schema;
 mod stats;
 mod streams;
 mod tenants;
 mod trigger;
 
-pub use authorize::Authorizer;
-pub use close::{Close, Side};
 pub use runtime::{run, Placement, RuntimeError};
-pub use session::{Rejection, Session, Verdict};
 
 use crate::auth::{Throttle, TokenCache};
 use crate::config::Config;

@@ -8,14 +8,14 @@
 //! side that feeds it, and a buffer never holds more than one maximum-size packet
 //! plus one read chunk.
 
-use super::close::Close;
 use super::io::{read_into, ReadSize, Shared};
 use super::keepalive::Watchdog;
-use super::session::{Rejection, Session, Verdict};
 use super::stats::Counters;
 use crate::auth::AuthError;
 use crate::metrics::{CoreMetrics, Counter};
 use crate::mqtt::{self, FrameCheck};
+use crate::session::close::Close;
+use crate::session::{Rejection, Session, Verdict};
 use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::sync::Semaphore;

@@ -3,12 +3,12 @@
 //! (client id prefixed, will topic mounted). The rules are in [`crate::route`];
 //! this is their use by the connection driver.
 
-use super::mount::Mount;
 use super::tenants::{Slot, Tenants};
 use crate::auth::Identity;
 use crate::config::Config;
 use crate::mqtt::{Connect, MqttStr, Packet, ReasonCode};
 use crate::route::{Facts, SessionRoute};
+use crate::session::mount::Mount;
 use bytes::Bytes;
 
 /// A routed session.

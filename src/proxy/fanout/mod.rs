@@ -14,12 +14,9 @@
 //! Not done here: receive-maximum accounting across links (each broker respects the
 //! client's limit on its own), and shared subscriptions spanning brokers.
 
-use super::close::Close;
 use super::io::{read_into, Shared};
 use super::keepalive::Watchdog;
 use super::links::Links;
-use super::refuse::{ack, reply};
-use super::session::{Rejection, Session, Verdict};
 use super::streams::open_upstream;
 use super::trigger::Trigger;
 use crate::auth::AuthError;
@@ -30,6 +27,9 @@ use crate::mqtt::{
     SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use crate::route::{Facts, SessionRoute};
+use crate::session::close::Close;
+use crate::session::refuse::{ack, reply};
+use crate::session::{Rejection, Session, Verdict};
 use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};

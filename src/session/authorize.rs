@@ -12,8 +12,8 @@
 //!   judged by its real topic.
 
 use super::close::Close;
+use super::hop::Verdict;
 use super::refuse::{reply, Dropped, Policy};
-use super::session::Verdict;
 use crate::auth::acl::{Acl, V3Denied};
 use crate::mqtt::{self, Packet, Protocol, QoS, ReasonCode, SubAck, Subscribe};
 use std::cell::{Cell, RefCell};
@@ -126,8 +126,8 @@ mod tests {
     use crate::mqtt::{
         Ack, AckKind, Frame, MqttStr, Publish, PublishProperties, SubscribeFilter, SubscriptionOptions,
     };
-    use crate::proxy::refuse::ack;
-    use crate::proxy::session::Session;
+    use crate::session::hop::Session;
+    use crate::session::refuse::ack;
     use bytes::Bytes;
 
     fn session(v: Protocol, v3: V3Denied) -> Session {

@@ -3,8 +3,8 @@
 //! policy, dropped deliveries acknowledged to the broker, and mount points.
 
 use super::close::Close;
+use super::hop::{Session, Verdict};
 use super::refuse::ack;
-use super::session::{Session, Verdict};
 use crate::mqtt::{self, Ack, AckKind, ConnAck, Frame, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode};
 use crate::schema::{
     compile, CatalogSpec, ContentSpec, Direction, Model, NoRegistry, OnInvalid, OnInvalidV3, OnInvalidV5,
