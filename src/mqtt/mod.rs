@@ -19,6 +19,7 @@ pub mod packet;
 pub mod property;
 pub mod reason;
 pub mod string;
+pub mod surgery;
 pub mod topic;
 pub mod varint;
 pub mod version;
@@ -37,4 +38,5 @@ pub use property::{
 };
 pub use reason::{ReasonCode, ReasonContext};
 pub use string::MqttStr;
+pub use surgery::{PINGREQ, PINGRESP};
 pub use version::Protocol;

@@ -45,13 +45,6 @@ pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The protocol level byte of a CONNECT body, if the body is long enough to hold it.
-fn connect_level(frame: &Frame) -> Option<u8> {
-    let body = frame.body();
-    let name_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
-    body.get(2 + name_len).copied()
-}
-
 /// Writes one packet the proxy itself answers with, giving up after a short time.
 pub(super) async fn send(stream: &mut Shared, packet: &Packet, protocol: Protocol) {
     let Ok(bytes) = packet.to_bytes(protocol) else {
@@ -137,7 +130,7 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         Ok(Packet::Connect(c)) => c,
         Ok(_) => return,
         Err(e) => {
-            let level = connect_level(&frame);
+            let level = frame.connect_level();
             info!(%peer, listener = %lname, error = %e, ?level, "refused: malformed CONNECT");
             core.metrics.refused(Refusal::BadConnect);
             if level == Some(5) {

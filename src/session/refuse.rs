@@ -41,9 +41,11 @@ pub struct Policy {
     pub v3_disconnect: bool,
 }
 
-/// QoS 2 publishes dropped here whose PUBREL the proxy answers (one per sender).
+/// QoS 2 publishes dropped here whose PUBREL the proxy answers (one per sender),
+/// by (link, packet id): the brokers of a multi-broker session number their
+/// deliveries independently (the client's side is link 0).
 #[derive(Debug, Default)]
-pub struct Dropped(RefCell<HashSet<u16>>);
+pub struct Dropped(RefCell<HashSet<(usize, u16)>>);
 
 impl Dropped {
     /// Refuses a PUBLISH (`qos`, `pkid`) from a `v` client; `close` is the session
@@ -64,19 +66,19 @@ impl Dropped {
             (QoS::AtLeastOnce, true) => reply(ack(AckKind::PubAck, pkid, policy.reason), v),
             (QoS::ExactlyOnce, true) => reply(ack(AckKind::PubRec, pkid, policy.reason), v),
             (QoS::AtLeastOnce, false) => reply(Packet::Ack(Ack::new(AckKind::PubAck, pkid)), v),
-            (QoS::ExactlyOnce, false) => self.accept_qos2(pkid, v),
+            (QoS::ExactlyOnce, false) => self.accept_qos2(0, pkid, v),
         }
     }
 
     /// Acknowledges a QoS 2 PUBLISH that is dropped here (PUBREC 0x00) and
-    /// remembers it so its PUBREL is answered here.
-    pub fn accept_qos2(&self, pkid: u16, v: Protocol) -> Verdict {
-        self.0.borrow_mut().insert(pkid);
+    /// remembers it so its PUBREL (from `link`) is answered here.
+    pub fn accept_qos2(&self, link: usize, pkid: u16, v: Protocol) -> Verdict {
+        self.0.borrow_mut().insert((link, pkid));
         reply(Packet::Ack(Ack::new(AckKind::PubRec, pkid)), v)
     }
 
-    /// A PUBREL: answered here (PUBCOMP) if its PUBLISH was dropped here.
-    pub fn pubrel(&self, pkid: u16, v: Protocol) -> Option<Verdict> {
-        self.0.borrow_mut().remove(&pkid).then(|| reply(Packet::Ack(Ack::new(AckKind::PubComp, pkid)), v))
+    /// A PUBREL from `link`: answered here (PUBCOMP) if its PUBLISH was dropped here.
+    pub fn pubrel(&self, link: usize, pkid: u16, v: Protocol) -> Option<Verdict> {
+        self.0.borrow_mut().remove(&(link, pkid)).then(|| reply(Packet::Ack(Ack::new(AckKind::PubComp, pkid)), v))
     }
 }

@@ -207,7 +207,7 @@ impl Session {
             }
             kind::PUBREL if self.authorizer.is_some() || self.checks(Direction::Publish) => {
                 match mqtt::decode(frame, v) {
-                    Ok(Packet::Ack(ack)) => self.dropped_up.pubrel(ack.pkid, v),
+                    Ok(Packet::Ack(ack)) => self.dropped_up.pubrel(0, ack.pkid, v),
                     _ => None,
                 }
             }
@@ -250,6 +250,11 @@ impl Session {
 
     /// A frame from the broker. `client_keep_alive` is what the client's CONNECT asked.
     pub fn from_upstream(&self, frame: &Frame, client_keep_alive: u16) -> Verdict {
+        self.from_link(0, frame, client_keep_alive)
+    }
+
+    /// A frame from broker link `link` of a session (0 on a single-broker session).
+    pub fn from_link(&self, link: usize, frame: &Frame, client_keep_alive: u16) -> Verdict {
         use kind::*;
         let t = frame.packet_type();
         let protocol_error = |e| Verdict::End(Close::UpstreamProtocol(e));
@@ -271,11 +276,11 @@ impl Session {
             _ => {}
         }
         if t == PUBLISH && (self.mount.is_some() || self.checks(Direction::Deliver)) {
-            return self.deliver(frame);
+            return self.deliver(link, frame);
         }
         if t == PUBREL && (self.mount.is_some() || self.checks(Direction::Deliver)) {
             if let Ok(Packet::Ack(ack)) = mqtt::decode(frame, self.protocol) {
-                if let Some(v) = self.dropped_down.pubrel(ack.pkid, self.protocol) {
+                if let Some(v) = self.dropped_down.pubrel(link, ack.pkid, self.protocol) {
                     return v;
                 }
             }

@@ -60,7 +60,7 @@ impl Session {
     /// A broker PUBLISH, when deliveries are validated or mounted: its topic loses
     /// the mount point; an invalid one (or one outside the mount point) is dropped
     /// for this subscriber and acknowledged to the broker (it must not redeliver).
-    pub(super) fn deliver(&self, frame: &Frame) -> Verdict {
+    pub(super) fn deliver(&self, link: usize, frame: &Frame) -> Verdict {
         let v = self.protocol;
         let view = match PublishView::parse(frame, v) {
             Ok(x) => x,
@@ -69,14 +69,14 @@ impl Session {
         let (inner, replaced) = match &self.mount {
             Some(m) if !view.topic.is_empty() => match m.inward(view.topic) {
                 Some(t) => (t, view.with_topic(frame, t)),
-                None => return self.drop_delivery(&view),
+                None => return self.drop_delivery(link, &view),
             },
             _ => (view.topic, None),
         };
         let props = properties(frame, &view);
         let Some(topic) = resolve(&self.aliases_down, props.as_ref(), inner) else { return Verdict::Forward };
         if self.validate(&view, props.as_ref(), &topic, Direction::Deliver).is_some() {
-            return self.drop_delivery(&view);
+            return self.drop_delivery(link, &view);
         }
         match replaced {
             Some(b) => Verdict::Replace(b),
@@ -85,12 +85,12 @@ impl Session {
     }
 
     /// Drops a delivery, acknowledging it to the broker.
-    pub(super) fn drop_delivery(&self, view: &PublishView<'_>) -> Verdict {
+    pub(super) fn drop_delivery(&self, link: usize, view: &PublishView<'_>) -> Verdict {
         let v = self.protocol;
         match view.qos {
             QoS::AtMostOnce => Verdict::Drop,
             QoS::AtLeastOnce => reply(Packet::Ack(Ack::new(AckKind::PubAck, view.pkid)), v),
-            QoS::ExactlyOnce => self.dropped_down.accept_qos2(view.pkid, v),
+            QoS::ExactlyOnce => self.dropped_down.accept_qos2(link, view.pkid, v),
         }
     }
 
