@@ -10,27 +10,31 @@
 //! line and count the end.
 
 use super::authenticate::{authenticate, Authenticated};
-use super::fanout;
 use super::io::{read_into, ReadSize, Shared, MIN_READ};
 use super::keepalive::Watchdog;
+use super::multi::{self, SessionRouter};
 use super::relay::{Dir, Pump};
 use super::routing;
+use super::routing::{Multi, Routed};
 use super::stats::Counters;
 use super::streams::{accept_tls, open_upstream};
+use super::writer::Writer;
 use super::Core;
 use crate::auth::acl::Context as AclContext;
 use crate::auth::Identity;
 use crate::auth::{AuthError, Reject};
+use crate::config::Config;
 use crate::metrics::Refusal;
+use crate::mqtt::Connect;
 use crate::mqtt::{self, ConnAck, Disconnect, Frame, Packet, Protocol, ReasonCode};
 use crate::route::Facts;
 use crate::session::authorize::Authorizer;
 use crate::session::close::{Close, Side};
+use crate::session::multi::Setup;
 use crate::session::{Rejection, Session};
 use bytes::BytesMut;
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
-use glommio::sync::Semaphore;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -255,7 +259,6 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
             );
         }
     };
-    let upstream_lock = Semaphore::new(1);
     // MQTT 5.0 re-authentication: a fresh token moves the session's deadline.
     let reauth = |token: &str| -> Result<(), AuthError> {
         let guard = lcfg.guard.map(|g| (&config.guards[g], g)).ok_or(AuthError::Missing)?;
@@ -279,40 +282,35 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
     up.packets.set(1);
     core.metrics.bytes_up.add(routed.forward.len() as u64);
     core.metrics.packets_up.add(1);
-    let client_writing = Cell::new(false);
-    let client_lock = Semaphore::new(1);
+    let client_writer = Writer::new(Some(client.clone()), true);
+    let upstream_writer = Writer::new(Some(upstream.clone()), session.answers_upstream());
     let watchdog = Watchdog::default();
-    let pump = |dir, counters| Pump {
-        dir,
-        session: &session,
-        client_keep_alive: connect.keep_alive,
-        max_packet_size: limits.max_packet_size,
-        read_size: ReadSize::new(limits.read_buffer),
-        counters,
-        metrics: &core.metrics,
-        client: &client,
-        upstream: &upstream,
-        client_lock: &client_lock,
-        upstream_lock: session.answers_upstream().then_some(&upstream_lock),
-        client_writing: &client_writing,
-        reauth: &reauth,
-        rejected: &rejected,
-        watchdog: &watchdog,
-    };
-    let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
-    let mut ubuf = BytesMut::new();
-    let (mut c_r, mut u_w) = (client.clone(), upstream.clone());
-    let (mut u_r, mut c_w) = (upstream.clone(), client.clone());
     let relay = async {
         match &routed.multi {
             None => {
-                future::or(c2u.run(&mut c_r, &mut u_w, &mut cbuf), u2c.run(&mut u_r, &mut c_w, &mut ubuf))
-                    .await
+                let pump = |dir, counters| Pump {
+                    dir,
+                    session: &session,
+                    client_keep_alive: connect.keep_alive,
+                    max_packet_size: limits.max_packet_size,
+                    read_size: ReadSize::new(limits.read_buffer),
+                    counters,
+                    metrics: &core.metrics,
+                    client: &client_writer,
+                    upstream: &upstream_writer,
+                    reauth: &reauth,
+                    rejected: &rejected,
+                    watchdog: &watchdog,
+                };
+                let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
+                let (mut from_client, mut from_upstream) = (client.clone(), upstream.clone());
+                let mut ubuf = BytesMut::new();
+                future::or(c2u.run(&mut from_client, &mut cbuf), u2c.run(&mut from_upstream, &mut ubuf)).await
             }
             // Boxed: the multi-broker driver is large and most sessions never use
             // it; inline it would grow every connection's task.
             Some(multi) => {
-                Box::pin(fanout::run(fanout::Args {
+                let router = SessionRouter {
                     config: &config,
                     route: &routed.route,
                     facts: Facts {
@@ -321,20 +319,24 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
                         sni: sni.as_deref(),
                         identity: identity.as_deref(),
                     },
+                };
+                let setup = multi_setup(&config, &routed, multi, &connect);
+                Box::pin(multi::run(multi::Args {
+                    setup,
+                    config: &config,
+                    route: &routed.route,
+                    router: &router,
+                    client_id: &client_id,
                     session: &session,
-                    protocol,
                     client: client.clone(),
                     cbuf: std::mem::take(&mut cbuf),
+                    client_writer: &client_writer,
                     primary: upstream.clone(),
-                    connect: multi.connect.clone(),
-                    will: multi.will.clone(),
-                    persistent: !connect.clean_start,
-                    keep_alive: connect.keep_alive,
                     max_packet_size: limits.max_packet_size,
                     read_size: limits.read_buffer,
-                    client_lock: &client_lock,
-                    client_writing: &client_writing,
                     metrics: &core.metrics,
+                    up: &up,
+                    down: &down,
                     rejected: &rejected,
                     reauth: &reauth,
                     watchdog: &watchdog,
@@ -367,17 +369,17 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         ),
     )
     .await;
-    drop((c_r, u_w, u_r, c_w));
+    drop(upstream_writer);
 
     if !session.connack_seen() {
         // No DISCONNECT before CONNACK [MQTT-3.14.0-1]: a broker lost before it
         // answered is, for the client, a broker that is unavailable.
-        if close.side() == Side::Upstream && !client_writing.get() {
+        if close.side() == Side::Upstream && !client_writer.busy() {
             let refusal = ConnAck::new(ReasonCode::ServerUnavailable, false);
             send(&mut client, &Packet::ConnAck(refusal), protocol).await;
         }
     } else if let (true, Some(reason), false) =
-        (protocol.is_v5(), close.client_reason(), client_writing.get())
+        (protocol.is_v5(), close.client_reason(), client_writer.busy())
     {
         send(&mut client, &Packet::Disconnect(Disconnect::new(reason)), protocol).await;
     }
@@ -410,4 +412,40 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener
         reason = %close,
         "connection closed"
     );
+}
+
+/// How a session over several brokers starts: link 0 got `routed.forward` (with the
+/// will when its broker holds it), the will's link gets the will, the others a
+/// CONNECT without it. The will's broker opens at once; so does every link of a
+/// persistent session (its state on any broker must reach the client).
+fn multi_setup(config: &Config, routed: &Routed, multi: &Multi, connect: &Connect) -> Setup {
+    let links = routed.route.upstreams.len();
+    let will_link = multi.will.as_ref().map(|(k, _)| *k);
+    let connects = (0..links)
+        .map(|k| match &multi.will {
+            _ if k == 0 => routed.forward.clone(),
+            Some((w, c)) if *w == k => c.clone(),
+            _ => multi.connect.clone(),
+        })
+        .collect();
+    let open_at_connect = match connect.clean_start {
+        false => (1..links).collect(),
+        true => will_link.into_iter().collect(),
+    };
+    let open_timeout = routed
+        .route
+        .upstreams
+        .iter()
+        .map(|&u| config.upstreams[u].connect_timeout * 2)
+        .max()
+        .unwrap_or_default();
+    Setup {
+        protocol: connect.protocol,
+        connects,
+        open_at_connect,
+        will_link,
+        keep_alive: connect.keep_alive,
+        receive_maximum: connect.properties.receive_maximum.unwrap_or(u16::MAX),
+        open_timeout,
+    }
 }

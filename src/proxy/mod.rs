@@ -9,11 +9,11 @@
 
 mod authenticate;
 mod conn;
-mod fanout;
 mod health;
 mod io;
 mod keepalive;
-mod links;
+mod multi;
+mod notify;
 mod relay;
 mod routing;
 mod runtime;
@@ -21,6 +21,7 @@ mod stats;
 mod streams;
 mod tenants;
 mod trigger;
+mod writer;
 
 pub use runtime::{run, Placement, RuntimeError};
 

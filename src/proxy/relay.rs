@@ -11,15 +11,13 @@
 use super::io::{read_into, ReadSize, Shared};
 use super::keepalive::Watchdog;
 use super::stats::Counters;
+use super::writer::Writer;
 use crate::auth::AuthError;
 use crate::metrics::{CoreMetrics, Counter};
 use crate::mqtt::{self, FrameCheck};
 use crate::session::close::Close;
 use crate::session::{Rejection, Session, Verdict};
 use bytes::{Bytes, BytesMut};
-use futures_lite::AsyncWriteExt;
-use glommio::sync::Semaphore;
-use std::cell::Cell;
 
 /// Which way a pump moves bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,17 +44,10 @@ pub struct Pump<'a> {
     pub counters: &'a Counters,
     /// The core's counters (traffic of this direction is added there too).
     pub metrics: &'a CoreMetrics,
-    /// The client socket, for the proxy's own answers (ACL refusals).
-    pub client: &'a Shared,
-    /// The broker socket, for the proxy's own answers (dropped deliveries).
-    pub upstream: &'a Shared,
-    /// One writer at a time on the client socket (both directions may write to it).
-    pub client_lock: &'a Semaphore,
-    /// The same for the broker socket, when the proxy may answer the broker itself.
-    pub upstream_lock: Option<&'a Semaphore>,
-    /// Set while bytes are being written to the client (a final DISCONNECT must not
-    /// be interleaved with a half-written frame).
-    pub client_writing: &'a Cell<bool>,
+    /// Writes to the client (both directions may: forwards and the proxy's answers).
+    pub client: &'a Writer,
+    /// Writes to the broker (forwards, and the proxy's answers to dropped deliveries).
+    pub upstream: &'a Writer,
     /// Checks a 5.0 re-authentication token (and moves the session's deadline).
     pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
     /// Logs and counts a message refused by payload validation.
@@ -95,43 +86,23 @@ impl Pump<'_> {
         }
     }
 
-    /// Writes to `dst`; `to_client` writes go one at a time and are flagged.
-    async fn write_to(&self, dst: &mut Shared, b: &[u8], to_client: bool) -> Result<(), Close> {
-        if b.is_empty() {
-            return Ok(());
-        }
-        let gone = |e: String| if to_client { Close::ClientGone(e) } else { Close::UpstreamGone(e) };
-        let lock = if to_client { Some(self.client_lock) } else { self.upstream_lock };
-        let _permit = match lock {
-            Some(l) => Some(l.acquire_permit(1).await.map_err(|e| gone(e.to_string()))?),
-            None => None,
-        };
-        // Only writes to the client raise the flag (a write to the broker must not
-        // clear it while the other direction is half-way through a client frame).
-        if to_client {
-            self.client_writing.set(true);
-        }
-        // Flush: a TLS stream may hold records back until asked (no-op on TCP).
-        let r = match dst.write_all(b).await {
-            Ok(()) => dst.flush().await,
-            Err(e) => Err(e),
-        };
-        if to_client {
-            self.client_writing.set(false);
-        }
-        r.map_err(|e| gone(e.to_string()))
+    /// Writes to the client or the broker.
+    async fn write_to(&self, to_client: bool, b: &[u8]) -> Result<(), Close> {
+        let (w, gone): (_, fn(String) -> Close) =
+            if to_client { (self.client, Close::ClientGone) } else { (self.upstream, Close::UpstreamGone) };
+        w.write(b).await.map_err(|e| gone(e.to_string()))
     }
 
     /// Forwards bytes to this direction's destination, counting them.
-    async fn write(&self, dst: &mut Shared, b: &[u8]) -> Result<(), Close> {
-        self.write_to(dst, b, self.dir == Dir::Down).await?;
+    async fn write(&self, b: &[u8]) -> Result<(), Close> {
+        self.write_to(self.dir == Dir::Down, b).await?;
         self.counters.bytes.set(self.counters.bytes.get() + b.len() as u64);
         self.core_counters().0.add(b.len() as u64);
         Ok(())
     }
 
     /// Handles the complete frames at the front of `buf`; `Some` when the session ends.
-    async fn drain(&self, buf: &mut BytesMut, dst: &mut Shared) -> Result<(), Close> {
+    async fn drain(&self, buf: &mut BytesMut) -> Result<(), Close> {
         let mut end = 0;
         let mut bad = None;
         loop {
@@ -171,8 +142,8 @@ impl Pump<'_> {
                         break;
                     }
                     Verdict::Replace(b) => {
-                        self.write(dst, &chunk[start..off]).await?;
-                        self.write(dst, &b).await?;
+                        self.write(&chunk[start..off]).await?;
+                        self.write(&b).await?;
                         off += len;
                         start = off;
                     }
@@ -182,23 +153,19 @@ impl Pump<'_> {
                     }
                     Verdict::Reply(b) => {
                         // Back to the sender: the client (Up) or the broker (Down).
-                        self.write(dst, &chunk[start..off]).await?;
-                        let (mut back, to_client) = match self.dir {
-                            Dir::Up => (self.client.clone(), true),
-                            Dir::Down => (self.upstream.clone(), false),
-                        };
-                        self.write_to(&mut back, &b, to_client).await?;
+                        self.write(&chunk[start..off]).await?;
+                        self.write_to(self.dir == Dir::Up, &b).await?;
                         off += len;
                         start = off;
                     }
                     Verdict::Drop | Verdict::Reauthenticate(_) => {
-                        self.write(dst, &chunk[start..off]).await?;
+                        self.write(&chunk[start..off]).await?;
                         off += len;
                         start = off;
                     }
                 }
             }
-            self.write(dst, &chunk[start..off]).await?;
+            self.write(&chunk[start..off]).await?;
             if let Some(c) = outcome {
                 return Err(c);
             }
@@ -210,9 +177,9 @@ impl Pump<'_> {
     }
 
     /// Runs until the session ends; returns why.
-    pub async fn run(&self, src: &mut Shared, dst: &mut Shared, buf: &mut BytesMut) -> Close {
+    pub async fn run(&self, src: &mut Shared, buf: &mut BytesMut) -> Close {
         loop {
-            if let Err(c) = self.drain(buf, dst).await {
+            if let Err(c) = self.drain(buf).await {
                 return c;
             }
             match read_into(src, buf, self.read_size.get()).await {

@@ -20,7 +20,7 @@
 pub mod authorize;
 pub mod close;
 pub mod hop;
-pub mod mount;
+pub(crate) mod mount;
 pub mod multi;
 pub mod refuse;
 #[cfg(test)]

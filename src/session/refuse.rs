@@ -79,6 +79,9 @@ impl Dropped {
 
     /// A PUBREL from `link`: answered here (PUBCOMP) if its PUBLISH was dropped here.
     pub fn pubrel(&self, link: usize, pkid: u16, v: Protocol) -> Option<Verdict> {
-        self.0.borrow_mut().remove(&(link, pkid)).then(|| reply(Packet::Ack(Ack::new(AckKind::PubComp, pkid)), v))
+        self.0
+            .borrow_mut()
+            .remove(&(link, pkid))
+            .then(|| reply(Packet::Ack(Ack::new(AckKind::PubComp, pkid)), v))
     }
 }

@@ -72,8 +72,14 @@ mod tests {
         narrow(&mut a, Some(&b));
         let p = &a.properties;
         assert!(a.session_present);
-        assert_eq!((p.receive_maximum, p.maximum_qos, p.maximum_packet_size), (Some(20), Some(1), Some(1 << 20)));
-        assert_eq!((p.retain_available, p.server_keep_alive, p.topic_alias_maximum), (Some(0), Some(30), None));
+        assert_eq!(
+            (p.receive_maximum, p.maximum_qos, p.maximum_packet_size),
+            (Some(20), Some(1), Some(1 << 20))
+        );
+        assert_eq!(
+            (p.retain_available, p.server_keep_alive, p.topic_alias_maximum),
+            (Some(0), Some(30), None)
+        );
         assert_eq!(p.wildcard_subscription_available, None, "absent everywhere: available");
     }
 

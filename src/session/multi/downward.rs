@@ -48,10 +48,10 @@ impl Multi<'_> {
                 Err(e) => return self.link_broke(k, Close::UpstreamProtocol(e), now),
             },
             // A delivery dropped here is answered to its broker.
-            Verdict::Reply(b) => return self.to_link(k, b, now),
+            Verdict::Reply(b) => return self.send_link(k, b, now),
             Verdict::Drop | Verdict::Reauthenticate(_) => return,
             Verdict::ForwardThenEnd(c) if k == 0 => {
-                self.to_client(f.into_raw());
+                self.send_client(f.into_raw());
                 return self.end(c);
             }
             Verdict::ForwardThenEnd(c) | Verdict::End(c) => return self.link_broke(k, c, now),
@@ -66,9 +66,11 @@ impl Multi<'_> {
                 }
             }
             kind::PUBREL => self.broker_pubrel(k, &f, now),
-            kind::CONNACK => self.link_broke(k, Close::UpstreamProtocol(DecodeError::UnexpectedPacket(t)), now),
+            kind::CONNACK => {
+                self.link_broke(k, Close::UpstreamProtocol(DecodeError::UnexpectedPacket(t)), now)
+            }
             // DISCONNECT and AUTH of a secondary broker end that link only.
-            _ if k == 0 => self.to_client(f.into_raw()),
+            _ if k == 0 => self.send_client(f.into_raw()),
             _ => self.link_broke(k, Close::UpstreamDisconnect, now),
         }
     }
@@ -99,7 +101,7 @@ impl Multi<'_> {
                         self.link_broke(k, Close::UpstreamGone("no PINGRESP within keep alive".into()), now);
                     } else if now >= link.last_sent + ka / 2 {
                         self.links[k].state = State::Open { keep_alive, ping_sent: ping_sent.or(Some(now)) };
-                        self.to_link(k, Bytes::from_static(mqtt::PINGREQ), now);
+                        self.send_link(k, Bytes::from_static(mqtt::PINGREQ), now);
                     }
                 }
                 State::Down { retry_at } if link.wanted && now >= retry_at => self.open(k, now),
@@ -118,7 +120,7 @@ impl Multi<'_> {
             if k == 0 && !self.connack.sent {
                 // The session's own broker refused: the client gets that refusal.
                 self.session.from_link(0, f, self.keep_alive);
-                self.to_client(f.raw().clone());
+                self.send_client(f.raw().clone());
                 return self.end(Close::UpstreamDisconnect);
             }
             return self.link_broke(k, Close::UpstreamGone(format!("CONNACK {:?}", ack.reason)), now);
@@ -135,7 +137,7 @@ impl Multi<'_> {
         let queued: Vec<Bytes> = self.links[k].queued.drain(..).collect();
         self.links[k].queued_bytes = 0;
         for b in queued {
-            self.to_link(k, b, now);
+            self.send_link(k, b, now);
         }
         if let Some(at) = self.connack.waiting.iter().position(|&l| l == k) {
             self.connack.waiting.swap_remove(at);
@@ -165,9 +167,9 @@ impl Multi<'_> {
         let Ok(f) = Frame::from_bytes(b.clone(), usize::MAX) else { return };
         self.connack.sent = true;
         match self.session.from_link(0, &f, self.keep_alive) {
-            Verdict::Replace(r) => self.to_client(r),
+            Verdict::Replace(r) => self.send_client(r),
             Verdict::End(c) => self.end(c),
-            _ => self.to_client(b),
+            _ => self.send_client(b),
         }
         // What the links sent meanwhile (e.g. a persistent session's queued messages).
         for (k, f) in std::mem::take(&mut self.early) {
@@ -191,7 +193,7 @@ impl Multi<'_> {
             let Some(pkid) = self.links[k].allocate(0, Owner::Restore) else { return };
             let p = Packet::Subscribe(Subscribe { pkid, filters, properties: with_subscription_id(id) });
             if let Ok(b) = p.to_bytes(self.protocol) {
-                self.to_link(k, b, now);
+                self.send_link(k, b, now);
             }
         }
     }
@@ -238,7 +240,7 @@ impl Multi<'_> {
             self.links[k].ids.remove(&link_id);
         }
         if let Some(b) = f.with_packet_id(pkid) {
-            self.to_client(b);
+            self.send_client(b);
         }
     }
 
@@ -251,7 +253,7 @@ impl Multi<'_> {
             Err(_) => return true,
         };
         if qos == QoS::AtMostOnce {
-            self.to_client(f.into_raw());
+            self.send_client(f.into_raw());
             return true;
         }
         let id = match self.deliveries.lookup(k, link_id) {
@@ -270,7 +272,7 @@ impl Multi<'_> {
             },
         };
         if let Some(b) = f.with_packet_id(id) {
-            self.to_client(b);
+            self.send_client(b);
         }
         true
     }
@@ -301,7 +303,11 @@ impl Multi<'_> {
                 Some(id) => id,
                 None => {
                     let v = self.protocol;
-                    return self.to_link(k, ack_bytes(AckKind::PubComp, link_id, ReasonCode::Success, v), now);
+                    return self.send_link(
+                        k,
+                        ack_bytes(AckKind::PubComp, link_id, ReasonCode::Success, v),
+                        now,
+                    );
                 }
             },
         };
@@ -310,7 +316,7 @@ impl Multi<'_> {
             d.released = true;
         }
         if let Some(b) = f.with_packet_id(id) {
-            self.to_client(b);
+            self.send_client(b);
         }
     }
 
@@ -365,14 +371,19 @@ impl Multi<'_> {
                 }
                 Stage::AwaitPubComp => {
                     self.outgoing.remove(&pkid);
-                    self.to_client(ack_bytes(AckKind::PubComp, pkid, ReasonCode::PacketIdentifierNotFound, v));
+                    self.send_client(ack_bytes(
+                        AckKind::PubComp,
+                        pkid,
+                        ReasonCode::PacketIdentifierNotFound,
+                        v,
+                    ));
                 }
                 Stage::Lost => {}
             }
         }
         for id in self.deliveries.orphan(k) {
             // PUBREC'd deliveries: no broker will release them now; the proxy does.
-            self.to_client(ack_bytes(AckKind::PubRel, id, ReasonCode::Success, v));
+            self.send_client(ack_bytes(AckKind::PubRel, id, ReasonCode::Success, v));
         }
         // Held deliveries of a lost link are gone with it (its broker re-sends them
         // if it kept the session).

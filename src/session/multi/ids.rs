@@ -91,7 +91,8 @@ impl Deliveries {
         let id = (0..u16::MAX)
             .map(|i| ((u32::from(first) - 1 + u32::from(i)) % 65_535 + 1) as u16)
             .find(|id| !self.by_client.contains_key(id))?;
-        self.by_client.insert(id, Delivery { link, link_id, qos2, received: false, released: false, orphan: false });
+        self.by_client
+            .insert(id, Delivery { link, link_id, qos2, received: false, released: false, orphan: false });
         self.by_link.insert((link, link_id), id);
         Some(id)
     }

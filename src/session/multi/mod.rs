@@ -230,11 +230,11 @@ impl<'a> Multi<'a> {
         }
     }
 
-    fn to_client(&mut self, b: Bytes) {
+    fn send_client(&mut self, b: Bytes) {
         self.actions.push_back(Action::ToClient(b));
     }
 
-    fn to_link(&mut self, k: usize, b: Bytes, now: Instant) {
+    fn send_link(&mut self, k: usize, b: Bytes, now: Instant) {
         self.links[k].last_sent = now;
         self.actions.push_back(Action::ToLink(k, b));
     }
@@ -258,7 +258,7 @@ impl<'a> Multi<'a> {
         }
         match self.links[k].state {
             State::Open { .. } => {
-                self.to_link(k, b, now);
+                self.send_link(k, b, now);
                 true
             }
             State::Opening { .. } => self.links[k].enqueue(b),
@@ -273,10 +273,10 @@ impl<'a> Multi<'a> {
         match (qos, v.is_v5()) {
             (QoS::AtMostOnce, _) => {}
             (QoS::AtLeastOnce, true) => {
-                self.to_client(ack_bytes(AckKind::PubAck, pkid, ReasonCode::UnspecifiedError, v))
+                self.send_client(ack_bytes(AckKind::PubAck, pkid, ReasonCode::UnspecifiedError, v))
             }
             (QoS::ExactlyOnce, true) => {
-                self.to_client(ack_bytes(AckKind::PubRec, pkid, ReasonCode::UnspecifiedError, v))
+                self.send_client(ack_bytes(AckKind::PubRec, pkid, ReasonCode::UnspecifiedError, v))
             }
             (_, false) => self.end(Close::UpstreamGone("the broker of this topic is unavailable".into())),
         }
@@ -303,7 +303,7 @@ impl<'a> Multi<'a> {
                 self.route(frame, now);
                 self.end(c);
             }
-            Verdict::Reply(b) => self.to_client(b),
+            Verdict::Reply(b) => self.send_client(b),
             Verdict::Drop => {}
             Verdict::Reauthenticate(token) => self.actions.push_back(Action::Reauthenticate(token)),
             Verdict::End(c) => self.end(c),
@@ -313,7 +313,7 @@ impl<'a> Multi<'a> {
     /// The guard's answer to [`Action::Reauthenticate`].
     pub fn reauthenticated(&mut self, ok: bool) {
         match (ok, self.session.reauth_ok()) {
-            (true, Verdict::Reply(b)) => self.to_client(b),
+            (true, Verdict::Reply(b)) => self.send_client(b),
             _ => self.end(Close::ReauthFailed),
         }
     }
@@ -336,11 +336,11 @@ impl<'a> Multi<'a> {
                 Err(e) => self.end(Close::ClientProtocol(e)),
             },
             // The proxy is the client's server: it answers, links keep their own clocks.
-            kind::PINGREQ => self.to_client(Bytes::from_static(mqtt::PINGRESP)),
+            kind::PINGREQ => self.send_client(Bytes::from_static(mqtt::PINGRESP)),
             kind::DISCONNECT => {
                 for k in 0..self.links.len() {
                     if self.links[k].is_open() {
-                        self.to_link(k, f.raw().clone(), now);
+                        self.send_link(k, f.raw().clone(), now);
                     }
                 }
             }
@@ -399,7 +399,7 @@ impl<'a> Multi<'a> {
                 if self.links[o.link].is_open() =>
             {
                 if let Some(b) = f.with_packet_id(o.link_id) {
-                    self.to_link(o.link, b, now);
+                    self.send_link(o.link, b, now);
                 }
                 self.outgoing.insert(pkid, Outgoing { stage: Stage::AwaitPubComp, ..o });
             }
@@ -408,7 +408,7 @@ impl<'a> Multi<'a> {
             _ => {
                 self.outgoing.remove(&pkid);
                 let v = self.protocol;
-                self.to_client(ack_bytes(AckKind::PubComp, pkid, ReasonCode::PacketIdentifierNotFound, v));
+                self.send_client(ack_bytes(AckKind::PubComp, pkid, ReasonCode::PacketIdentifierNotFound, v));
             }
         }
     }
@@ -440,10 +440,10 @@ impl<'a> Multi<'a> {
                     d.released = true;
                 }
                 let v = self.protocol;
-                self.to_client(ack_bytes(AckKind::PubRel, id, ReasonCode::Success, v));
+                self.send_client(ack_bytes(AckKind::PubRel, id, ReasonCode::Success, v));
             }
         } else if let Some(b) = f.with_packet_id(link_id) {
-            self.to_link(link, b, now);
+            self.send_link(link, b, now);
         }
         if release {
             self.release_held(now);
@@ -547,15 +547,21 @@ impl<'a> Multi<'a> {
     fn merged(&mut self, m: Merged) {
         let v = self.protocol;
         let p = match m.unsubscribe {
-            true => Packet::UnsubAck(UnsubAck { pkid: m.pkid, reasons: m.reasons, properties: Default::default() }),
-            false => Packet::SubAck(SubAck { pkid: m.pkid, reasons: m.reasons, properties: Default::default() }),
+            true => Packet::UnsubAck(UnsubAck {
+                pkid: m.pkid,
+                reasons: m.reasons,
+                properties: Default::default(),
+            }),
+            false => {
+                Packet::SubAck(SubAck { pkid: m.pkid, reasons: m.reasons, properties: Default::default() })
+            }
         };
         let Ok(b) = p.to_bytes(v) else { return };
         let Ok(f) = Frame::from_bytes(b.clone(), usize::MAX) else { return };
         match self.session.from_link(0, &f, self.keep_alive) {
-            Verdict::Replace(r) => self.to_client(r),
+            Verdict::Replace(r) => self.send_client(r),
             Verdict::End(c) => self.end(c),
-            _ => self.to_client(b),
+            _ => self.send_client(b),
         }
     }
 }

@@ -339,7 +339,9 @@ impl<'a> Sim<'a> {
     }
 
     fn free_client_id(&mut self) -> Option<u16> {
-        (0..50).map(|_| 1 + self.rng.below(40) as u16).find(|id| !self.sent.contains_key(id) && !self.subscribing.contains(id))
+        (0..50)
+            .map(|_| 1 + self.rng.below(40) as u16)
+            .find(|id| !self.sent.contains_key(id) && !self.subscribing.contains(id))
     }
 
     fn client_sends(&mut self) {
@@ -453,7 +455,10 @@ impl<'a> Sim<'a> {
                 }
                 let proof = if a.kind == AckKind::PubComp { &self.completed } else { &self.acked };
                 if !refused && !proof.contains(&s.msg) {
-                    self.bad(format!("{:?} {} for {} before its broker acknowledged it", a.kind, a.pkid, s.msg));
+                    self.bad(format!(
+                        "{:?} {} for {} before its broker acknowledged it",
+                        a.kind, a.pkid, s.msg
+                    ));
                 }
                 if a.kind == AckKind::PubRec && !refused {
                     self.sent.insert(a.pkid, Sent { released: true, ..s });
@@ -543,7 +548,11 @@ impl<'a> Sim<'a> {
             }
             Packet::Unsubscribe(u) => {
                 let reasons = vec![ReasonCode::Success; u.filters.len()];
-                Some(reply(Packet::UnsubAck(UnsubAck { pkid: u.pkid, reasons, properties: Default::default() })))
+                Some(reply(Packet::UnsubAck(UnsubAck {
+                    pkid: u.pkid,
+                    reasons,
+                    properties: Default::default(),
+                })))
             }
             Packet::PingReq => Some(reply(Packet::PingResp)),
             Packet::Disconnect(_) => None,

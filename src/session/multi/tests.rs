@@ -43,7 +43,6 @@ fn simulated_network_v5_roomy_receive_maximum() {
     runs(Protocol::V5, 20_000..21_000, 400, 100);
 }
 
-
 // ----- by hand: one test per defect of issue #11 -----
 
 use crate::mqtt::{MqttStr, Publish, SubscriptionOptions};
@@ -121,7 +120,11 @@ fn ok() -> ConnAck {
 }
 
 fn publish(topic: &'static str, qos: QoS, pkid: u16) -> Packet {
-    Packet::Publish(Publish { qos, pkid, ..Publish::new(MqttStr::from_static(topic), Bytes::from_static(b"p")) })
+    Packet::Publish(Publish {
+        qos,
+        pkid,
+        ..Publish::new(MqttStr::from_static(topic), Bytes::from_static(b"p"))
+    })
 }
 
 fn ack(kind: AckKind, pkid: u16) -> Packet {
@@ -211,7 +214,13 @@ fn defect_2_a_lost_link_comes_back_alone_with_its_subscriptions() {
     // A pure subscriber: `#` goes to both links, with a Subscription Identifier.
     let out = h.client(subscribe(7, "#", Some(42)));
     assert_eq!(out.len(), 2, "{out:?}");
-    let suback = |pkid| Packet::SubAck(SubAck { pkid, reasons: vec![ReasonCode::GrantedQoS1], properties: Default::default() });
+    let suback = |pkid| {
+        Packet::SubAck(SubAck {
+            pkid,
+            reasons: vec![ReasonCode::GrantedQoS1],
+            properties: Default::default(),
+        })
+    };
     assert_eq!(h.link(0, suback(7)), vec![]);
     assert!(matches!(&h.link(1, suback(7))[..], [Out::Client(Packet::SubAck(a))] if a.pkid == 7));
     // The client has QoS 1 publish 65535 in flight on link 1 when it dies; the
@@ -219,7 +228,10 @@ fn defect_2_a_lost_link_comes_back_alone_with_its_subscriptions() {
     let _ = h.client(publish("l1/a", QoS::AtLeastOnce, 65_535));
     h.m.link_down(1, "killed", h.now);
     let out = h.out();
-    assert!(out.contains(&Out::Client(ack_with(AckKind::PubAck, 65_535, ReasonCode::UnspecifiedError))), "{out:?}");
+    assert!(
+        out.contains(&Out::Client(ack_with(AckKind::PubAck, 65_535, ReasonCode::UnspecifiedError))),
+        "{out:?}"
+    );
     // No client activity at all: the link is retried with growing waits.
     let out = h.wait(Duration::from_millis(250));
     assert_eq!(out, vec![Out::Open(1)]);
@@ -276,7 +288,10 @@ fn defect_3_in_flight_publishes_on_a_lost_link_are_refused_never_acknowledged() 
     assert_eq!(h.client(ack(AckKind::PubRel, 4)), vec![Out::Client(ack_with(AckKind::PubComp, 4, gone))]);
     assert_eq!(h.client(ack(AckKind::PubRel, 77)), vec![Out::Client(ack_with(AckKind::PubComp, 77, gone))]);
     // A publish while the link rests is refused at once.
-    assert_eq!(h.client(publish("l1/e", QoS::AtLeastOnce, 5)), vec![Out::Client(ack_with(AckKind::PubAck, 5, e))]);
+    assert_eq!(
+        h.client(publish("l1/e", QoS::AtLeastOnce, 5)),
+        vec![Out::Client(ack_with(AckKind::PubAck, 5, e))]
+    );
 }
 
 #[test]
@@ -334,7 +349,9 @@ fn defect_5_the_client_connack_combines_every_link_opened_at_connect() {
     let mut c = ConnAck::new(ReasonCode::Success, false);
     c.properties.wildcard_subscription_available = Some(0);
     let out = h.connack(2, c);
-    let [Out::Client(Packet::ConnAck(got)), Out::Client(Packet::Publish(q))] = &out[..] else { panic!("{out:?}") };
+    let [Out::Client(Packet::ConnAck(got)), Out::Client(Packet::Publish(q))] = &out[..] else {
+        panic!("{out:?}")
+    };
     assert!(!got.session_present, "link 2 had no session");
     assert_eq!(got.properties.receive_maximum, Some(10));
     assert_eq!(got.properties.maximum_qos, Some(1));
@@ -379,7 +396,10 @@ fn defect_7_a_link_that_opens_slowly_blocks_nothing_else() {
     assert_eq!(h.client(Packet::PingReq), vec![Out::Client(Packet::PingResp)]);
     // Link 2 never answers: after the open timeout its publish is refused.
     let out = h.wait(Duration::from_secs(5));
-    assert!(out.contains(&Out::Client(ack_with(AckKind::PubAck, 1, ReasonCode::UnspecifiedError))), "{out:?}");
+    assert!(
+        out.contains(&Out::Client(ack_with(AckKind::PubAck, 1, ReasonCode::UnspecifiedError))),
+        "{out:?}"
+    );
 }
 
 #[test]
