@@ -10,97 +10,9 @@ use common::broker::Mosquitto;
 use common::cli::{publish, Sub};
 use common::proxy::Proxy;
 use common::raw::Raw;
-use mqtt_proxy::mqtt::{
-    Ack, AckKind, Connect, ConnectProperties, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode, Subscribe,
-    SubscribeFilter, SubscriptionOptions,
-};
+use common::session::*;
+use mqtt_proxy::mqtt::{Ack, AckKind, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode};
 use std::collections::{HashMap, HashSet};
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
-
-fn connect(proxy: &Proxy, v: Protocol, id: &str, user: Option<String>) -> (Raw, Option<Packet>) {
-    connect_with(proxy, v, id, user, true)
-}
-
-fn connect_with(
-    proxy: &Proxy,
-    v: Protocol,
-    id: &str,
-    user: Option<String>,
-    clean: bool,
-) -> (Raw, Option<Packet>) {
-    let mut c = Raw::open(proxy.addr, v);
-    c.send(&Packet::Connect(Box::new(Connect {
-        protocol: v,
-        clean_start: clean,
-        keep_alive: 30,
-        client_id: MqttStr::from_static(leak(id.to_string())),
-        will: None,
-        username: user.map(|u| MqttStr::from_static(leak(u))),
-        password: None,
-        properties: ConnectProperties::default(),
-    })));
-    let p = c.recv();
-    (c, p)
-}
-
-fn connack_ok(p: &Option<Packet>) -> bool {
-    matches!(p, Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success)
-}
-
-fn publish_packet(topic: &str, payload: &str, qos: QoS, pkid: u16) -> Packet {
-    let t = MqttStr::from_static(leak(topic.to_string()));
-    Packet::Publish(Publish { qos, pkid, ..Publish::new(t, Bytes::from(payload.to_string())) })
-}
-
-fn subscribe(c: &mut Raw, pkid: u16, filters: &[&str], qos: QoS) {
-    let filters = filters
-        .iter()
-        .map(|f| SubscribeFilter {
-            filter: MqttStr::from_static(leak(f.to_string())),
-            options: SubscriptionOptions { qos, ..Default::default() },
-        })
-        .collect();
-    c.send(&Packet::Subscribe(Subscribe { pkid, filters, properties: Default::default() }));
-}
-
-/// Reads packets, acknowledging deliveries as a client must, until `done` holds
-/// for what was collected.
-fn collect(c: &mut Raw, done: impl Fn(&[Packet]) -> bool) -> Vec<Packet> {
-    let mut seen = Vec::new();
-    while !done(&seen) {
-        let Some(p) = c.recv() else { panic!("connection closed; seen {seen:?}") };
-        match &p {
-            Packet::Publish(x) if x.qos == QoS::AtLeastOnce => {
-                c.send(&Packet::Ack(Ack::new(AckKind::PubAck, x.pkid)))
-            }
-            Packet::Publish(x) if x.qos == QoS::ExactlyOnce => {
-                c.send(&Packet::Ack(Ack::new(AckKind::PubRec, x.pkid)))
-            }
-            Packet::Ack(a) if a.kind == AckKind::PubRel => {
-                c.send(&Packet::Ack(Ack::new(AckKind::PubComp, a.pkid)))
-            }
-            _ => {}
-        }
-        seen.push(p);
-    }
-    seen
-}
-
-fn topics(ps: &[Packet]) -> HashSet<String> {
-    ps.iter()
-        .filter_map(|p| match p {
-            Packet::Publish(x) => Some(format!("{} {}", x.topic, String::from_utf8_lossy(&x.payload))),
-            _ => None,
-        })
-        .collect()
-}
-
-fn has_ack(ps: &[Packet], kind: AckKind, pkid: u16) -> bool {
-    ps.iter().any(|p| matches!(p, Packet::Ack(a) if a.kind == kind && a.pkid == pkid))
-}
 
 fn topic_config(a: &Mosquitto, l1: &Mosquitto, l2: &Mosquitto) -> String {
     format!(

@@ -65,6 +65,11 @@ impl Mosquitto {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Freezes the broker (SIGSTOP): its connections stay open, nothing is answered.
+    pub fn freeze(&self) {
+        let _ = Command::new("kill").arg("-STOP").arg(self.child.id().to_string()).status();
+    }
+
     /// Kills the broker (SIGKILL) and waits for it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -7,4 +7,5 @@ pub mod codec;
 pub mod gen;
 pub mod proxy;
 pub mod raw;
+pub mod session;
 pub mod shipped;

@@ -84,6 +84,29 @@ impl Raw {
         }
     }
 
+    /// The next packet if one arrives within `wait` (`None`: nothing came).
+    pub fn recv_within(&mut self, wait: Duration) -> Option<Packet> {
+        self.stream.set_read_timeout(Some(wait)).expect("timeout");
+        let r = loop {
+            if let Some(f) = mqtt::Frame::split(&mut self.buf, usize::MAX).expect("valid frames") {
+                break Some(mqtt::decode(&f, self.protocol).expect("valid packet from the proxy"));
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("the proxy closed the connection"),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    break None
+                }
+                Err(e) => panic!("read failed: {e}"),
+            }
+        };
+        self.stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        r
+    }
+
     /// Reads until the connection closes; returns the packets seen before the close.
     pub fn recv_until_closed(&mut self) -> Vec<Packet> {
         let mut v = Vec::new();

@@ -1,0 +1,264 @@
+//! Multi-broker sessions against real Mosquitto brokers, one test per defect of
+//! issue #11: every link kept alive on its own clock, a lost link re-opened in the
+//! background with its subscriptions, in-flight publishes on a lost link refused
+//! (never acknowledged falsely), a will whose broker is down refusing the CONNECT,
+//! CONNACKs combined, the client's Receive Maximum across links, a silent broker
+//! that blocks nothing else, and shared subscriptions routed by their filter.
+//!
+//! Topology: the session's own broker `plant` (link 0), `line1/#` on `line1`,
+//! `line2/#` on `line2`.
+
+mod common;
+use bytes::Bytes;
+use common::broker::Mosquitto;
+use common::cli::publish;
+use common::proxy::Proxy;
+use common::raw::Raw;
+use common::session::*;
+use mqtt_proxy::mqtt::{
+    Ack, AckKind, Connect, ConnectProperties, LastWill, MqttStr, Packet, Protocol, QoS, ReasonCode,
+    Subscribe, SubscribeFilter, SubscribeProperties, SubscriptionOptions, WillProperties,
+};
+use std::time::Duration;
+
+fn config(plant: &str, line1: &str, line2: &str) -> String {
+    format!(
+        "listeners:\n  - name: factory\n    bind: 127.0.0.1:0\n    upstream: plant\n\
+         upstreams:\n  - name: plant\n    servers: [\"{plant}\"]\n    connect_timeout: 1s\n\
+         \x20 - name: line1\n    servers: [\"{line1}\"]\n    connect_timeout: 1s\n\
+         \x20 - name: line2\n    servers: [\"{line2}\"]\n    connect_timeout: 1s\n\
+         routes:\n  - topics: [\"line1/#\"]\n    upstream: line1\n  - topics: [\"line2/#\"]\n    upstream: line2\n"
+    )
+}
+
+fn three() -> (Mosquitto, Mosquitto, Mosquitto, Proxy) {
+    let (a, l1, l2) = (Mosquitto::start(), Mosquitto::start(), Mosquitto::start());
+    let proxy = Proxy::start(&config(&a.addr(), &l1.addr(), &l2.addr()));
+    (a, l1, l2, proxy)
+}
+
+fn connect_packet(v: Protocol, id: &'static str, keep_alive: u16) -> Connect {
+    Connect {
+        protocol: v,
+        clean_start: true,
+        keep_alive,
+        client_id: MqttStr::from_static(id),
+        will: None,
+        username: None,
+        password: None,
+        properties: ConnectProperties::default(),
+    }
+}
+
+fn open(proxy: &Proxy, c: Connect) -> (Raw, Option<Packet>) {
+    let mut raw = Raw::open(proxy.addr, c.protocol);
+    raw.send(&Packet::Connect(Box::new(c)));
+    let ack = raw.recv();
+    (raw, ack)
+}
+
+fn ack_of(ps: &[Packet], kind: AckKind, pkid: u16) -> Option<ReasonCode> {
+    ps.iter().find_map(|p| match p {
+        Packet::Ack(a) if a.kind == kind && a.pkid == pkid => Some(a.reason),
+        _ => None,
+    })
+}
+
+/// An ack with a success code (0x10 No matching subscribers is one).
+fn accepted(ps: &[Packet], kind: AckKind, pkid: u16) -> bool {
+    ack_of(ps, kind, pkid).is_some_and(|r| !r.is_error())
+}
+
+#[test]
+fn defect_1_link_0_is_kept_alive_while_the_client_talks_only_to_a_secondary_broker() {
+    let (_a, _l1, _l2, proxy) = three();
+    for (v, id) in [(Protocol::V5, "keeper-5"), (Protocol::V311, "keeper-3")] {
+        // Keep alive 2 s: Mosquitto drops a link silent for 3 s.
+        let (mut c, ack) = open(&proxy, connect_packet(v, id, 2));
+        assert!(connack_ok(&ack), "{ack:?}");
+        // Only line1 hears from the client, for more than 3 × keep alive.
+        for pkid in 1..=18u16 {
+            c.send(&publish_packet("line1/press", "p", QoS::AtLeastOnce, pkid));
+            let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubAck, pkid));
+            assert!(accepted(&got, AckKind::PubAck, pkid), "{v:?}: {got:?}");
+            // Pacing the client's traffic, not waiting for the proxy.
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        // The session's own broker is still there: a publish to it is acknowledged.
+        c.send(&publish_packet("hall/door", "d", QoS::AtLeastOnce, 100));
+        let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubAck, 100));
+        assert!(accepted(&got, AckKind::PubAck, 100), "{v:?}: {got:?}");
+    }
+    assert!(!proxy.log().contains("closed_by=upstream"), "{}", proxy.log());
+}
+
+#[test]
+fn defect_2_a_subscriber_only_client_keeps_receiving_after_its_broker_restarts() {
+    let (_a, mut l1, _l2, proxy) = three();
+    let (mut c, ack) = open(&proxy, connect_packet(Protocol::V5, "dashboard", 30));
+    assert!(connack_ok(&ack), "{ack:?}");
+    // `#` on every broker, with Subscription Identifier 7.
+    let options = SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() };
+    let filters = vec![SubscribeFilter { filter: MqttStr::from_static("#"), options }];
+    let properties = SubscribeProperties { subscription_identifier: Some(7), ..Default::default() };
+    c.send(&Packet::Subscribe(Subscribe { pkid: 1, filters, properties }));
+    collect(&mut c, |ps| ps.iter().any(|p| matches!(p, Packet::SubAck(_))));
+    publish(l1.port, &["-q", "1", "-t", "line1/before", "-m", "b"]);
+    collect(&mut c, |ps| topics(ps).contains("line1/before b"));
+    // line1 dies and comes back empty; the client does nothing at all.
+    let port = l1.port;
+    l1.kill();
+    proxy.wait_log("link lost");
+    let l1 = Mosquitto::start_on(port);
+    // Retained, so it reaches the restored subscription whenever it lands.
+    publish(l1.port, &["-q", "1", "-r", "-t", "line1/after", "-m", "a"]);
+    let got = collect(&mut c, |ps| topics(ps).contains("line1/after a"));
+    let ids = got.iter().find_map(|p| match p {
+        Packet::Publish(x) if &*x.topic == "line1/after" => {
+            Some(x.properties.subscription_identifiers.clone())
+        }
+        _ => None,
+    });
+    assert_eq!(ids, Some(vec![7]), "restored with its Subscription Identifier");
+}
+
+#[test]
+fn defect_2_a_will_whose_broker_is_down_refuses_the_connect() {
+    let (_a, _l1, mut l2, proxy) = three();
+    l2.kill();
+    for v in [Protocol::V5, Protocol::V311] {
+        let mut c = connect_packet(v, "willing", 30);
+        c.will = Some(LastWill {
+            topic: MqttStr::from_static("line2/will"),
+            payload: Bytes::from_static(b"gone"),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: WillProperties::default(),
+        });
+        let (_c, ack) = open(&proxy, c);
+        // 3.1.1 return code 3 decodes as Server unavailable.
+        assert!(
+            matches!(&ack, Some(Packet::ConnAck(a)) if a.reason == ReasonCode::ServerUnavailable),
+            "{v:?}: {ack:?}"
+        );
+    }
+}
+
+#[test]
+fn defect_3_in_flight_publishes_on_a_lost_link_are_refused_never_acknowledged() {
+    let (_a, mut l1, mut l2, proxy) = three();
+    let (mut c, ack) = open(&proxy, connect_packet(Protocol::V5, "in-flight", 30));
+    assert!(connack_ok(&ack), "{ack:?}");
+    // line2 takes a QoS 2 publish (PUBREC); line1 is frozen: it answers nothing.
+    c.send(&publish_packet("line2/x", "2", QoS::ExactlyOnce, 3));
+    collect(&mut c, |ps| has_ack(ps, AckKind::PubRec, 3));
+    c.send(&publish_packet("line1/warmup", "w", QoS::AtLeastOnce, 9));
+    collect(&mut c, |ps| has_ack(ps, AckKind::PubAck, 9));
+    l1.freeze();
+    c.send(&publish_packet("line1/x", "1", QoS::AtLeastOnce, 1));
+    c.send(&publish_packet("line1/y", "1", QoS::ExactlyOnce, 2));
+    l1.kill();
+    l2.kill();
+    let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubAck, 1) && has_ack(ps, AckKind::PubRec, 2));
+    assert_eq!(ack_of(&got, AckKind::PubAck, 1), Some(ReasonCode::UnspecifiedError), "{got:?}");
+    assert_eq!(ack_of(&got, AckKind::PubRec, 2), Some(ReasonCode::UnspecifiedError), "{got:?}");
+    // The PUBREL of the publish line2 had goes nowhere else: PUBCOMP 0x92.
+    proxy.wait_log_count("link lost", 2);
+    c.send(&Packet::Ack(Ack::new(AckKind::PubRel, 3)));
+    let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubComp, 3));
+    assert_eq!(ack_of(&got, AckKind::PubComp, 3), Some(ReasonCode::PacketIdentifierNotFound), "{got:?}");
+    // The session goes on with its own broker.
+    c.send(&publish_packet("hall/x", "h", QoS::AtLeastOnce, 4));
+    let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubAck, 4));
+    assert!(accepted(&got, AckKind::PubAck, 4), "{got:?}");
+}
+
+#[test]
+fn defect_5_the_connack_combines_every_broker() {
+    let (a, l2) = (Mosquitto::start(), Mosquitto::start());
+    let l1 = Mosquitto::start_with(common::broker::free_port(), "max_qos 1\nretain_available false\n");
+    let proxy = Proxy::start(&config(&a.addr(), &l1.addr(), &l2.addr()));
+    // A persistent session opens every link at CONNECT.
+    let mut c = connect_packet(Protocol::V5, "combined", 30);
+    c.clean_start = false;
+    c.properties.session_expiry_interval = Some(60);
+    let (_c, ack) = open(&proxy, c);
+    let Some(Packet::ConnAck(ack)) = ack else { panic!("{ack:?}") };
+    assert_eq!(ack.reason, ReasonCode::Success);
+    assert_eq!(ack.properties.maximum_qos, Some(1), "line1's limit reaches the client");
+    assert_eq!(ack.properties.retain_available, Some(0));
+}
+
+#[test]
+fn defect_6_receive_maximum_counts_every_broker() {
+    let (a, l1, l2, proxy) = three();
+    let mut c = connect_packet(Protocol::V5, "slow-reader", 30);
+    c.properties.receive_maximum = Some(2);
+    let (mut c, ack) = open(&proxy, c);
+    assert!(connack_ok(&ack), "{ack:?}");
+    subscribe(&mut c, 1, &["#"], QoS::AtLeastOnce);
+    collect(&mut c, |ps| ps.iter().any(|p| matches!(p, Packet::SubAck(_))));
+    for (port, t) in [(a.port, "hall"), (l1.port, "line1"), (l2.port, "line2")] {
+        for n in 0..2 {
+            publish(port, &["-q", "1", "-t", &format!("{t}/m"), "-m", &n.to_string()]);
+        }
+    }
+    // Each broker alone would send 2 (its own count); together at most 2 unacknowledged.
+    let mut unacked = Vec::new();
+    let mut received = 0;
+    while received < 6 {
+        match c.recv_within(Duration::from_millis(700)) {
+            Some(Packet::Publish(p)) => {
+                received += 1;
+                unacked.push(p.pkid);
+                assert!(unacked.len() <= 2, "{} deliveries unacknowledged: {unacked:?}", unacked.len());
+            }
+            Some(other) => panic!("{other:?}"),
+            None => {
+                // Quiet with 2 in flight: acknowledge one, the next may come.
+                assert_eq!(unacked.len(), 2, "stalled with {unacked:?} after {received}");
+                let id = unacked.remove(0);
+                c.send(&Packet::Ack(Ack::new(AckKind::PubAck, id)));
+            }
+        }
+    }
+}
+
+#[test]
+fn defect_7_a_silent_broker_blocks_nothing_else() {
+    let (a, l1) = (Mosquitto::start(), Mosquitto::start());
+    // line2 accepts connections and never answers a CONNECT.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr").to_string();
+    let held = std::thread::spawn(move || silent.incoming().take(4).flatten().collect::<Vec<_>>());
+    let proxy = Proxy::start(&config(&a.addr(), &l1.addr(), &addr));
+    let (mut c, ack) = open(&proxy, connect_packet(Protocol::V5, "patient", 30));
+    assert!(connack_ok(&ack), "{ack:?}");
+    c.send(&publish_packet("line2/x", "slow", QoS::AtLeastOnce, 1));
+    c.send(&publish_packet("hall/x", "fast", QoS::AtLeastOnce, 2));
+    c.send(&publish_packet("line1/x", "fast", QoS::AtLeastOnce, 3));
+    let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubAck, 1));
+    let order: Vec<u16> = got
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Ack(a) if a.kind == AckKind::PubAck => Some(a.pkid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, vec![2, 3, 1], "the healthy brokers answered while line2 was opening");
+    assert_eq!(ack_of(&got, AckKind::PubAck, 1), Some(ReasonCode::UnspecifiedError));
+    drop(proxy);
+    drop(held);
+}
+
+#[test]
+fn defect_8_shared_subscriptions_reach_the_broker_of_their_filter() {
+    let (_a, l1, _l2, proxy) = three();
+    let (mut c, ack) = open(&proxy, connect_packet(Protocol::V5, "sharer", 30));
+    assert!(connack_ok(&ack), "{ack:?}");
+    subscribe(&mut c, 1, &["$share/workers/line1/#"], QoS::AtLeastOnce);
+    let got = collect(&mut c, |ps| ps.iter().any(|p| matches!(p, Packet::SubAck(_))));
+    assert!(matches!(got.last(), Some(Packet::SubAck(s)) if s.reasons == vec![ReasonCode::GrantedQoS1]));
+    publish(l1.port, &["-q", "1", "-t", "line1/job", "-m", "j"]);
+    collect(&mut c, |ps| topics(ps).contains("line1/job j"));
+}
