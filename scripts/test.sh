@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests need
 # (mosquitto, mosquitto-clients), then runs format and lint checks and every test
-# (unit, codec vectors/property/cross-check, end-to-end against real Mosquitto).
+# (unit, codec vectors/property/cross-check, end-to-end against real Mosquitto),
+# then fuzzes the multi-broker session for 60 s (FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -24,4 +25,8 @@ passed=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$log")
 failed=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$log")
 rm -f "$log"
 echo "summary: $passed passed, $failed failed"
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+
+# The multi-broker session state machine under the fuzzer for a minute: arbitrary
+# client and broker bytes, link losses and time; any panic fails the run.
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}" session

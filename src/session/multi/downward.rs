@@ -77,7 +77,10 @@ impl Multi<'_> {
 
     /// Link `k` failed to open, or its connection ended (`why`).
     pub fn link_down(&mut self, k: usize, why: &str, now: Instant) {
-        if k < self.links.len() && matches!(self.links[k].state, State::Opening { .. } | State::Open { .. }) {
+        if !self.ended
+            && k < self.links.len()
+            && matches!(self.links[k].state, State::Opening { .. } | State::Open { .. })
+        {
             self.link_broke(k, Close::UpstreamGone(why.to_string()), now);
         }
     }

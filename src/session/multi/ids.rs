@@ -145,10 +145,19 @@ impl Deliveries {
         }
     }
 
-    /// Every held client-side id with its delivery (for invariant checks).
-    #[cfg(test)]
-    pub fn iter(&self) -> impl Iterator<Item = (&u16, &Delivery)> {
-        self.by_client.iter()
+    /// The two maps agree: every broker id maps to a held client id of that
+    /// delivery (for tests and fuzzing).
+    pub fn check(&self) -> Result<(), String> {
+        for (&(link, link_id), id) in &self.by_link {
+            match self.by_client.get(id) {
+                Some(d) if d.link == link && d.link_id == link_id => {}
+                other => return Err(format!("({link}, {link_id}) -> {id} -> {other:?}")),
+            }
+        }
+        if self.by_client.contains_key(&0) {
+            return Err("client-side id 0".into());
+        }
+        Ok(())
     }
 }
 

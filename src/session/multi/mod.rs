@@ -40,6 +40,7 @@ pub mod connack;
 pub mod fanout;
 pub mod ids;
 pub mod link;
+pub mod replay;
 #[cfg(test)]
 mod sim;
 
@@ -223,6 +224,31 @@ impl<'a> Multi<'a> {
         self.links.len()
     }
 
+    /// Checks the machine's own consistency (for tests and fuzzing): link-side ids
+    /// and client publishes in flight point at each other, delivery maps agree.
+    pub fn check(&self) -> Result<(), String> {
+        if self.ended {
+            return Ok(());
+        }
+        for (k, link) in self.links.iter().enumerate() {
+            for (&id, owner) in &link.ids {
+                if let Owner::Publish(pkid) = owner {
+                    match self.outgoing.get(pkid) {
+                        Some(o) if o.link == k && o.link_id == id => {}
+                        other => return Err(format!("link {k} id {id} owned by publish {pkid}: {other:?}")),
+                    }
+                }
+            }
+        }
+        for (pkid, o) in &self.outgoing {
+            let owned = self.links[o.link].ids.get(&o.link_id) == Some(&Owner::Publish(*pkid));
+            if o.stage != Stage::Lost && !owned {
+                return Err(format!("publish {pkid} in flight as {o:?} without its link id"));
+            }
+        }
+        self.deliveries.check()
+    }
+
     fn end(&mut self, c: Close) {
         if !self.ended {
             self.ended = true;
@@ -312,6 +338,9 @@ impl<'a> Multi<'a> {
 
     /// The guard's answer to [`Action::Reauthenticate`].
     pub fn reauthenticated(&mut self, ok: bool) {
+        if self.ended {
+            return;
+        }
         match (ok, self.session.reauth_ok()) {
             (true, Verdict::Reply(b)) => self.send_client(b),
             _ => self.end(Close::ReauthFailed),

@@ -280,6 +280,9 @@ impl<'a> Sim<'a> {
         }
         self.drain_actions();
         self.check_keep_alive();
+        if let Err(e) = self.m.check() {
+            self.bad(e);
+        }
     }
 
     /// A random broker for which `which` holds.

@@ -422,3 +422,15 @@ fn defect_9_dropped_deliveries_are_kept_per_link() {
     assert!(d.pubrel(2, 5, Protocol::V5).is_none(), "link 2's id 5 is another message");
     assert!(d.pubrel(1, 5, Protocol::V5).is_some());
 }
+
+// ----- fuzz findings, kept as regression tests -----
+
+#[test]
+fn fuzz_no_action_after_the_end() {
+    let data = [
+        34, 7, 9, 0, 0, 6, 32, 9, 0, 0, 6, 34, 0, 10, 170, 0, 33, 20, 9, 0, 32, 84, 2, 0, 189, 189, 39, 173,
+        189, 189, 189, 189, 255, 255, 255, 189, 157, 189, 255, 255, 0, 0, 0, 0, 0, 0, 159, 223, 6, 153, 223,
+        252, 255,
+    ];
+    super::replay::replay(&data);
+}
