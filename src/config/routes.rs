@@ -72,8 +72,72 @@ pub fn compile(
             },
         });
     }
+    shared_servers(raw, &rules, listeners, upstreams)?;
     Table::new(rules).map_err(|e| {
         let line = raw.get(e.rule).map_or(0, |r| r.upstream.referenced.line());
         ConfigError::Invalid { line, key: format!("routes[{}]", e.rule), message: e.message }
     })
+}
+
+/// One session may span every group a topic rule names plus its own: two such
+/// groups with a server in common would connect one client id to one broker twice,
+/// and the broker would take each connection over with the other.
+fn shared_servers(
+    raw: &[RawRoute],
+    rules: &[RuleSpec],
+    listeners: &[Listener],
+    upstreams: &[Upstream],
+) -> Result<(), ConfigError> {
+    let spans =
+        |r: &RuleSpec| !r.topics.is_empty() || !r.publish_topics.is_empty() || !r.subscribe_topics.is_empty();
+    let Some(first_topic_rule) = rules.iter().position(spans) else { return Ok(()) };
+    let mut groups: Vec<usize> = listeners.iter().map(|l| l.upstream).collect();
+    groups.extend(rules.iter().map(|r| r.action.upstream));
+    groups.sort_unstable();
+    groups.dedup();
+    for (i, &a) in groups.iter().enumerate() {
+        for &b in &groups[i + 1..] {
+            let shared =
+                upstreams[a].servers.iter().find(|s| upstreams[b].servers.iter().any(|t| t.addr == s.addr));
+            if let Some(s) = shared {
+                let at =
+                    rules.iter().position(|r| spans(r) && (r.action.upstream == a || r.action.upstream == b));
+                let at = at.unwrap_or(first_topic_rule);
+                return Err(invalid(
+                    &raw[at].upstream,
+                    format!("routes[{at}].upstream"),
+                    format!(
+                        "upstreams `{}` and `{}` share server {} ({}): a session spanning both would connect \
+                         to that broker twice with one client id, each connection taking over the other",
+                        upstreams[a].name, upstreams[b].name, s.name, s.addr
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn load(servers_b: &str, topic_rule: bool) -> Result<Config, String> {
+        let rule = if topic_rule { "routes:\n  - topics: [\"line/#\"]\n    upstream: b\n" } else { "" };
+        let yaml = format!(
+            "listeners:\n  - name: l\n    bind: 127.0.0.1:0\n    upstream: a\n\
+             upstreams:\n  - name: a\n    servers: [\"127.0.0.1:1884\"]\n  - name: b\n    servers: [{servers_b}]\n{rule}"
+        );
+        Config::parse(&yaml, |_| None).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn groups_a_session_may_span_must_not_share_a_server() {
+        let e = load("\"127.0.0.1:1885\", \"127.0.0.1:1884\"", true).expect_err("shared server");
+        assert!(e.contains("upstreams `a` and `b` share server 127.0.0.1:1884"), "{e}");
+        assert!(e.contains("routes[0].upstream"), "{e}");
+        load("\"127.0.0.1:1885\"", true).expect("distinct servers");
+        // Without topic rules no session spans groups: sharing is harmless.
+        load("\"127.0.0.1:1884\"", false).expect("no topic rules");
+    }
 }
