@@ -10,7 +10,8 @@
 #            goes to the validating proxy)
 # Defaults: 30 s, 10 publishers, 64-byte payloads, QoS 0, one core for the proxy and
 # one thread for HAProxy. One subscriber on all topics. PROXY_FLAGS adds flags to the
-# proxy (e.g. PROXY_FLAGS=--no-pin).
+# proxy (e.g. PROXY_FLAGS=--no-pin); PROXY_BIN runs another build of it (e.g. an older
+# commit's, for a before/after pair measured against the same direct baseline).
 #   1. throughput, unlimited rate: direct, proxy, HAProxy, twice;
 #   2. latency at half of the direct maximum rate: the percentiles each hop adds.
 # Prints each run's JSON, then a table: throughput ratio against direct, added
@@ -45,7 +46,7 @@ upstreams:
     servers: ["127.0.0.1:$bport"]
 YAML
 # PROXY_FLAGS: extra flags for the proxy (e.g. --no-pin).
-RUST_LOG=warn target/release/mqtt-proxy --config "$work/proxy.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready" 2> "$work/proxy.log" &
+RUST_LOG=warn "${PROXY_BIN:-target/release/mqtt-proxy}" --config "$work/proxy.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready" 2> "$work/proxy.log" &
 proxy=$!
 if [ $mode = schema ]; then
   # The same proxy, validating every bench/# payload against the loadtest's JSON shape.
@@ -63,7 +64,7 @@ schemas:
   - filter: bench/#
     content: {model: json, catalog: bench, subject: payload}
 YAML
-  RUST_LOG=warn target/release/mqtt-proxy --config "$work/schema.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready2" 2> "$work/proxy2.log" &
+  RUST_LOG=warn "${PROXY_BIN:-target/release/mqtt-proxy}" --config "$work/schema.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready2" 2> "$work/proxy2.log" &
   hap=$!
 fi
 cat > "$work/haproxy.cfg" <<CFG

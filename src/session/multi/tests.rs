@@ -434,3 +434,18 @@ fn fuzz_no_action_after_the_end() {
     ];
     super::replay::replay(&data);
 }
+
+#[test]
+fn defect_4_a_pubrel_resent_after_a_persistent_reconnect_reaches_the_id_the_client_holds() {
+    // The client held delivery 16,385 (link 1's broker id 1) when it left; back with
+    // its session, the broker re-sends PUBREL 1 before anything new.
+    let (s, r) = (sim::session(Protocol::V5), PrefixRouter(2));
+    let mut h = two_open(&s, &r, v5(2));
+    let out = h.link(1, ack(AckKind::PubRel, 1));
+    assert_eq!(out, vec![Out::Client(ack(AckKind::PubRel, ids::preferred(1, 1)))]);
+    // A new delivery on link 1 meanwhile does not get the held id.
+    let out = h.link(1, publish("l1/n", QoS::AtLeastOnce, 2));
+    assert!(matches!(&out[..], [Out::Client(Packet::Publish(p))] if p.pkid != ids::preferred(1, 1)), "{out:?}");
+    // The client's PUBCOMP goes back to the broker under its id.
+    assert_eq!(h.client(ack(AckKind::PubComp, ids::preferred(1, 1))), vec![Out::Link(1, ack(AckKind::PubComp, 1))]);
+}
