@@ -2,7 +2,8 @@
 //! cache), what the broker gets instead (credentials stripped or replaced by the
 //! listener's upstream credentials), and the uniform refusal.
 
-use super::conn::{send, unix_now};
+use super::goodbye::send;
+use super::unix_now;
 use super::Core;
 use crate::auth::acl::Context as AclContext;
 use crate::auth::{AuthError, Found, Identity, Reject};

@@ -7,8 +7,10 @@
 //! the data path. The MQTT decisions live in [`session`] (pure); this module does
 //! the I/O around them.
 
+mod admit;
 mod authenticate;
 mod conn;
+mod goodbye;
 mod health;
 mod io;
 mod keepalive;
@@ -31,6 +33,11 @@ use crate::metrics::CoreMetrics;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use trigger::Trigger;
+
+/// Seconds since the Unix epoch (token lifetimes are in these).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 /// Verified tokens remembered per core (a few hundred bytes each).
 const TOKEN_CACHE_PER_CORE: usize = 50_000;

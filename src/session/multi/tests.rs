@@ -445,7 +445,13 @@ fn defect_4_a_pubrel_resent_after_a_persistent_reconnect_reaches_the_id_the_clie
     assert_eq!(out, vec![Out::Client(ack(AckKind::PubRel, ids::preferred(1, 1)))]);
     // A new delivery on link 1 meanwhile does not get the held id.
     let out = h.link(1, publish("l1/n", QoS::AtLeastOnce, 2));
-    assert!(matches!(&out[..], [Out::Client(Packet::Publish(p))] if p.pkid != ids::preferred(1, 1)), "{out:?}");
+    assert!(
+        matches!(&out[..], [Out::Client(Packet::Publish(p))] if p.pkid != ids::preferred(1, 1)),
+        "{out:?}"
+    );
     // The client's PUBCOMP goes back to the broker under its id.
-    assert_eq!(h.client(ack(AckKind::PubComp, ids::preferred(1, 1))), vec![Out::Link(1, ack(AckKind::PubComp, 1))]);
+    assert_eq!(
+        h.client(ack(AckKind::PubComp, ids::preferred(1, 1))),
+        vec![Out::Link(1, ack(AckKind::PubComp, 1))]
+    );
 }

@@ -1,0 +1,269 @@
+//! Admitting one client connection, on the core that accepted it: the TLS
+//! handshake on TLS listeners; the CONNECT within the connect timeout (a malformed
+//! or unsupported one answered the way the client's version expects); the
+//! listener's guard (`authenticate.rs`; refusals all look alike); the session's
+//! topic ACL; its route; the upstream connection with the CONNECT forwarded
+//! (`streams.rs`; without the client's credentials when a guard read them). Every
+//! refusal is answered, counted and logged here. Not here: the session itself
+//! (`conn.rs`).
+
+use super::authenticate::{authenticate, Authenticated};
+use super::goodbye::send;
+use super::io::{read_into, Shared, MIN_READ};
+use super::routing::{self, Routed};
+use super::streams::{accept_tls, open_upstream};
+use super::tenants::Slot;
+use super::{Core, Open};
+use crate::auth::acl::Context as AclContext;
+use crate::auth::{Identity, Reject};
+use crate::metrics::Refusal;
+use crate::mqtt::{self, ConnAck, Connect, Frame, MqttStr, Packet, Protocol, ReasonCode};
+use crate::session::authorize::Authorizer;
+use bytes::BytesMut;
+use futures_lite::future;
+use glommio::net::TcpStream;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use tracing::{debug, info};
+
+/// A client that passed every check, with its broker connection open.
+pub(super) struct Admitted<'c> {
+    /// The connection's place in the core's count (released first, at the end).
+    pub open: Open<'c>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Index of its listener.
+    pub listener: usize,
+    /// The client socket.
+    pub client: Shared,
+    /// Bytes read after the CONNECT.
+    pub cbuf: BytesMut,
+    /// The CONNECT.
+    pub connect: Box<Connect>,
+    /// Its client id (logs).
+    pub client_id: String,
+    /// The verified identity (token or client certificate).
+    pub identity: Option<Rc<Identity>>,
+    /// When the token expires (seconds since the epoch; none without a token).
+    pub token_expires: Option<u64>,
+    /// The 5.0 Authentication Method the proxy handled, for re-authentication.
+    pub reauth_method: Option<MqttStr>,
+    /// The session's topic ACL.
+    pub authorizer: Option<Authorizer>,
+    /// The TLS server name the client asked for.
+    pub sni: Option<String>,
+    /// Where the session goes.
+    pub routed: Routed,
+    /// Its tenant's place (given back when the session ends).
+    pub tenant_slot: Option<Slot>,
+    /// The session's own broker (link 0), CONNECT sent.
+    pub upstream: Shared,
+    /// That broker's server name.
+    pub server: String,
+}
+
+/// Why a connection ended before the relay started.
+enum Early {
+    Timeout,
+    Gone(String),
+    Refused(String),
+}
+
+async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> Result<Frame, Early> {
+    let limits = &core.config.limits;
+    loop {
+        // Not CONNECT: no need to wait for the rest of whatever this is.
+        if buf.first().is_some_and(|b| b >> 4 != mqtt::kind::CONNECT) {
+            return Err(Early::Refused(format!("first packet type {} is not CONNECT", buf[0] >> 4)));
+        }
+        match Frame::split(buf, limits.max_packet_size) {
+            Ok(Some(f)) => return Ok(f),
+            Ok(None) => {}
+            Err(e) => return Err(Early::Refused(format!("first packet: {e}"))),
+        }
+        let size = MIN_READ.max(buf.len()).min(limits.read_buffer);
+        match read_into(client, buf, size).await {
+            Ok(0) => return Err(Early::Gone("closed before CONNECT".into())),
+            Ok(_) => {}
+            Err(e) => return Err(Early::Gone(e.to_string())),
+        }
+    }
+}
+
+/// Admits one accepted client: TLS, CONNECT, guard, ACL, route, upstream. `None`
+/// when it was refused (it has been told as its version expects, counted, logged).
+pub(super) async fn admit(
+    core: &Core,
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: usize,
+) -> Option<Admitted<'_>> {
+    let _ = stream.set_nodelay(true);
+    let config = core.config.clone();
+    let lname = &config.listeners[listener].name;
+    let core_id = core.id;
+    info!(%peer, listener = %lname, core = core_id, "connection opened");
+    let (stream, cert_name, sni) = match accept_tls(stream, config.listeners[listener].tls.as_ref()).await {
+        Ok(s) => {
+            let (name, sni) = (s.peer_common_name(), s.server_name());
+            (s, name, sni)
+        }
+        Err(why) => {
+            core.metrics.refused(Refusal::TlsHandshake);
+            core.open().release();
+            {
+                info!(%peer, listener = %lname, %why, "closed: TLS handshake failed");
+                return None;
+            }
+        }
+    };
+    let mut client = Shared::new(stream);
+    // Declared after `client`, so it is dropped first on every return path.
+    let open = core.open();
+    let limits = &config.limits;
+
+    let mut cbuf = BytesMut::new();
+    let first = future::or(async { read_connect(&mut client, &mut cbuf, core).await }, async {
+        glommio::timer::sleep(limits.connect_timeout).await;
+        Err(Early::Timeout)
+    })
+    .await;
+    let frame = match first {
+        Ok(f) => f,
+        Err(Early::Timeout) => {
+            core.metrics.refused(Refusal::ConnectTimeout);
+            {
+                info!(%peer, listener = %lname, "closed: no CONNECT within the connect timeout");
+                return None;
+            }
+        }
+        Err(Early::Gone(why)) => {
+            debug!(%peer, listener = %lname, %why, "closed before CONNECT");
+            return None;
+        }
+        Err(Early::Refused(why)) => {
+            core.metrics.refused(Refusal::BadConnect);
+            {
+                info!(%peer, listener = %lname, %why, "closed: bad first packet");
+                return None;
+            }
+        }
+    };
+    let connect = match mqtt::decode(&frame, Protocol::V5) {
+        Ok(Packet::Connect(c)) => c,
+        Ok(_) => return None,
+        Err(e) => {
+            let level = frame.connect_level();
+            info!(%peer, listener = %lname, error = %e, ?level, "refused: malformed CONNECT");
+            core.metrics.refused(Refusal::BadConnect);
+            if level == Some(5) {
+                send(&mut client, &Packet::ConnAck(ConnAck::new(ReasonCode::from(&e), false)), Protocol::V5)
+                    .await;
+            } else if let Some(code) = e.v3_connack_code() {
+                let reason = if code == 1 {
+                    ReasonCode::UnsupportedProtocolVersion
+                } else {
+                    ReasonCode::ClientIdentifierNotValid
+                };
+                send(&mut client, &Packet::ConnAck(ConnAck::new(reason, false)), Protocol::V311).await;
+            }
+            return None;
+        }
+    };
+    let protocol = connect.protocol;
+    let client_id = connect.client_id.to_string();
+
+    // The guard, if any: authenticate, then forward a CONNECT without the token.
+    let lcfg = &config.listeners[listener];
+    let auth = authenticate(core, &mut client, lcfg, &connect, &frame, peer).await?;
+    let Authenticated { forward, mut identity, reauth_method } = auth;
+    let token_expires = identity.as_ref().map(|i| i.expires_at);
+    // Without a guard, a verified client certificate names the session (`{sub}`).
+    if identity.is_none() {
+        identity = cert_name.map(|cn| {
+            let claims = [("cn".to_string(), serde_json::Value::String(cn.clone()))].into_iter().collect();
+            Rc::new(Identity { subject: cn, roles: Vec::new(), expires_at: u64::MAX, claims })
+        });
+    }
+
+    // The topic ACL of this session (and the client identifier it must use).
+    let authorizer = match &lcfg.acl {
+        None => None,
+        Some(acl) => {
+            let ctx = AclContext { identity: identity.as_deref(), client_id: &client_id };
+            match acl.for_session(&ctx) {
+                Ok(acl) => {
+                    Some(Authorizer::new(acl, lcfg.acl.as_ref().map(|a| a.v3_denied).unwrap_or_default()))
+                }
+                Err(e) => {
+                    info!(%peer, client_id, reason = %e, "refused: authentication");
+                    core.metrics.auth_refused(e);
+                    let reject = lcfg.guard.map_or(Reject::ConnAck, |g| config.guards[g].reject);
+                    if reject == Reject::ConnAck {
+                        let refusal = ConnAck::new(ReasonCode::NotAuthorized, false);
+                        send(&mut client, &Packet::ConnAck(refusal), protocol).await;
+                    }
+                    return None;
+                }
+            }
+        }
+    };
+
+    // The route: upstream group, mount point, client-id prefix, tenant.
+    let mut routed = match routing::route(
+        &config,
+        &core.tenants,
+        listener,
+        sni.as_deref(),
+        &connect,
+        forward,
+        identity.as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(why) => {
+            info!(%peer, client_id, reason = ?why, "refused: no route");
+            core.metrics.refused(Refusal::Unroutable);
+            send(&mut client, &Packet::ConnAck(ConnAck::new(why.reason(), false)), protocol).await;
+            return None;
+        }
+    };
+    let tenant_slot = routed.slot.take();
+    let upstream_cfg = &config.upstreams[routed.route.upstream];
+    let (upstream, server) = match open_upstream(upstream_cfg, &routed.forward, &client_id).await {
+        Ok(x) => x,
+        Err(why) => {
+            info!(%peer, client_id, upstream = %upstream_cfg.name, %why, "refused: upstream unavailable");
+            core.metrics.refused(Refusal::UpstreamUnavailable);
+            let refusal = ConnAck::new(ReasonCode::ServerUnavailable, false);
+            send(&mut client, &Packet::ConnAck(refusal), protocol).await;
+            return None;
+        }
+    };
+    info!(
+        %peer,
+        client_id,
+        upstream = %upstream_cfg.name,
+        %server,
+        links = routed.route.upstreams.len(),
+        mount = routed.route.mount.as_deref().unwrap_or(""),
+        "session routed"
+    );
+    Some(Admitted {
+        open,
+        peer,
+        listener,
+        client,
+        cbuf,
+        connect,
+        client_id,
+        identity,
+        token_expires,
+        reauth_method,
+        authorizer,
+        sni,
+        routed,
+        tenant_slot,
+        upstream,
+        server: server.to_string(),
+    })
+}
