@@ -124,8 +124,8 @@ impl Pump<'_> {
                 let len = frame.len();
                 self.counters.packets.set(self.counters.packets.get() + 1);
                 self.core_counters().1.add(1);
-                let mut verdict = self.verdict(&frame);
-                if let Some(r) = self.session.take_rejection() {
+                let (mut verdict, rejection) = self.verdict(&frame).split();
+                if let Some(r) = rejection {
                     (self.rejected)(&r);
                 }
                 if let Verdict::Reauthenticate(token) = &verdict {
@@ -158,7 +158,7 @@ impl Pump<'_> {
                         off += len;
                         start = off;
                     }
-                    Verdict::Drop | Verdict::Reauthenticate(_) => {
+                    Verdict::Drop | Verdict::Reauthenticate(_) | Verdict::Rejected(..) => {
                         self.write(&chunk[start..off]).await?;
                         off += len;
                         start = off;

@@ -12,8 +12,8 @@
 //!   judged by its real topic.
 
 use super::close::Close;
-use super::hop::Verdict;
 use super::refuse::{reply, Dropped, Policy};
+use super::verdict::Verdict;
 use crate::auth::acl::{Acl, V3Denied};
 use crate::mqtt::{self, Packet, Protocol, QoS, ReasonCode, SubAck, Subscribe};
 use std::cell::{Cell, RefCell};

@@ -25,7 +25,9 @@ pub mod multi;
 pub mod refuse;
 #[cfg(test)]
 mod schema_tests;
+pub mod verdict;
 
 pub use authorize::Authorizer;
 pub use close::{Close, Side};
-pub use hop::{Rejection, Session, Verdict};
+pub use hop::Session;
+pub use verdict::{Rejection, Verdict};

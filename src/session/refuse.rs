@@ -12,7 +12,7 @@
 //! for a dropped QoS 2 delivery gets PUBCOMP from here. Pure.
 
 use super::close::Close;
-use super::hop::Verdict;
+use super::verdict::Verdict;
 use crate::mqtt::{self, Ack, AckKind, Packet, Protocol, QoS, ReasonCode};
 use std::cell::RefCell;
 use std::collections::HashSet;

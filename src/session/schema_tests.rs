@@ -3,15 +3,45 @@
 //! policy, dropped deliveries acknowledged to the broker, and mount points.
 
 use super::close::Close;
-use super::hop::{Session, Verdict};
+use super::hop::Session as Hop;
 use super::refuse::ack;
+use super::verdict::{Rejection, Verdict};
 use crate::mqtt::{self, Ack, AckKind, ConnAck, Frame, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode};
 use crate::schema::{
     compile, CatalogSpec, ContentSpec, Direction, Model, NoRegistry, OnInvalid, OnInvalidV3, OnInvalidV5,
     Reason, RuleSpec, Schemas, Source,
 };
 use bytes::Bytes;
+use std::cell::RefCell;
 use std::sync::Arc;
+
+/// The session with each verdict's rejection kept aside, so tests read the answer
+/// and the rejection separately.
+struct Session {
+    hop: Hop,
+    last: RefCell<Option<Box<Rejection>>>,
+}
+
+#[allow(clippy::wrong_self_convention)] // the same names as the session it wraps
+impl Session {
+    fn judged(&self, v: Verdict) -> Verdict {
+        let (v, r) = v.split();
+        *self.last.borrow_mut() = r;
+        v
+    }
+    fn from_client(&self, f: &Frame) -> Verdict {
+        self.judged(self.hop.from_client(f))
+    }
+    fn from_upstream(&self, f: &Frame, ka: u16) -> Verdict {
+        self.judged(self.hop.from_upstream(f, ka))
+    }
+    fn take_rejection(&self) -> Option<Box<Rejection>> {
+        self.last.borrow_mut().take()
+    }
+    fn answers_upstream(&self) -> bool {
+        self.hop.answers_upstream()
+    }
+}
 
 fn schemas(on_invalid: OnInvalid, deliver: bool) -> Arc<Schemas> {
     let inline = [("n".to_string(), r#"{"type":"object","required":["n"]}"#.to_string())].into();
@@ -33,7 +63,8 @@ fn schemas(on_invalid: OnInvalid, deliver: bool) -> Arc<Schemas> {
 }
 
 fn session(v: Protocol, on_invalid: OnInvalid, deliver: bool) -> Session {
-    let s = Session::new(v, 30, None).with_schemas(&schemas(on_invalid, deliver));
+    let hop = Hop::new(v, 30, None).with_schemas(&schemas(on_invalid, deliver));
+    let s = Session { hop, last: RefCell::new(None) };
     let connack = frame(Packet::ConnAck(ConnAck::new(ReasonCode::Success, false)), v);
     assert_eq!(s.from_upstream(&connack, 30), Verdict::Forward);
     s
@@ -120,14 +151,15 @@ fn invalid_deliveries_are_dropped_and_acknowledged_to_the_broker() {
         assert_eq!(r, Packet::Ack(Ack::new(AckKind::PubAck, 2)));
         let r = replied(s.from_upstream(&frame(publish("t/1", b"x", QoS::ExactlyOnce, 3), v), 30), v);
         assert_eq!(r, Packet::Ack(Ack::new(AckKind::PubRec, 3)));
+        assert_eq!(s.take_rejection().map(|r| r.dir), Some(Direction::Deliver), "it comes with its verdict");
         let r = replied(s.from_upstream(&frame(Packet::Ack(Ack::new(AckKind::PubRel, 3)), v), 30), v);
+        assert!(s.take_rejection().is_none(), "the PUBREL is not a rejection");
         assert_eq!(r, Packet::Ack(Ack::new(AckKind::PubComp, 3)));
         // A PUBREL for a delivery the client has goes on to the client.
         assert_eq!(
             s.from_upstream(&frame(Packet::Ack(Ack::new(AckKind::PubRel, 4)), v), 30),
             Verdict::Forward
         );
-        assert_eq!(s.take_rejection().map(|r| r.dir), Some(Direction::Deliver));
         assert!(s.answers_upstream());
     }
 }
@@ -136,7 +168,7 @@ fn invalid_deliveries_are_dropped_and_acknowledged_to_the_broker() {
 fn mount_points_rewrite_both_ways() {
     use crate::mqtt::{Subscribe, SubscribeFilter, Unsubscribe};
     let v = Protocol::V5;
-    let s = Session::new(v, 30, None).with_mount(Some("acme/".into()));
+    let s = Session { hop: Hop::new(v, 30, None).with_mount(Some("acme/".into())), last: RefCell::new(None) };
     let connack = frame(Packet::ConnAck(ConnAck::new(ReasonCode::Success, false)), v);
     assert_eq!(s.from_upstream(&connack, 30), Verdict::Forward);
     let topic_of = |verdict: Verdict| match verdict {

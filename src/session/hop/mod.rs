@@ -17,8 +17,7 @@ use crate::mqtt::{
     self, kind, Ack, AckKind, DecodeError, Frame, MqttStr, Packet, Protocol, PublishProperties, PublishView,
     QoS, ReasonCode,
 };
-use crate::schema::{Direction, Invalid, OnInvalidV3, OnInvalidV5, Schemas};
-use bytes::Bytes;
+use crate::schema::{Direction, OnInvalidV3, OnInvalidV5, Schemas};
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -26,25 +25,7 @@ use std::sync::Arc;
 
 mod payload;
 
-/// What to do with one frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Forward the frame's bytes unchanged.
-    Forward,
-    /// Forward it, then end the session.
-    ForwardThenEnd(Close),
-    /// Send these bytes instead of the frame.
-    Replace(Bytes),
-    /// Do not forward it; send these bytes back to its sender.
-    Reply(Bytes),
-    /// Do not forward it; nothing to answer.
-    Drop,
-    /// Do not forward it: a 5.0 re-authentication with this token (the relay checks
-    /// it with the guard and answers with [`Session::reauth_ok`] or ends the session).
-    Reauthenticate(String),
-    /// Do not forward it; end the session.
-    End(Close),
-}
+pub use super::verdict::{Rejection, Verdict};
 
 /// A keep alive under the cap (0 means "none", which the cap also replaces).
 fn capped(keep_alive: u16, cap: Option<u16>) -> u16 {
@@ -52,19 +33,6 @@ fn capped(keep_alive: u16, cap: Option<u16>) -> u16 {
         Some(c) if keep_alive == 0 || keep_alive > c => c,
         _ => keep_alive,
     }
-}
-
-/// A message refused by payload validation (the relay logs and counts it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// Index of the rule in [`Schemas::rules`].
-    pub rule: usize,
-    /// Which way the message was going.
-    pub dir: Direction,
-    /// Why.
-    pub invalid: Invalid,
-    /// Its topic.
-    pub topic: String,
 }
 
 /// Topic aliases one side has set (5.0), so aliased PUBLISHes can be judged by topic.
@@ -109,8 +77,6 @@ pub struct Session {
     dropped_up: Dropped,
     /// Broker QoS 2 deliveries dropped here.
     dropped_down: Dropped,
-    /// The last payload rejection, until the relay takes it.
-    rejection: RefCell<Option<Box<Rejection>>>,
     /// The route's mount point.
     mount: Option<Mount>,
     /// Topic aliases are not offered to the client (multi-broker sessions).
@@ -132,7 +98,6 @@ impl Session {
             aliases_down: Aliases::default(),
             dropped_up: Dropped::default(),
             dropped_down: Dropped::default(),
-            rejection: RefCell::new(None),
             mount: None,
             no_topic_aliases: false,
         }
@@ -166,11 +131,6 @@ impl Session {
 
     fn checks(&self, dir: Direction) -> bool {
         self.schemas.as_ref().is_some_and(|s| s.checks(dir))
-    }
-
-    /// The payload rejection of the last frame, if it had one.
-    pub fn take_rejection(&self) -> Option<Box<Rejection>> {
-        self.rejection.borrow_mut().take()
     }
 
     /// True once the broker's CONNACK went through (before it, the proxy may not
@@ -366,6 +326,7 @@ impl Session {
 mod tests {
     use super::*;
     use crate::mqtt::{ConnAck, MqttStr, ReasonCode};
+    use bytes::Bytes;
 
     fn frame(p: &Packet, v: Protocol) -> Frame {
         Frame::from_bytes(p.to_bytes(v).expect("encodes"), usize::MAX).expect("frames")

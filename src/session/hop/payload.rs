@@ -10,21 +10,19 @@ fn properties(frame: &Frame, view: &PublishView<'_>) -> Option<PublishProperties
 }
 
 impl Session {
-    /// Runs the validation rule for `topic` in `dir`; the rule's index and the
-    /// failure, if the message is invalid.
+    /// Runs the validation rule for `topic` in `dir`: the rejection, if the
+    /// message is invalid.
     pub(super) fn validate(
         &self,
         view: &PublishView<'_>,
         props: Option<&PublishProperties>,
         topic: &str,
         dir: Direction,
-    ) -> Option<usize> {
+    ) -> Option<Box<Rejection>> {
         let s = self.schemas.as_ref()?;
         let (i, rule) = s.rule(topic, dir)?;
         let invalid = rule.check(view.payload, props).err()?;
-        *self.rejection.borrow_mut() =
-            Some(Box::new(Rejection { rule: i, dir, invalid, topic: topic.to_string() }));
-        Some(i)
+        Some(Box::new(Rejection { rule: i, dir, invalid, topic: topic.to_string() }))
     }
 
     /// A client PUBLISH, when an ACL, validation rules or a mount point apply:
@@ -45,16 +43,19 @@ impl Session {
                 return verdict;
             }
         }
-        let Some(i) = self.validate(&view, props.as_ref(), &topic, Direction::Publish) else {
+        let Some(rejection) = self.validate(&view, props.as_ref(), &topic, Direction::Publish) else {
             return self.mounted(frame, &view);
         };
-        let on = self.schemas.as_ref().map(|s| s.rules[i].on_invalid).unwrap_or_default();
+        let on = self.schemas.as_ref().map(|s| s.rules[rejection.rule].on_invalid).unwrap_or_default();
         let policy = Policy {
             reason: ReasonCode::PayloadFormatInvalid,
             v5_disconnect: on.v5 == OnInvalidV5::Disconnect,
             v3_disconnect: on.v3 == OnInvalidV3::Disconnect,
         };
-        self.dropped_up.refuse(view.qos, view.pkid, v, policy, || Close::InvalidPayload(topic.to_string()))
+        let answer = self
+            .dropped_up
+            .refuse(view.qos, view.pkid, v, policy, || Close::InvalidPayload(topic.to_string()));
+        Verdict::Rejected(rejection, Box::new(answer))
     }
 
     /// A broker PUBLISH, when deliveries are validated or mounted: its topic loses
@@ -75,8 +76,8 @@ impl Session {
         };
         let props = properties(frame, &view);
         let Some(topic) = resolve(&self.aliases_down, props.as_ref(), inner) else { return Verdict::Forward };
-        if self.validate(&view, props.as_ref(), &topic, Direction::Deliver).is_some() {
-            return self.drop_delivery(link, &view);
+        if let Some(rejection) = self.validate(&view, props.as_ref(), &topic, Direction::Deliver) {
+            return Verdict::Rejected(rejection, Box::new(self.drop_delivery(link, &view)));
         }
         match replaced {
             Some(b) => Verdict::Replace(b),

@@ -37,8 +37,8 @@ impl Multi<'_> {
             kind::PUBACK | kind::PUBREC | kind::PUBCOMP => return self.publish_answer(k, &f),
             _ => {}
         }
-        let verdict = self.session.from_link(k, &f, self.keep_alive);
-        if let Some(r) = self.session.take_rejection() {
+        let (verdict, rejection) = self.session.from_link(k, &f, self.keep_alive).split();
+        if let Some(r) = rejection {
             self.actions.push_back(Action::Rejected(r));
         }
         let f = match verdict {
@@ -49,7 +49,7 @@ impl Multi<'_> {
             },
             // A delivery dropped here is answered to its broker.
             Verdict::Reply(b) => return self.send_link(k, b, now),
-            Verdict::Drop | Verdict::Reauthenticate(_) => return,
+            Verdict::Drop | Verdict::Reauthenticate(_) | Verdict::Rejected(..) => return,
             Verdict::ForwardThenEnd(c) if k == 0 => {
                 self.send_client(f.into_raw());
                 return self.end(c);

@@ -315,8 +315,8 @@ impl<'a> Multi<'a> {
         if self.ended {
             return;
         }
-        let verdict = self.session.from_client(&frame);
-        if let Some(r) = self.session.take_rejection() {
+        let (verdict, rejection) = self.session.from_client(&frame).split();
+        if let Some(r) = rejection {
             self.actions.push_back(Action::Rejected(r));
         }
         match verdict {
@@ -330,7 +330,7 @@ impl<'a> Multi<'a> {
                 self.end(c);
             }
             Verdict::Reply(b) => self.send_client(b),
-            Verdict::Drop => {}
+            Verdict::Drop | Verdict::Rejected(..) => {}
             Verdict::Reauthenticate(token) => self.actions.push_back(Action::Reauthenticate(token)),
             Verdict::End(c) => self.end(c),
         }
