@@ -14,6 +14,7 @@ use super::keepalive::Watchdog;
 use super::multi::{self, SessionRouter};
 use super::relay::{Dir, Pump};
 use super::routing::{Multi, Routed};
+use super::session_io::SessionIo;
 use super::stats::Counters;
 use super::writer::Writer;
 use super::{unix_now, Core};
@@ -123,22 +124,26 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     let client_writer = Writer::new(Some(client.clone()), true);
     let upstream_writer = Writer::new(Some(upstream.clone()), session.answers_upstream());
     let watchdog = Watchdog::default();
+    let io = SessionIo {
+        session: &session,
+        max_packet_size: limits.max_packet_size,
+        read_buffer: limits.read_buffer,
+        client: &client_writer,
+        metrics: &core.metrics,
+        watchdog: &watchdog,
+        rejected: &rejected,
+        reauth: &reauth,
+    };
     let relay = async {
         match &routed.multi {
             None => {
                 let pump = |dir, counters| Pump {
                     dir,
-                    session: &session,
+                    io: &io,
                     client_keep_alive: connect.keep_alive,
-                    max_packet_size: limits.max_packet_size,
                     read_size: ReadSize::new(limits.read_buffer),
                     counters,
-                    metrics: &core.metrics,
-                    client: &client_writer,
                     upstream: &upstream_writer,
-                    reauth: &reauth,
-                    rejected: &rejected,
-                    watchdog: &watchdog,
                 };
                 let (c2u, u2c) = (pump(Dir::Up, &up), pump(Dir::Down, &down));
                 let (mut from_client, mut from_upstream) = (client.clone(), upstream.clone());
@@ -156,23 +161,16 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
                 let setup = multi_setup(&config, routed, multi, connect);
                 Box::pin(multi::run(multi::Args {
                     setup,
+                    io: &io,
                     config: &config,
                     route: &routed.route,
                     router: &router,
                     client_id,
-                    session: &session,
                     client: client.clone(),
                     cbuf: std::mem::take(&mut cbuf),
-                    client_writer: &client_writer,
                     primary: upstream.clone(),
-                    max_packet_size: limits.max_packet_size,
-                    read_size: limits.read_buffer,
-                    metrics: &core.metrics,
                     up: &up,
                     down: &down,
-                    rejected: &rejected,
-                    reauth: &reauth,
-                    watchdog: &watchdog,
                 }))
                 .await
             }

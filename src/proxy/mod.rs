@@ -1,11 +1,22 @@
-//! The runtime: glommio executors (one per core), listeners, connection driver,
-//! session relay.
+//! I/O only: the glommio executors (one per core), listeners, and the connection
+//! driver that carries out what the pure session core decides.
 //!
 //! Each core owns its listeners (SO_REUSEPORT), the connections it accepts and
 //! their upstream sockets; the only thing shared between cores is the read-only
 //! `Arc<Config>`. Inside a core everything is `Rc`/`Cell`: no locks, no atomics on
-//! the data path. The MQTT decisions live in [`session`] (pure); this module does
-//! the I/O around them.
+//! the data path. The MQTT decisions live in [`crate::session`] (pure); this module
+//! does the I/O around them:
+//!
+//! - `conn`: one connection's phases, `admit` (TLS → CONNECT → guard → ACL →
+//!   route → upstream; `admit.rs`, `authenticate.rs`, `routing.rs`, `streams.rs`)
+//!   → hop → finish (goodbye, counts, one log line; `goodbye.rs`);
+//! - `relay`: the single-broker hop (two pumps, frames forwarded as the same bytes);
+//! - `multi`: the multi-broker driver (client, link and timer tasks around
+//!   `session::multi::Multi`);
+//! - `writer`: the one way a socket of a session is written; `io`: shared streams
+//!   and bounded reads; `keepalive`, `notify`, `trigger`: wake-ups and deadlines;
+//! - `runtime`, `health`, `tenants`, `stats`: executors, upstream probes, tenant
+//!   counts, log limiting.
 
 mod admit;
 mod authenticate;
@@ -19,6 +30,7 @@ mod notify;
 mod relay;
 mod routing;
 mod runtime;
+mod session_io;
 mod stats;
 mod streams;
 mod tenants;

@@ -16,18 +16,16 @@
 //! Nothing here decides anything about MQTT.
 
 use super::io::{read_into, Shared};
-use super::keepalive::Watchdog;
 use super::notify::Notify;
+use super::session_io::SessionIo;
 use super::stats::Counters;
 use super::streams::open_upstream;
 use super::writer::Writer;
-use crate::auth::AuthError;
 use crate::config::Config;
-use crate::metrics::CoreMetrics;
 use crate::mqtt::{DecodeError, Frame};
 use crate::route::{Facts, SessionRoute};
 use crate::session::multi::{Action, Multi, Router, Setup};
-use crate::session::{Close, Rejection, Session};
+use crate::session::Close;
 use bytes::{Bytes, BytesMut};
 use futures_lite::future;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
@@ -78,6 +76,8 @@ impl Router for SessionRouter<'_> {
 pub struct Args<'a> {
     /// How the session starts.
     pub setup: Setup,
+    /// The session and what its connection offers.
+    pub io: &'a SessionIo<'a>,
     /// Config snapshot (upstream groups of the links).
     pub config: &'a Config,
     /// The route (link i is `route.upstreams[i]`).
@@ -86,32 +86,16 @@ pub struct Args<'a> {
     pub router: &'a SessionRouter<'a>,
     /// The client id the servers are placed by.
     pub client_id: &'a str,
-    /// The pure session (ACL, validation, mount point).
-    pub session: &'a Session,
     /// The client socket (reads).
     pub client: Shared,
     /// Bytes already read from the client.
     pub cbuf: BytesMut,
-    /// Writes to the client.
-    pub client_writer: &'a Writer,
     /// Link 0, CONNECT already sent.
     pub primary: Shared,
-    /// Largest frame.
-    pub max_packet_size: usize,
-    /// Read size.
-    pub read_size: usize,
-    /// Core counters.
-    pub metrics: &'a CoreMetrics,
     /// This connection's counters (client → brokers, brokers → client).
     pub up: &'a Counters,
     /// See `up`.
     pub down: &'a Counters,
-    /// Payload rejections.
-    pub rejected: &'a dyn Fn(&Rejection),
-    /// 5.0 re-authentication.
-    pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
-    /// Stamped by each read from the client.
-    pub watchdog: &'a Watchdog,
 }
 
 /// Races boxed futures; the first to finish wins.
@@ -138,7 +122,7 @@ struct LinkIo {
 }
 
 struct Driver<'a> {
-    a: Args<'a>,
+    args: Args<'a>,
     machine: RefCell<Multi<'a>>,
     links: Vec<LinkIo>,
     changed: Notify,
@@ -156,14 +140,14 @@ impl<'a> Driver<'a> {
             let Some(action) = self.machine.borrow_mut().poll_action() else { break };
             match action {
                 Action::ToClient(b) => {
-                    add(self.a.down, b.len());
-                    self.a.metrics.bytes_down.add(b.len() as u64);
-                    self.a.client_writer.write(&b).await.map_err(|e| Close::ClientGone(e.to_string()))?;
+                    add(self.args.down, b.len());
+                    self.args.io.metrics.bytes_down.add(b.len() as u64);
+                    self.args.io.client.write(&b).await.map_err(|e| Close::ClientGone(e.to_string()))?;
                 }
                 Action::ToLink(k, b) => {
                     let w = &self.links[k].writer;
                     let epoch = w.epoch();
-                    self.a.metrics.bytes_up.add(b.len() as u64);
+                    self.args.io.metrics.bytes_up.add(b.len() as u64);
                     if let Err(e) = w.write(&b).await {
                         if w.epoch() == epoch {
                             w.replace(None);
@@ -179,10 +163,10 @@ impl<'a> Driver<'a> {
                     self.changed.notify();
                 }
                 Action::Reauthenticate(token) => {
-                    let ok = (self.a.reauth)(&token).is_ok();
+                    let ok = (self.args.io.reauth)(&token).is_ok();
                     self.machine.borrow_mut().reauthenticated(ok);
                 }
-                Action::Rejected(r) => (self.a.rejected)(&r),
+                Action::Rejected(r) => (self.args.io.rejected)(&r),
                 Action::End(c) => return Err(c),
             }
         }
@@ -202,14 +186,14 @@ impl<'a> Driver<'a> {
     }
 
     async fn client_loop(&self, mut buf: BytesMut) -> Close {
-        let mut src = self.a.client.clone();
+        let mut src = self.args.client.clone();
         loop {
             self.until(Multi::client_readable).await;
             loop {
-                match Frame::split(&mut buf, self.a.max_packet_size) {
+                match Frame::split(&mut buf, self.args.io.max_packet_size) {
                     Ok(Some(f)) => {
-                        add(self.a.up, f.len());
-                        self.a.metrics.packets_up.add(1);
+                        add(self.args.up, f.len());
+                        self.args.io.metrics.packets_up.add(1);
                         self.machine.borrow_mut().from_client(f, Instant::now());
                         if let Err(c) = self.execute().await {
                             return c;
@@ -219,9 +203,9 @@ impl<'a> Driver<'a> {
                     Err(e) => return Close::ClientProtocol(e),
                 }
             }
-            match read_into(&mut src, &mut buf, self.a.read_size).await {
+            match read_into(&mut src, &mut buf, self.args.io.read_buffer).await {
                 Ok(0) => return Close::ClientGone("end of stream".into()),
-                Ok(_) => self.a.watchdog.touch(),
+                Ok(_) => self.args.io.watchdog.touch(),
                 Err(e) => return Close::ClientGone(e.to_string()),
             }
         }
@@ -231,20 +215,20 @@ impl<'a> Driver<'a> {
     async fn link_loop(&self, k: usize) -> Close {
         let link = &self.links[k];
         let Some(opened) = link.opened.borrow_mut().take() else { return future::pending().await };
-        let mut first = (k == 0).then(|| self.a.primary.clone());
+        let mut first = (k == 0).then(|| self.args.primary.clone());
         loop {
             let sock = match first.take() {
                 Some(s) => s,
                 None => {
                     let Some(connect) = opened.recv().await else { return future::pending().await };
-                    let up = &self.a.config.upstreams[self.a.route.upstreams[k]];
-                    match open_upstream(up, &connect, self.a.client_id).await {
+                    let up = &self.args.config.upstreams[self.args.route.upstreams[k]];
+                    match open_upstream(up, &connect, self.args.client_id).await {
                         Ok((s, server)) => {
-                            info!(client_id = self.a.client_id, upstream = %up.name, %server, "link opened");
+                            info!(client_id = self.args.client_id, upstream = %up.name, %server, "link opened");
                             s
                         }
                         Err(why) => {
-                            warn!(client_id = self.a.client_id, upstream = %up.name, %why, "link failed; retried in the background");
+                            warn!(client_id = self.args.client_id, upstream = %up.name, %why, "link failed; retried in the background");
                             self.machine.borrow_mut().link_down(k, &why, Instant::now());
                             if let Err(c) = self.execute().await {
                                 return c;
@@ -268,8 +252,8 @@ impl<'a> Driver<'a> {
                 Ok(Some(why)) => {
                     if link.writer.epoch() == epoch {
                         link.writer.replace(None);
-                        let name = &self.a.config.upstreams[self.a.route.upstreams[k]].name;
-                        warn!(client_id = self.a.client_id, upstream = %name, %why, "link lost");
+                        let name = &self.args.config.upstreams[self.args.route.upstreams[k]].name;
+                        warn!(client_id = self.args.client_id, upstream = %name, %why, "link lost");
                         self.machine.borrow_mut().link_down(k, &why, Instant::now());
                         if let Err(c) = self.execute().await {
                             return c;
@@ -290,9 +274,9 @@ impl<'a> Driver<'a> {
                 if !current() {
                     return Ok(None);
                 }
-                match Frame::split(&mut buf, self.a.max_packet_size) {
+                match Frame::split(&mut buf, self.args.io.max_packet_size) {
                     Ok(Some(f)) => {
-                        self.a.metrics.packets_down.add(1);
+                        self.args.io.metrics.packets_down.add(1);
                         self.machine.borrow_mut().from_link(k, f, Instant::now());
                         self.execute().await?;
                     }
@@ -301,7 +285,7 @@ impl<'a> Driver<'a> {
                 }
             }
             self.until(|m| m.link_readable(k)).await;
-            match read_into(&mut sock, &mut buf, self.a.read_size).await {
+            match read_into(&mut sock, &mut buf, self.args.io.read_buffer).await {
                 Ok(0) => return Ok(Some("end of stream".into())),
                 Ok(_) => {}
                 Err(e) => return Ok(Some(e.to_string())),
@@ -338,17 +322,17 @@ fn protocol_error(e: DecodeError) -> String {
 }
 
 /// Runs a multi-broker session until it ends; returns why.
-pub async fn run(mut a: Args<'_>) -> Close {
+pub async fn run(mut args: Args<'_>) -> Close {
     let now = Instant::now();
-    let machine = Multi::new(a.setup.clone(), a.session, a.router, now);
+    let machine = Multi::new(args.setup.clone(), args.io.session, args.router, now);
     let links = (0..machine.links())
         .map(|_| {
             let (open, opened) = local_channel::new_unbounded();
             LinkIo { writer: Writer::new(None, true), open, opened: RefCell::new(Some(opened)) }
         })
         .collect();
-    let cbuf = std::mem::take(&mut a.cbuf);
-    let d = Driver { a, machine: RefCell::new(machine), links, changed: Notify::default() };
+    let cbuf = std::mem::take(&mut args.cbuf);
+    let d = Driver { args, machine: RefCell::new(machine), links, changed: Notify::default() };
     let d = &d;
     // Opens asked for at CONNECT.
     if let Err(c) = d.execute().await {

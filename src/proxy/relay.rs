@@ -9,14 +9,13 @@
 //! plus one read chunk.
 
 use super::io::{read_into, ReadSize, Shared};
-use super::keepalive::Watchdog;
+use super::session_io::SessionIo;
 use super::stats::Counters;
 use super::writer::Writer;
-use crate::auth::AuthError;
-use crate::metrics::{CoreMetrics, Counter};
+use crate::metrics::Counter;
 use crate::mqtt::{self, FrameCheck};
 use crate::session::close::Close;
-use crate::session::{Rejection, Session, Verdict};
+use crate::session::Verdict;
 use bytes::{Bytes, BytesMut};
 
 /// Which way a pump moves bytes.
@@ -32,28 +31,16 @@ pub enum Dir {
 pub struct Pump<'a> {
     /// Direction.
     pub dir: Dir,
-    /// Session verdicts.
-    pub session: &'a Session,
+    /// The session and what its connection offers.
+    pub io: &'a SessionIo<'a>,
     /// Keep alive the client's CONNECT asked for.
     pub client_keep_alive: u16,
-    /// Limit on a frame from the source.
-    pub max_packet_size: usize,
     /// Read size, adapted to the traffic (at most the configured read buffer).
     pub read_size: ReadSize,
     /// Counters of this direction.
     pub counters: &'a Counters,
-    /// The core's counters (traffic of this direction is added there too).
-    pub metrics: &'a CoreMetrics,
-    /// Writes to the client (both directions may: forwards and the proxy's answers).
-    pub client: &'a Writer,
     /// Writes to the broker (forwards, and the proxy's answers to dropped deliveries).
     pub upstream: &'a Writer,
-    /// Checks a 5.0 re-authentication token (and moves the session's deadline).
-    pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
-    /// Logs and counts a message refused by payload validation.
-    pub rejected: &'a dyn Fn(&Rejection),
-    /// Stamped by each read from the client (the keep-alive watchdog reads it).
-    pub watchdog: &'a Watchdog,
 }
 
 impl Pump<'_> {
@@ -73,23 +60,26 @@ impl Pump<'_> {
 
     fn verdict(&self, f: &mqtt::Frame) -> Verdict {
         match self.dir {
-            Dir::Up => self.session.from_client(f),
-            Dir::Down => self.session.from_upstream(f, self.client_keep_alive),
+            Dir::Up => self.io.session.from_client(f),
+            Dir::Down => self.io.session.from_upstream(f, self.client_keep_alive),
         }
     }
 
     /// The core's (bytes, packets) counters for this direction.
     fn core_counters(&self) -> (&Counter, &Counter) {
         match self.dir {
-            Dir::Up => (&self.metrics.bytes_up, &self.metrics.packets_up),
-            Dir::Down => (&self.metrics.bytes_down, &self.metrics.packets_down),
+            Dir::Up => (&self.io.metrics.bytes_up, &self.io.metrics.packets_up),
+            Dir::Down => (&self.io.metrics.bytes_down, &self.io.metrics.packets_down),
         }
     }
 
     /// Writes to the client or the broker.
     async fn write_to(&self, to_client: bool, b: &[u8]) -> Result<(), Close> {
-        let (w, gone): (_, fn(String) -> Close) =
-            if to_client { (self.client, Close::ClientGone) } else { (self.upstream, Close::UpstreamGone) };
+        let (w, gone): (_, fn(String) -> Close) = if to_client {
+            (self.io.client, Close::ClientGone)
+        } else {
+            (self.upstream, Close::UpstreamGone)
+        };
         w.write(b).await.map_err(|e| gone(e.to_string()))
     }
 
@@ -106,7 +96,7 @@ impl Pump<'_> {
         let mut end = 0;
         let mut bad = None;
         loop {
-            match mqtt::frame::check(&buf[end..], self.max_packet_size) {
+            match mqtt::frame::check(&buf[end..], self.io.max_packet_size) {
                 Ok(FrameCheck::Complete { len, .. }) => end += len,
                 Ok(FrameCheck::Incomplete { .. }) => break,
                 Err(e) => {
@@ -126,11 +116,11 @@ impl Pump<'_> {
                 self.core_counters().1.add(1);
                 let (mut verdict, rejection) = self.verdict(&frame).split();
                 if let Some(r) = rejection {
-                    (self.rejected)(&r);
+                    (self.io.rejected)(&r);
                 }
                 if let Verdict::Reauthenticate(token) = &verdict {
-                    verdict = match (self.reauth)(token) {
-                        Ok(()) => self.session.reauth_ok(),
+                    verdict = match (self.io.reauth)(token) {
+                        Ok(()) => self.io.session.reauth_ok(),
                         Err(_) => Verdict::End(Close::ReauthFailed),
                     };
                 }
@@ -186,7 +176,7 @@ impl Pump<'_> {
                 Ok(0) => return self.gone("end of stream".into()),
                 Ok(n) => {
                     if self.dir == Dir::Up {
-                        self.watchdog.touch();
+                        self.io.watchdog.touch();
                     }
                     self.read_size.after(n)
                 }
