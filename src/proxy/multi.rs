@@ -29,7 +29,7 @@ use crate::session::Close;
 use bytes::{Bytes, BytesMut};
 use futures_lite::future;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -126,6 +126,10 @@ struct Driver<'a> {
     machine: RefCell<Multi<'a>>,
     links: Vec<LinkIo>,
     changed: Notify,
+    /// Readability at the last look (bit 63: the client, bit k: link k).
+    readable: Cell<u64>,
+    /// The deadline the timer task sleeps for.
+    armed: Cell<Option<Instant>>,
 }
 
 fn add(c: &Counters, bytes: usize) {
@@ -170,8 +174,30 @@ impl<'a> Driver<'a> {
                 Action::End(c) => return Err(c),
             }
         }
-        self.changed.notify();
+        self.wake_if_needed();
         Ok(())
+    }
+
+    /// Wakes the waiting tasks only when they have something to do: a link or the
+    /// client became readable, or the next timeout moved before the one the timer
+    /// sleeps for (no wake-up per frame in the steady state).
+    fn wake_if_needed(&self) {
+        let m = self.machine.borrow();
+        let mut readable = u64::from(m.client_readable()) << 63;
+        for k in 0..m.links().min(63) {
+            readable |= u64::from(m.link_readable(k)) << k;
+        }
+        let due = m.poll_timeout();
+        drop(m);
+        let newly_readable = readable & !self.readable.replace(readable) != 0;
+        let earlier = match (due, self.armed.get()) {
+            (Some(t), Some(armed)) => t < armed,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if newly_readable || earlier || self.links.len() > 63 {
+            self.changed.notify();
+        }
     }
 
     /// Waits until `ready` holds (re-checked whenever the machine changed).
@@ -297,6 +323,7 @@ impl<'a> Driver<'a> {
         loop {
             let wait = self.changed.changed();
             let due = self.machine.borrow().poll_timeout();
+            self.armed.set(due);
             match due {
                 Some(t) => {
                     let now = Instant::now();
@@ -332,7 +359,14 @@ pub async fn run(mut args: Args<'_>) -> Close {
         })
         .collect();
     let cbuf = std::mem::take(&mut args.cbuf);
-    let d = Driver { args, machine: RefCell::new(machine), links, changed: Notify::default() };
+    let d = Driver {
+        args,
+        machine: RefCell::new(machine),
+        links,
+        changed: Notify::default(),
+        readable: Cell::new(0),
+        armed: Cell::new(None),
+    };
     let d = &d;
     // Opens asked for at CONNECT.
     if let Err(c) = d.execute().await {
