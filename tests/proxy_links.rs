@@ -27,7 +27,8 @@ fn config(plant: &str, line1: &str, line2: &str) -> String {
          upstreams:\n  - name: plant\n    servers: [\"{plant}\"]\n    connect_timeout: 1s\n\
          \x20 - name: line1\n    servers: [\"{line1}\"]\n    connect_timeout: 1s\n\
          \x20 - name: line2\n    servers: [\"{line2}\"]\n    connect_timeout: 1s\n\
-         routes:\n  - topics: [\"line1/#\"]\n    upstream: line1\n  - topics: [\"line2/#\"]\n    upstream: line2\n"
+         routes:\n  - topics: [\"line1/#\"]\n    upstream: line1\n  - topics: [\"line2/#\"]\n    upstream: line2\n\
+         metrics:\n  bind: 127.0.0.1:0\n"
     )
 }
 
@@ -120,6 +121,12 @@ fn defect_2_a_subscriber_only_client_keeps_receiving_after_its_broker_restarts()
         _ => None,
     });
     assert_eq!(ids, Some(vec![7]), "restored with its Subscription Identifier");
+    let scraped = proxy.scrape();
+    let value = |name: &str| -> u64 {
+        scraped.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0)
+    };
+    assert!(value("mqtt_proxy_links_lost_total ") >= 1, "{scraped}");
+    assert!(value("mqtt_proxy_links_opened_total ") >= 3, "line1 twice and line2: {scraped}");
 }
 
 #[test]

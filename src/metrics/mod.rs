@@ -103,6 +103,12 @@ pub struct CoreMetrics {
     pub acl_denied_publish: Counter,
     /// Subscription filters refused by a topic ACL.
     pub acl_denied_subscribe: Counter,
+    /// Secondary broker links of multi-broker sessions opened (first time or again).
+    pub links_opened: Counter,
+    /// Broker links that failed to open.
+    pub links_failed: Counter,
+    /// Open broker links lost (connection ended, PINGREQ unanswered, closed by the session).
+    pub links_lost: Counter,
     /// Messages refused by payload validation: rule × direction × reason.
     schema_rejected: Box<[Counter]>,
 }
@@ -200,7 +206,7 @@ impl Registry {
         let sum = |f: &dyn Fn(&CoreMetrics) -> u64| cores.iter().map(|c| f(c)).sum::<u64>();
         let mut out = String::new();
         type Read = fn(&CoreMetrics) -> u64;
-        let simple: [(&str, &str, &str, Read); 10] = [
+        let simple: [(&str, &str, &str, Read); 13] = [
             ("mqtt_proxy_connections_accepted_total", "counter", "TCP connections accepted.", |c| {
                 c.accepted.get()
             }),
@@ -231,6 +237,13 @@ impl Registry {
                 "Subscription filters refused by a topic ACL.",
                 |c| c.acl_denied_subscribe.get(),
             ),
+            ("mqtt_proxy_links_opened_total", "counter", "Secondary broker links opened.", |c| {
+                c.links_opened.get()
+            }),
+            ("mqtt_proxy_links_failed_total", "counter", "Broker links that failed to open.", |c| {
+                c.links_failed.get()
+            }),
+            ("mqtt_proxy_links_lost_total", "counter", "Open broker links lost.", |c| c.links_lost.get()),
         ];
         for (name, kind, help, read) in simple {
             let v = sum(&|c| read(c));

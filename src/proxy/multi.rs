@@ -154,6 +154,9 @@ impl<'a> Driver<'a> {
                     self.args.io.metrics.bytes_up.add(b.len() as u64);
                     if let Err(e) = w.write(&b).await {
                         if w.epoch() == epoch {
+                            self.args.io.metrics.links_lost.add(1);
+                            let name = &self.args.config.upstreams[self.args.route.upstreams[k]].name;
+                            warn!(client_id = self.args.client_id, upstream = %name, error = %e, "link lost on write");
                             w.replace(None);
                             self.machine.borrow_mut().link_down(k, &e.to_string(), Instant::now());
                         }
@@ -163,6 +166,10 @@ impl<'a> Driver<'a> {
                     let _ = self.links[k].open.try_send(connect);
                 }
                 Action::Close(k) => {
+                    // The session gave the link up (no CONNACK, no PINGRESP in time).
+                    self.args.io.metrics.links_lost.add(1);
+                    let name = &self.args.config.upstreams[self.args.route.upstreams[k]].name;
+                    warn!(client_id = self.args.client_id, upstream = %name, "link given up by the session");
                     self.links[k].writer.replace(None);
                     self.changed.notify();
                 }
@@ -250,10 +257,12 @@ impl<'a> Driver<'a> {
                     let up = &self.args.config.upstreams[self.args.route.upstreams[k]];
                     match open_upstream(up, &connect, self.args.client_id).await {
                         Ok((s, server)) => {
+                            self.args.io.metrics.links_opened.add(1);
                             info!(client_id = self.args.client_id, upstream = %up.name, %server, "link opened");
                             s
                         }
                         Err(why) => {
+                            self.args.io.metrics.links_failed.add(1);
                             warn!(client_id = self.args.client_id, upstream = %up.name, %why, "link failed; retried in the background");
                             self.machine.borrow_mut().link_down(k, &why, Instant::now());
                             if let Err(c) = self.execute().await {
@@ -279,6 +288,7 @@ impl<'a> Driver<'a> {
                     if link.writer.epoch() == epoch {
                         link.writer.replace(None);
                         let name = &self.args.config.upstreams[self.args.route.upstreams[k]].name;
+                        self.args.io.metrics.links_lost.add(1);
                         warn!(client_id = self.args.client_id, upstream = %name, %why, "link lost");
                         self.machine.borrow_mut().link_down(k, &why, Instant::now());
                         if let Err(c) = self.execute().await {
