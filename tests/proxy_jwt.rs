@@ -245,6 +245,22 @@ fn repeated_tokens_are_served_from_the_cache() {
     assert!(hits >= 4, "{hits} cache hits for 6 identical tokens");
 }
 
+#[test]
+fn a_token_valid_for_ever_does_not_break_the_core() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), ""));
+    // exp past i64::MAX seconds: a deadline timer armed for it would overflow.
+    let t = rs256("forever", 18_000_000_000_000_000_000);
+    for (v, id) in [(Protocol::V5, "forever5"), (Protocol::V311, "forever3")] {
+        let mut c = Raw::open(proxy.addr, v);
+        c.send(&connect_with(v, id, Some(format!("Bearer {t}"))));
+        assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success), "{v}");
+        c.send(&Packet::PingReq);
+        assert_eq!(c.recv(), Some(Packet::PingResp), "{v}: the session lives on");
+    }
+    assert!(!proxy.log().contains("panicked"), "{}", proxy.log());
+}
+
 fn rs256(sub: &str, exp: u64) -> String {
     ring_provider::install();
     let claims = json!({"iss": "https://auth.example.com", "aud": "https://api.example.com",

@@ -34,6 +34,9 @@ use std::rc::Rc;
 use std::time::Duration;
 use tracing::info;
 
+/// Longest single sleep towards a token's expiry, seconds.
+const MAX_DEADLINE_SLEEP: u64 = 86_400;
+
 /// Serves one accepted client until it is closed.
 pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener: usize) {
     let _ = stream.set_nodelay(true);
@@ -193,7 +196,9 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
                     if exp <= now {
                         return Close::TokenExpired;
                     }
-                    glommio::timer::sleep(Duration::from_secs(exp - now)).await;
+                    // At most a day at a time: a token valid until the year 292 billion must not
+                    // overflow the timer (the loop looks again).
+                    glommio::timer::sleep(Duration::from_secs((exp - now).min(MAX_DEADLINE_SLEEP))).await;
                 }
                 future::pending::<Close>().await
             },
