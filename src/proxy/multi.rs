@@ -222,12 +222,14 @@ impl<'a> Driver<'a> {
         let mut src = self.args.client.clone();
         loop {
             self.until(Multi::client_readable).await;
+            // One clock read per read, not per frame.
+            let now = Instant::now();
             loop {
                 match Frame::split(&mut buf, self.args.io.max_packet_size) {
                     Ok(Some(f)) => {
                         add(self.args.up, f.len());
                         self.args.io.metrics.packets_up.add(1);
-                        self.machine.borrow_mut().from_client(f, Instant::now());
+                        self.machine.borrow_mut().from_client(f, now);
                         if let Err(c) = self.execute().await {
                             return c;
                         }
@@ -306,6 +308,8 @@ impl<'a> Driver<'a> {
         let mut buf = BytesMut::new();
         let current = || self.links[k].writer.epoch() == epoch;
         loop {
+            // One clock read per read, not per frame.
+            let now = Instant::now();
             loop {
                 if !current() {
                     return Ok(None);
@@ -313,7 +317,7 @@ impl<'a> Driver<'a> {
                 match Frame::split(&mut buf, self.args.io.max_packet_size) {
                     Ok(Some(f)) => {
                         self.args.io.metrics.packets_down.add(1);
-                        self.machine.borrow_mut().from_link(k, f, Instant::now());
+                        self.machine.borrow_mut().from_link(k, f, now);
                         self.execute().await?;
                     }
                     Ok(None) => break,
