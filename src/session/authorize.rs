@@ -154,12 +154,7 @@ mod tests {
         })
     }
 
-    fn reply(v: Verdict, p: Protocol) -> Packet {
-        match v {
-            Verdict::Reply(b) => mqtt::decode_bytes(b, p, usize::MAX).expect("valid reply"),
-            other => panic!("expected a reply, got {other:?}"),
-        }
-    }
+    use crate::session::verdict::replied as reply;
 
     #[test]
     fn v5_denied_publishes_get_0x87_or_are_dropped() {

@@ -5,7 +5,7 @@
 use super::close::Close;
 use super::hop::Session as Hop;
 use super::refuse::ack;
-use super::verdict::{Rejection, Verdict};
+use super::verdict::{replied, Rejection, Verdict};
 use crate::mqtt::{self, Ack, AckKind, ConnAck, Frame, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode};
 use crate::schema::{
     compile, CatalogSpec, ContentSpec, Direction, Model, NoRegistry, OnInvalid, OnInvalidV3, OnInvalidV5,
@@ -80,13 +80,6 @@ fn publish(topic: &'static str, payload: &'static [u8], qos: QoS, pkid: u16) -> 
         pkid,
         ..Publish::new(MqttStr::from_static(topic), Bytes::from_static(payload))
     })
-}
-
-fn replied(v: Verdict, p: Protocol) -> Packet {
-    match v {
-        Verdict::Reply(b) => mqtt::decode_bytes(b, p, usize::MAX).expect("valid reply"),
-        other => panic!("expected a reply, got {other:?}"),
-    }
 }
 
 #[test]

@@ -41,6 +41,15 @@ impl Verdict {
     }
 }
 
+/// The packet a [`Verdict::Reply`] answers with (tests read answers with it).
+#[cfg(test)]
+pub(crate) fn replied(v: Verdict, p: crate::mqtt::Protocol) -> crate::mqtt::Packet {
+    match v {
+        Verdict::Reply(b) => crate::mqtt::decode_bytes(b, p, usize::MAX).expect("valid reply"),
+        other => panic!("expected a reply, got {other:?}"),
+    }
+}
+
 /// A message refused by payload validation (the driver logs and counts it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {

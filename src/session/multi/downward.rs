@@ -281,7 +281,7 @@ impl Multi<'_> {
     }
 
     /// Deliveries held back go out while the client's Receive Maximum allows.
-    pub(super) fn release_held(&mut self, _now: Instant) {
+    pub(super) fn release_held(&mut self) {
         while let Some((k, f)) = self.held.pop_front() {
             if self.deliveries.in_flight() >= self.receive_maximum && f.packet_type() == kind::PUBLISH {
                 let needs_id = PublishView::parse(&f, self.protocol)
@@ -391,6 +391,6 @@ impl Multi<'_> {
         // Held deliveries of a lost link are gone with it (its broker re-sends them
         // if it kept the session).
         self.held.retain(|(l, _)| *l != k);
-        self.release_held(now);
+        self.release_held();
     }
 }

@@ -114,11 +114,6 @@ impl Link {
         matches!(self.state, State::Open { .. })
     }
 
-    /// True while it is being opened.
-    pub fn is_opening(&self) -> bool {
-        matches!(self.state, State::Opening { .. })
-    }
-
     /// A free link-side identifier for `owner`, `preferred` when that one is free
     /// (so ids pass through unchanged whenever they can). `None` when all 65,535
     /// are in use.

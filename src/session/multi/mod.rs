@@ -475,7 +475,7 @@ impl<'a> Multi<'a> {
             self.send_link(link, b, now);
         }
         if release {
-            self.release_held(now);
+            self.release_held();
         }
     }
 
