@@ -204,7 +204,17 @@ impl Multi<'_> {
     /// A broker's SUBACK / UNSUBACK: its part of a fan-out, or a restore's answer.
     fn fanout_answer(&mut self, k: usize, f: &Frame) {
         let Some(id) = f.packet_id() else { return };
-        let Some(Owner::FanOut(pkid)) = self.links[k].ids.remove(&id) else { return };
+        // Only an id a SUBSCRIBE / UNSUBSCRIBE took is freed by an answer to one: a
+        // stray SUBACK under a publish's id must not free that id while it is in flight.
+        let pkid = match self.links[k].ids.get(&id) {
+            Some(&Owner::FanOut(pkid)) => pkid,
+            Some(Owner::Restore) => {
+                self.links[k].ids.remove(&id);
+                return;
+            }
+            Some(Owner::Publish(_)) | None => return,
+        };
+        self.links[k].ids.remove(&id);
         let reasons = match mqtt::decode(f, self.protocol) {
             Ok(Packet::SubAck(a)) => a.reasons,
             // 3.1.1 UNSUBACK has no codes: a success per filter.
