@@ -2,8 +2,10 @@
 //! issue #11: every link kept alive on its own clock, a lost link re-opened in the
 //! background with its subscriptions, in-flight publishes on a lost link refused
 //! (never acknowledged falsely), a will whose broker is down refusing the CONNECT,
+//! delivery ids the client holds kept across a link's loss and re-opening,
 //! CONNACKs combined, the client's Receive Maximum across links, a silent broker
-//! that blocks nothing else, and shared subscriptions routed by their filter.
+//! that blocks nothing else, shared subscriptions routed by their filter, and two
+//! brokers' dropped QoS 2 deliveries under the same id both completed.
 //!
 //! Topology: the session's own broker `plant` (link 0), `line1/#` on `line1`,
 //! `line2/#` on `line2`.
@@ -12,6 +14,7 @@ mod common;
 use bytes::Bytes;
 use common::broker::Mosquitto;
 use common::cli::publish;
+use common::gate::Gate;
 use common::proxy::Proxy;
 use common::raw::Raw;
 use common::session::*;
@@ -22,13 +25,17 @@ use mqtt_proxy::mqtt::{
 use std::time::Duration;
 
 fn config(plant: &str, line1: &str, line2: &str) -> String {
+    config_with(plant, line1, line2, "")
+}
+
+fn config_with(plant: &str, line1: &str, line2: &str, extra: &str) -> String {
     format!(
         "listeners:\n  - name: factory\n    bind: 127.0.0.1:0\n    upstream: plant\n\
          upstreams:\n  - name: plant\n    servers: [\"{plant}\"]\n    connect_timeout: 1s\n\
          \x20 - name: line1\n    servers: [\"{line1}\"]\n    connect_timeout: 1s\n\
          \x20 - name: line2\n    servers: [\"{line2}\"]\n    connect_timeout: 1s\n\
          routes:\n  - topics: [\"line1/#\"]\n    upstream: line1\n  - topics: [\"line2/#\"]\n    upstream: line2\n\
-         metrics:\n  bind: 127.0.0.1:0\n"
+         metrics:\n  bind: 127.0.0.1:0\n{extra}"
     )
 }
 
@@ -178,6 +185,118 @@ fn defect_3_in_flight_publishes_on_a_lost_link_are_refused_never_acknowledged() 
     c.send(&publish_packet("hall/x", "h", QoS::AtLeastOnce, 4));
     let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubAck, 4));
     assert!(accepted(&got, AckKind::PubAck, 4), "{got:?}");
+}
+
+#[test]
+fn defect_4_ids_the_client_holds_survive_the_loss_and_reopening_of_their_link() {
+    let (_a, mut l1, _l2, proxy) = three();
+    let (mut c, ack) = open(&proxy, connect_packet(Protocol::V5, "holder", 30));
+    assert!(connack_ok(&ack), "{ack:?}");
+    subscribe(&mut c, 1, &["line1/#"], QoS::ExactlyOnce);
+    collect(&mut c, |ps| ps.iter().any(|p| matches!(p, Packet::SubAck(_))));
+    // The client holds a QoS 1 delivery (no PUBACK) and a QoS 2 one it PUBREC'd,
+    // whose PUBREL the frozen broker never sends.
+    publish(l1.port, &["-q", "1", "-t", "line1/a", "-m", "a"]);
+    publish(l1.port, &["-q", "2", "-t", "line1/b", "-m", "b"]);
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        match c.recv() {
+            Some(Packet::Publish(p)) => held.push((p.pkid, p.qos)),
+            other => panic!("{other:?}"),
+        }
+    }
+    l1.freeze();
+    let (q2, _) = held.iter().copied().find(|(_, q)| *q == QoS::ExactlyOnce).expect("the QoS 2 delivery");
+    c.send(&Packet::Ack(Ack::new(AckKind::PubRec, q2)));
+    let port = l1.port;
+    l1.kill();
+    proxy.wait_log("link lost");
+    // No broker can release the PUBREC'd delivery now: the proxy does (the client
+    // still holds its id until its PUBCOMP).
+    assert!(matches!(c.recv(), Some(Packet::Ack(a)) if a.kind == AckKind::PubRel && a.pkid == q2));
+    // line1 comes back empty and numbers its deliveries from 1 again, as before.
+    let l1 = Mosquitto::start_on(port);
+    proxy.wait_log_count("link opened", 2);
+    publish(l1.port, &["-q", "1", "-r", "-t", "line1/c", "-m", "c"]);
+    publish(l1.port, &["-q", "2", "-r", "-t", "line1/d", "-m", "d"]);
+    let held_ids: Vec<u16> = held.iter().map(|(id, _)| *id).collect();
+    let mut fresh = Vec::new();
+    while fresh.len() < 2 {
+        match c.recv() {
+            Some(Packet::Publish(p)) => {
+                assert!(
+                    !held_ids.contains(&p.pkid),
+                    "{} got id {}, held by the client: {held_ids:?}",
+                    p.topic,
+                    p.pkid
+                );
+                assert!(!fresh.iter().any(|(id, _)| *id == p.pkid), "two deliveries with id {}", p.pkid);
+                fresh.push((p.pkid, p.qos));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The client releases everything; the new QoS 2 handshake completes under its id.
+    let answer = |kind, id| Packet::Ack(Ack::new(kind, id));
+    for (id, qos) in &held {
+        c.send(&answer(if *qos == QoS::AtLeastOnce { AckKind::PubAck } else { AckKind::PubComp }, *id));
+    }
+    for (id, qos) in &fresh {
+        c.send(&answer(if *qos == QoS::AtLeastOnce { AckKind::PubAck } else { AckKind::PubRec }, *id));
+    }
+    let (d, _) = fresh.iter().copied().find(|(_, q)| *q == QoS::ExactlyOnce).expect("QoS 2");
+    let got = collect(&mut c, |ps| has_ack(ps, AckKind::PubRel, d));
+    assert!(has_ack(&got, AckKind::PubRel, d), "{got:?}");
+}
+
+#[test]
+fn defect_9_two_brokers_dropped_qos2_deliveries_with_the_same_id_are_both_completed() {
+    // A delivery rule drops `+/bad`; each broker lets one QoS 1/2 message at a time
+    // be in flight to a session, so a handshake left open stalls that link for good.
+    let brokers = "max_inflight_messages 1\n";
+    let a = Mosquitto::start();
+    let l1 = Mosquitto::start_with(common::broker::free_port(), brokers);
+    let l2 = Mosquitto::start_with(common::broker::free_port(), brokers);
+    // line1 behind a gate that can hold what the proxy sends it.
+    let gate = Gate::start(l1.addr());
+    let rule = "schemas:\n  - filter: +/bad\n    direction: deliver\n    content: {model: int32, min: 0}\n";
+    let proxy = Proxy::start(&config_with(&a.addr(), &gate.addr, &l2.addr(), rule));
+    let refused =
+        "mqtt_proxy_schema_rejected_total{filter=\"+/bad\",direction=\"deliver\",reason=\"syntax\"} ";
+    for (n, (v, id)) in (0u64..).zip([(Protocol::V311, "dropper-3"), (Protocol::V5, "dropper-5")]) {
+        let mut connect = connect_packet(v, id, 30);
+        if v.is_v5() {
+            connect.properties.receive_maximum = Some(1);
+        }
+        let (mut c, ack) = open(&proxy, connect);
+        assert!(connack_ok(&ack), "{v:?}: {ack:?}");
+        subscribe(&mut c, 1, &["#"], QoS::ExactlyOnce);
+        collect(&mut c, |ps| ps.iter().any(|p| matches!(p, Packet::SubAck(_))));
+        // Both brokers deliver a QoS 2 message the rule drops, both under their first
+        // id; line1's PUBREL is held back (the proxy's PUBREC waits in the gate)
+        // until line2's has come.
+        gate.hold();
+        publish(l1.port, &["-q", "2", "-t", "line1/bad", "-m", "x"]);
+        proxy.wait_metric(refused, 2 * n + 1);
+        publish(l2.port, &["-q", "2", "-t", "line2/bad", "-m", "x"]);
+        proxy.wait_metric(refused, 2 * n + 2);
+        gate.release();
+        // Both handshakes were completed by the proxy: both brokers deliver again.
+        publish(l1.port, &["-q", "1", "-t", "line1/good", "-m", "g"]);
+        publish(l2.port, &["-q", "1", "-t", "line2/good", "-m", "g"]);
+        let got = collect(&mut c, |ps| {
+            let t = topics(ps);
+            t.contains("line1/good g") && t.contains("line2/good g")
+        });
+        assert!(
+            !got.iter().any(|p| matches!(p, Packet::Publish(x) if x.topic.ends_with("/bad"))),
+            "{v:?}: {got:?}"
+        );
+        assert!(
+            !got.iter().any(|p| matches!(p, Packet::Ack(a) if a.kind == AckKind::PubRel)),
+            "{v:?}: a PUBREL for a delivery the client never had: {got:?}"
+        );
+    }
 }
 
 #[test]

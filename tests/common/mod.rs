@@ -4,6 +4,7 @@ pub mod broker;
 pub mod certs;
 pub mod cli;
 pub mod codec;
+pub mod gate;
 pub mod gen;
 pub mod proxy;
 pub mod raw;

@@ -38,7 +38,9 @@ impl Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("proxy.yaml");
         std::fs::write(&path, yaml).expect("write config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
+        // MQTT_PROXY_BIN runs the suite against another build (e.g. an older commit's).
+        let bin = std::env::var("MQTT_PROXY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mqtt-proxy").into());
+        let mut child = Command::new(bin)
             .arg("--config")
             .arg(&path)
             .args(flags)
@@ -86,6 +88,22 @@ impl Proxy {
         s.read_to_string(&mut body).expect("response");
         assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
         body
+    }
+
+    /// Waits (up to 20 s, scraping every 20 ms) until the metric line starting with
+    /// `series` (name and labels) reads at least `n`; for events the log rate-limits.
+    pub fn wait_metric(&self, series: &str, n: u64) {
+        let value = || {
+            self.scrape()
+                .lines()
+                .find_map(|l| l.strip_prefix(series)?.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while value() < n {
+            assert!(std::time::Instant::now() < until, "`{series}` stayed under {n}:\n{}", self.scrape());
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The port.
