@@ -100,8 +100,12 @@ impl Template {
 /// True when every topic `req` can match is matched by `allowed` (both valid,
 /// non-shared filters).
 pub fn filter_within(req: &str, allowed: &str) -> bool {
-    // `$` topics: a filter starting with a wildcard never matches them, so a request
-    // for `$SYS/#` is only within an allowed filter that starts the same way.
+    // `$` topics: a filter starting with a wildcard never matches them
+    // [MQTT-4.7.2-1], so a request for `$SYS/#` is only within an allowed filter that
+    // names its `$` level.
+    if req.starts_with('$') && allowed.starts_with(['+', '#']) {
+        return false;
+    }
     let mut r = topic::levels(req);
     let mut a = topic::levels(allowed);
     loop {
@@ -231,6 +235,48 @@ mod tests {
         assert!(filter_within("a/b/c", "a/+/c"));
         assert!(!filter_within("a/+/c/d", "a/+/c"));
         assert!(!filter_within("a/b", "a/+/c"));
+    }
+
+    #[test]
+    fn dollar_topics_are_never_granted_by_a_leading_wildcard() {
+        // (request, allowed, within?)
+        let table = [
+            ("$SYS/#", "#", false),
+            ("$SYS/broker/load", "#", false),
+            ("$SYS/broker/load", "+/broker/load", false),
+            ("$SYS/+", "+/#", false),
+            ("$SYS/#", "$SYS/#", true),
+            ("$SYS/broker/load", "$SYS/+/load", true),
+            ("$SYS/broker/load", "$SYS/#", true),
+            ("$internal/x", "$SYS/#", false),
+            ("#", "#", true),
+            ("+/x", "#", true),
+            ("a/$SYS/x", "+/$SYS/#", true),
+            ("a/$SYS/x", "#", true),
+        ];
+        for (req, allowed, within) in table {
+            assert_eq!(filter_within(req, allowed), within, "{req} within {allowed}");
+        }
+        // The same through the session ACL, shared subscriptions judged by their filter,
+        // and for publishing.
+        let ctx = Context { identity: None, client_id: "c" };
+        let all = [Template::parse("#", false).expect("t")];
+        let acl = Acl::expand(Some(&all), Some(&all), &ctx);
+        for (filter, ok) in [
+            ("$SYS/#", false),
+            ("$share/g/$SYS/#", false),
+            ("$share/g/#", true),
+            ("$share/$SYS/x", true),
+            ("telemetry/#", true),
+        ] {
+            assert_eq!(acl.can_subscribe(filter), ok, "subscribe {filter}");
+        }
+        assert!(!acl.can_publish("$SYS/broker/load"));
+        assert!(acl.can_publish("plant/line1"));
+        let sys = [Template::parse("$SYS/#", false).expect("t")];
+        let acl = Acl::expand(Some(&sys), Some(&sys), &ctx);
+        assert!(acl.can_subscribe("$SYS/broker/+") && acl.can_subscribe("$share/g/$SYS/#"));
+        assert!(!acl.can_subscribe("#"));
     }
 
     #[test]

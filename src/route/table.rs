@@ -400,4 +400,33 @@ mod tests {
         let bad = RuleSpec { topics: vec!["a/#/b".into()], ..Default::default() };
         assert!(Table::new(vec![bad]).is_err());
     }
+
+    #[test]
+    fn dollar_topics_are_routed_only_by_rules_that_name_them() {
+        // A catch-all rule and a `$SYS` rule; `$share/{group}/` is stripped first,
+        // as the session router does.
+        let t = Table::new(vec![topic_rule("#", 1), topic_rule("+/alarms", 2), topic_rule("$SYS/#", 3)])
+            .expect("compiles");
+        let f = Facts { listener: 0, client_id: "c", sni: None, identity: None };
+        // (topic, upstream of the publish)
+        for (topic, up) in
+            [("$SYS/broker/load", Some(3)), ("$SYS/alarms", Some(3)), ("line1/alarms", Some(1))]
+        {
+            assert_eq!(t.publish(&f, topic), up, "publish {topic}");
+        }
+        // (subscription filter, upstreams it is sent to besides the session's own)
+        for (filter, want) in [
+            ("$SYS/#", vec![3]),
+            ("$share/g/$SYS/#", vec![3]),
+            ("#", vec![1, 2]),
+            ("$share/g/#", vec![1, 2]),
+            ("+/alarms", vec![1, 2]),
+        ] {
+            let mut ups = Vec::new();
+            t.subscribe(&f, crate::session::multi::routed_filter(filter), &mut |u| ups.push(u));
+            ups.sort_unstable();
+            ups.dedup();
+            assert_eq!(ups, want, "subscribe {filter}");
+        }
+    }
 }
