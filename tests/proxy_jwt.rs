@@ -261,6 +261,21 @@ fn a_token_valid_for_ever_does_not_break_the_core() {
     assert!(!proxy.log().contains("panicked"), "{}", proxy.log());
 }
 
+#[test]
+fn a_token_accepted_inside_the_leeway_keeps_its_session_for_the_leeway() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), ""));
+    // Expired 5 s ago; the guard's leeway is 30 s.
+    let t = rs256("late", unix_now() - 5);
+    for (v, id) in [(Protocol::V5, "late5"), (Protocol::V311, "late3")] {
+        let mut c = Raw::open(proxy.addr, v);
+        c.send(&connect_with(v, id, Some(format!("Bearer {t}"))));
+        assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success), "{v}");
+        c.send(&Packet::PingReq);
+        assert_eq!(c.recv(), Some(Packet::PingResp), "{v}: not cut off at exp");
+    }
+}
+
 fn rs256(sub: &str, exp: u64) -> String {
     ring_provider::install();
     let claims = json!({"iss": "https://auth.example.com", "aud": "https://api.example.com",

@@ -22,7 +22,9 @@ pub struct Identity {
     pub subject: String,
     /// Roles / scopes from the roles claim (default `scope`).
     pub roles: Vec<String>,
-    /// `exp`, seconds since the epoch.
+    /// When the token stops being accepted: `exp` plus the verifier's leeway,
+    /// seconds since the epoch (the session deadline, so a token accepted inside the
+    /// leeway is not cut off at once).
     pub expires_at: u64,
     /// All claims, for templates (`{claims.tenant}`) and routing.
     pub claims: Map<String, Value>,
@@ -164,7 +166,7 @@ impl TokenVerifier {
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
             _ => Vec::new(),
         };
-        Ok(Identity { subject, roles, expires_at: exp, claims })
+        Ok(Identity { subject, roles, expires_at: exp.saturating_add(leeway), claims })
     }
 }
 
