@@ -82,3 +82,17 @@ fn help_explains_every_flag() {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn the_claims_a_reauthentication_must_keep_come_from_routes_and_acls() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/tenants.yaml"));
+    let c = Config::load(path).expect("tenants.yaml");
+    // The tenant rule's condition and its mount / prefix / tenant templates.
+    assert_eq!(c.identity_claims(0), vec!["tenant".to_string()]);
+    let acl = "listeners:\n  - name: a\n    bind: 127.0.0.1:0\n    upstream: b\n    guard: g\n    acl:\n      publish: [\"{claims.site}/{sub}/#\", \"x/{claims.org.unit}/#\"]\n      client_id: \"{claims.site}-{sub}\"\n\
+               upstreams:\n  - name: b\n    servers: [\"127.0.0.1:1884\"]\n\
+               guards:\n  - name: g\n    jwks_file: tests/fixtures/jwt/TEST-ONLY-jwks.json\n";
+    let c = Config::parse_in(acl, |_| None, Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))))
+        .expect("valid");
+    assert_eq!(c.identity_claims(0), vec!["site".to_string(), "org.unit".to_string()]);
+}

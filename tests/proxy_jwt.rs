@@ -277,9 +277,17 @@ fn a_token_accepted_inside_the_leeway_keeps_its_session_for_the_leeway() {
 }
 
 fn rs256(sub: &str, exp: u64) -> String {
+    rs256_with(sub, exp, json!({}))
+}
+
+/// A token with `extra` claims besides the usual ones.
+fn rs256_with(sub: &str, exp: u64, extra: serde_json::Value) -> String {
     ring_provider::install();
-    let claims = json!({"iss": "https://auth.example.com", "aud": "https://api.example.com",
+    let mut claims = json!({"iss": "https://auth.example.com", "aud": "https://api.example.com",
         "sub": sub, "exp": exp, "scope": "mqtt:stream"});
+    if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
     let mut h = Header::new(Algorithm::RS256);
     h.kid = Some("example".into());
     encode(&h, &claims, &EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).expect("pem")).expect("sign")
@@ -421,4 +429,63 @@ fn jwks_file_changes_are_picked_up_while_running() {
     let mut c = Raw::open(proxy.addr, Protocol::V5);
     c.send(&connect_with(Protocol::V5, "still", Some(format!("Bearer {}", token("pyjwt-rs256-stream")))));
     assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success));
+}
+
+/// The listener's ACL reads the token's `tenant`: a session is shaped by it.
+fn tenant_config(broker: &str) -> String {
+    jwt_config(broker, "    auth_method: jwt\n    leeway: 0s\n").replace(
+        "scopes: [\"mqtt:stream\"]\n",
+        "scopes: [\"mqtt:stream\"]\n    acl:\n      publish: [\"plants/{claims.tenant}/#\"]\n",
+    )
+}
+
+fn enhanced_session(proxy: &Proxy, token: &str) -> Raw {
+    let mut c = Raw::open(proxy.addr, Protocol::V5);
+    c.send(&enhanced_connect(token));
+    assert!(matches!(c.recv(), Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success));
+    c
+}
+
+#[test]
+fn reauthentication_must_name_the_same_identity() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&tenant_config(&broker.addr()));
+    let later = unix_now() + 600;
+    let acme = |sub: &str| rs256_with(sub, later, json!({"tenant": "acme"}));
+    // (the re-authentication token, why it is refused)
+    let cases = [
+        (acme("device-8"), "another device"),
+        (rs256_with("device-7", later, json!({"tenant": "globex"})), "another tenant"),
+        (rs256("device-7", later), "no tenant at all"),
+    ];
+    for (n, (token, why)) in cases.iter().enumerate() {
+        let mut c = enhanced_session(&proxy, &acme("device-7"));
+        c.send(&reauth(token));
+        assert_eq!(
+            c.recv_until_closed(),
+            vec![Packet::Disconnect(Disconnect::new(ReasonCode::NotAuthorized))],
+            "{why}"
+        );
+        proxy.wait_metric("mqtt_proxy_auth_refused_total{reason=\"reauth_identity\"} ", n as u64 + 1);
+    }
+    assert!(proxy.log().contains("re-authentication with another identity"), "{}", proxy.log());
+    // The same device and tenant with a fresh token (other claims may change).
+    let mut c = enhanced_session(&proxy, &acme("device-7"));
+    c.send(&reauth(&rs256_with("device-7", later + 60, json!({"tenant": "acme", "jti": "2"}))));
+    assert!(matches!(c.recv(), Some(Packet::Auth(a)) if a.reason == ReasonCode::Success));
+}
+
+#[test]
+fn a_reauthentication_token_that_expires_sooner_shortens_the_session() {
+    let (broker, _pw) = strict_broker();
+    let proxy = Proxy::start(&jwt_config(&broker.addr(), "    auth_method: jwt\n    leeway: 0s\n"));
+    let mut c = enhanced_session(&proxy, &rs256("device-9", unix_now() + 3600));
+    c.send(&reauth(&rs256("device-9", unix_now() + 2)));
+    assert!(matches!(c.recv(), Some(Packet::Auth(a)) if a.reason == ReasonCode::Success));
+    // Ended at the new token's expiry (the read times out after 10 s otherwise).
+    assert_eq!(
+        c.recv_until_closed(),
+        vec![Packet::Disconnect(Disconnect::new(ReasonCode::MaximumConnectTime))]
+    );
+    proxy.wait_log("reason=token_expired");
 }

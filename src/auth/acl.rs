@@ -70,6 +70,12 @@ impl Template {
         Ok(Template(s.into()))
     }
 
+    /// The token claims the template reads (`{claims.tenant}` → `tenant`); `{sub}`
+    /// is the subject, which a re-authentication always keeps anyway.
+    pub fn claim_paths(&self) -> impl Iterator<Item = &str> {
+        self.0.split('{').skip(1).filter_map(|p| p.split_once('}')?.0.strip_prefix("claims."))
+    }
+
     fn fill_with(&self, value: impl Fn(&str) -> Option<String>) -> Option<String> {
         let mut out = String::with_capacity(self.0.len() + 16);
         let mut rest = self.0.as_str();
@@ -145,6 +151,12 @@ pub struct AclConfig {
 }
 
 impl AclConfig {
+    /// The token claims its templates read.
+    pub fn claim_paths(&self) -> impl Iterator<Item = &str> {
+        let lists = [&self.publish, &self.subscribe].into_iter().flatten().flatten();
+        lists.chain(&self.client_id).flat_map(Template::claim_paths)
+    }
+
     /// The session's ACL, or `Err` when the client identifier is not the one the
     /// template requires.
     pub fn for_session(&self, ctx: &Context<'_>) -> Result<Acl, super::AuthError> {

@@ -52,11 +52,15 @@ pub enum AuthError {
     /// Too many failures from this address recently; not even verified.
     #[error("throttled")]
     Throttled,
+    /// A re-authentication token names another identity than the session's (another
+    /// subject, or another value of a claim its ACL or route was derived from).
+    #[error("re-authentication with another identity")]
+    ReauthIdentity,
 }
 
 impl AuthError {
     /// Every reason, for metrics.
-    pub const ALL: [AuthError; 16] = [
+    pub const ALL: [AuthError; 17] = [
         AuthError::Missing,
         AuthError::TooLong,
         AuthError::Malformed,
@@ -73,6 +77,7 @@ impl AuthError {
         AuthError::MissingScope,
         AuthError::ClientId,
         AuthError::Throttled,
+        AuthError::ReauthIdentity,
     ];
 
     /// A short label for metrics.
@@ -94,6 +99,7 @@ impl AuthError {
             AuthError::MissingScope => "missing_scope",
             AuthError::ClientId => "client_id",
             AuthError::Throttled => "throttled",
+            AuthError::ReauthIdentity => "reauth_identity",
         }
     }
 }

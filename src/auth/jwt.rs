@@ -31,6 +31,14 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// True when `other` is the same identity as far as `claims` (dotted paths)
+    /// tell: the same subject and the same value of each of those claims (a missing
+    /// claim equals only a missing one). What a re-authentication must keep.
+    pub fn same_as<S: AsRef<str>>(&self, other: &Identity, claims: &[S]) -> bool {
+        self.subject == other.subject
+            && claims.iter().all(|c| lookup(&self.claims, c.as_ref()) == lookup(&other.claims, c.as_ref()))
+    }
+
     /// True if every one of `scopes` is among the roles.
     pub fn has_scopes<S: AsRef<str>>(&self, scopes: &[S]) -> bool {
         scopes.iter().all(|s| self.roles.iter().any(|r| r == s.as_ref()))
@@ -178,4 +186,33 @@ fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
         v = v.as_object()?.get(p)?;
     }
     Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(sub: &str, claims: serde_json::Value) -> Identity {
+        Identity {
+            subject: sub.into(),
+            roles: vec![],
+            expires_at: 0,
+            claims: claims.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn same_identity_means_same_subject_and_same_named_claims() {
+        let a = id("d1", json!({"tenant": "acme", "org": {"unit": 7}, "jti": "1"}));
+        assert!(a.same_as(
+            &id("d1", json!({"tenant": "acme", "org": {"unit": 7}, "jti": "2"})),
+            &["tenant", "org.unit"]
+        ));
+        assert!(!a.same_as(&id("d2", json!({"tenant": "acme", "org": {"unit": 7}})), &["tenant"]));
+        assert!(!a.same_as(&id("d1", json!({"tenant": "globex"})), &["tenant"]));
+        assert!(!a.same_as(&id("d1", json!({"tenant": "acme", "org": {"unit": 8}})), &["org.unit"]));
+        assert!(!a.same_as(&id("d1", json!({})), &["tenant"]), "a missing claim is another value");
+        assert!(id("d1", json!({})).same_as(&id("d1", json!({})), &["tenant"]));
+    }
 }

@@ -210,6 +210,21 @@ impl Config {
         validate(raw, base)
     }
 
+    /// The token claims a session on `listener` was shaped by (its ACL and upstream
+    /// user name templates, every route rule's conditions and templates): a
+    /// re-authentication must keep their values, and the subject.
+    pub fn identity_claims(&self, listener: usize) -> Vec<String> {
+        let mut claims = self.routes.claim_paths();
+        let l = &self.listeners[listener];
+        let acl = l.acl.iter().flat_map(|a| a.claim_paths());
+        for c in acl.chain(l.upstream_username.iter().flat_map(|t| t.claim_paths())) {
+            if !claims.iter().any(|x| x == c) {
+                claims.push(c.to_string());
+            }
+        }
+        claims
+    }
+
     /// A short human summary (for `--check-config`).
     pub fn summary(&self) -> String {
         let mut s = String::new();

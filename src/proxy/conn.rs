@@ -12,6 +12,7 @@ use super::goodbye::send;
 use super::io::ReadSize;
 use super::keepalive::Watchdog;
 use super::multi::{self, SessionRouter};
+use super::notify::Notify;
 use super::relay::{Dir, Pump};
 use super::routing::{Multi, Routed};
 use super::session_io::SessionIo;
@@ -71,6 +72,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     let identity = a.identity.as_deref();
     let sni = a.sni.as_deref();
     let deadline = Cell::new(a.token_expires);
+    let deadline_moved = Notify::default();
     let mut cbuf = std::mem::take(&mut a.cbuf);
     let mut session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
     if let Some(a) = a.authorizer.take() {
@@ -106,10 +108,19 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
         let guard = lcfg.guard.map(|g| (&config.guards[g], g)).ok_or(AuthError::Missing)?;
         let id =
             guard.0.verify(token, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), guard.1)));
+        // The token must name the identity the session was admitted (and shaped) as.
+        let id = id.and_then(|id| match identity {
+            Some(was) if !was.same_as(&id, &config.identity_claims(listener)) => {
+                Err(AuthError::ReauthIdentity)
+            }
+            _ => Ok(id),
+        });
         match id {
             Ok(id) => {
                 info!(%peer, client_id, subject = %id.subject, "re-authenticated");
+                // The new token's expiry, earlier or later; the deadline task looks again.
                 deadline.set(Some(id.expires_at));
+                deadline_moved.notify();
                 Ok(())
             }
             Err(e) => {
@@ -198,7 +209,8 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
                     }
                     // At most a day at a time: a token valid until the year 292 billion must not
                     // overflow the timer (the loop looks again).
-                    glommio::timer::sleep(Duration::from_secs((exp - now).min(MAX_DEADLINE_SLEEP))).await;
+                    let nap = glommio::timer::sleep(Duration::from_secs((exp - now).min(MAX_DEADLINE_SLEEP)));
+                    future::or(nap, deadline_moved.changed()).await;
                 }
                 future::pending::<Close>().await
             },

@@ -212,6 +212,22 @@ impl Table {
         (self.session_rules.len(), self.topic_rules.len())
     }
 
+    /// Every token claim a rule reads (conditions and templates), each once.
+    pub fn claim_paths(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.rules {
+            let a = &r.action;
+            let templates = [&a.mount, &a.client_id_prefix, &a.tenant];
+            let names = r.claims.iter().map(|(k, _)| k.as_str());
+            for c in names.chain(templates.into_iter().flatten().flat_map(|t| t.claim_paths())) {
+                if !out.iter().any(|x| x == c) {
+                    out.push(c.to_string());
+                }
+            }
+        }
+        out
+    }
+
     /// True without rules.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
