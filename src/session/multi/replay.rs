@@ -52,24 +52,10 @@ pub fn replay(data: &[u8]) {
     };
     let mut m = Multi::new(setup, &session, &Lines, now);
     // What the driver knows: which links it was asked to open, and their buffers.
-    let mut open = [true, false, false];
+    let mut driver = Driver { open: [true, false, false], ended: false };
     let mut bufs: [BytesMut; LINKS + 1] = Default::default();
-    let mut ended = false;
     loop {
-        while let Some(a) = m.poll_action() {
-            assert!(!ended, "an action after End: {a:?}");
-            match a {
-                Action::ToLink(k, _) => assert!(open[k], "a write to link {k}, never opened or closed"),
-                Action::Open(k, _) => open[k] = true,
-                Action::Close(k) => open[k] = false,
-                Action::Reauthenticate(_) => m.reauthenticated(false),
-                Action::End(_) => ended = true,
-                Action::ToClient(_) | Action::Rejected(_) => {}
-            }
-        }
-        if let Err(e) = m.check() {
-            panic!("inconsistent: {e}");
-        }
+        driver.execute(&mut m);
         let Some((&op, tail)) = rest.split_first() else { return };
         rest = tail;
         match op % 8 {
@@ -82,14 +68,17 @@ pub fn replay(data: &[u8]) {
                 rest = &tail[n..];
                 loop {
                     match Frame::split(&mut bufs[slot], 4096) {
+                        // The driver carries out the actions after every frame.
                         Ok(Some(f)) if slot == 3 => {
                             if m.client_readable() {
-                                m.from_client(f, now)
+                                m.from_client(f, now);
+                                driver.execute(&mut m);
                             }
                         }
                         Ok(Some(f)) => {
-                            if open[slot] && m.link_readable(slot) {
-                                m.from_link(slot, f, now)
+                            if driver.open[slot] && m.link_readable(slot) {
+                                m.from_link(slot, f, now);
+                                driver.execute(&mut m);
                             }
                         }
                         Ok(None) => break,
@@ -97,7 +86,7 @@ pub fn replay(data: &[u8]) {
                         Err(_) => {
                             bufs[slot].clear();
                             if slot < LINKS {
-                                open[slot] = false;
+                                driver.open[slot] = false;
                                 m.link_down(slot, "malformed", now);
                             }
                             break;
@@ -107,8 +96,8 @@ pub fn replay(data: &[u8]) {
             }
             4 | 5 => {
                 let k = usize::from(op >> 3) % LINKS;
-                if open[k] {
-                    open[k] = false;
+                if driver.open[k] {
+                    driver.open[k] = false;
                     bufs[k].clear();
                     m.link_down(k, "lost", now);
                 }
@@ -119,6 +108,34 @@ pub fn replay(data: &[u8]) {
                     m.handle_timeout(now);
                 }
             }
+        }
+    }
+}
+
+/// What the driver knows: which links it was asked to open (and not closed since),
+/// and whether the session ended.
+struct Driver {
+    open: [bool; LINKS],
+    ended: bool,
+}
+
+impl Driver {
+    /// Carries out every pending action, checking each against what the driver knows,
+    /// then the machine's own consistency.
+    fn execute(&mut self, m: &mut Multi<'_>) {
+        while let Some(a) = m.poll_action() {
+            assert!(!self.ended, "an action after End: {a:?}");
+            match a {
+                Action::ToLink(k, _) => assert!(self.open[k], "a write to link {k}, never opened or closed"),
+                Action::Open(k, _) => self.open[k] = true,
+                Action::Close(k) => self.open[k] = false,
+                Action::Reauthenticate(_) => m.reauthenticated(false),
+                Action::End(_) => self.ended = true,
+                Action::ToClient(_) | Action::Rejected(_) => {}
+            }
+        }
+        if let Err(e) = m.check() {
+            panic!("inconsistent: {e}");
         }
     }
 }
