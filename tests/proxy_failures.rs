@@ -118,6 +118,28 @@ fn second_connect_is_a_protocol_error() {
 }
 
 #[test]
+fn packets_only_a_server_may_send_or_half_an_authentication_are_protocol_errors() {
+    let broker = Mosquitto::start();
+    let proxy = Proxy::start(&config(&[broker.addr()], ""));
+    // Authentication Data without an Authentication Method: CONNACK 0x82.
+    let Packet::Connect(mut connect) = connect_packet(V5, "half-auth", 30) else { unreachable!() };
+    connect.properties.authentication_data = Some(bytes::Bytes::from_static(b"token"));
+    let mut c = Raw::open(proxy.addr, V5);
+    c.send(&Packet::Connect(connect));
+    assert_eq!(c.recv_until_closed(), vec![Packet::ConnAck(ConnAck::new(ReasonCode::ProtocolError, false))]);
+    // A client PUBLISH with a Subscription Identifier [MQTT-3.3.4-6]: DISCONNECT 0x82,
+    // and the broker never gets it.
+    let (mut c, ack) = Raw::connect(proxy.addr, V5, "sub-id", 30);
+    connack_ok(ack);
+    let mut p = Publish::new(MqttStr::from_static("t"), payload(4));
+    p.properties.subscription_identifiers = vec![7];
+    c.send(&Packet::Publish(p));
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::ProtocolError)]);
+    proxy.wait_log("subscription identifier in a client PUBLISH");
+    still_serves(&proxy);
+}
+
+#[test]
 fn oversized_and_malformed_packets_after_connect() {
     let broker = Mosquitto::start();
     let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  max_packet_size: 1024\n"));

@@ -123,6 +123,12 @@ pub enum DecodeError {
     /// Any packet before CONNECT, or a CONNECT where it is not expected.
     #[error("unexpected packet {0}")]
     UnexpectedPacket(u8),
+    /// Authentication Data without an Authentication Method (a Protocol Error, §3.1.2.11.10).
+    #[error("authentication data without an authentication method")]
+    AuthDataWithoutMethod,
+    /// A PUBLISH from a client carrying a Subscription Identifier [MQTT-3.3.4-6].
+    #[error("subscription identifier in a client PUBLISH")]
+    SubscriptionIdFromClient,
 }
 
 impl DecodeError {
@@ -151,6 +157,8 @@ impl From<&DecodeError> for ReasonCode {
             | NoTopicFilters
             | NoLocalOnSharedSubscription
             | AuthNotSupported
+            | AuthDataWithoutMethod
+            | SubscriptionIdFromClient
             | UnexpectedPacket(_) => ReasonCode::ProtocolError,
             ReservedPacketType(_)
             | InvalidHeaderFlags { .. }

@@ -93,6 +93,9 @@ impl Connect {
             } else {
                 (i, ConnectProperties::default())
             };
+            if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
+                return fail(DecodeError::AuthDataWithoutMethod);
+            }
             let (i, client_id) = wire::utf8(i)?;
             let id_ok = match protocol {
                 Protocol::V31 => !client_id.is_empty(),

@@ -33,6 +33,8 @@ pub struct PublishView<'a> {
     pub raw_properties: &'a [u8],
     /// Application message.
     pub payload: &'a [u8],
+    /// It carries a Subscription Identifier (only a server may send one).
+    pub subscription_id: bool,
 }
 
 impl<'a> PublishView<'a> {
@@ -51,23 +53,35 @@ impl<'a> PublishView<'a> {
         let r = (|| {
             let (i, topic) = wire::utf8_str(frame.body())?;
             let (i, pkid) = if qos == QoS::AtMostOnce { (i, 0) } else { wire::packet_id(i)? };
-            let (rest, has_alias) = match i.first() {
-                _ if !protocol.is_v5() => (i, false),
-                Some(0) => (&i[1..], false),
-                // Rare: validate the properties once, keep only what the topic rule needs.
+            let (rest, has_alias, subscription_id) = match i.first() {
+                _ if !protocol.is_v5() => (i, false, false),
+                Some(0) => (&i[1..], false, false),
+                // Rare: validate the properties once, keep only what the checks need.
                 _ => {
                     let (rest, p) = property::decode::<PublishProperties>(i, frame.raw())?;
-                    (rest, p.topic_alias.is_some())
+                    (rest, p.topic_alias.is_some(), !p.subscription_identifiers.is_empty())
                 }
             };
             if let Err(e) = check_topic(topic.as_bytes(), has_alias, protocol) {
                 return fail(e);
             }
             let raw_properties = &i[..i.len() - rest.len()];
-            Ok((rest, (topic, pkid, raw_properties)))
+            Ok((rest, (topic, pkid, raw_properties, subscription_id)))
         })();
-        let (payload, (topic, pkid, raw_properties)) = wire::finish(r)?;
-        Ok(PublishView { dup, qos, retain: flags & 0x01 != 0, topic, pkid, raw_properties, payload })
+        let (payload, (topic, pkid, raw_properties, subscription_id)) = wire::finish(r)?;
+        let retain = flags & 0x01 != 0;
+        Ok(PublishView { dup, qos, retain, topic, pkid, raw_properties, payload, subscription_id })
+    }
+
+    /// [`PublishView::parse`] for a PUBLISH a client sent: also refuses a
+    /// Subscription Identifier [MQTT-3.3.4-6].
+    #[inline]
+    pub fn parse_client(frame: &'a Frame, protocol: Protocol) -> Result<Self, DecodeError> {
+        let view = Self::parse(frame, protocol)?;
+        if view.subscription_id {
+            return Err(DecodeError::SubscriptionIdFromClient);
+        }
+        Ok(view)
     }
 
     /// The same PUBLISH with another topic name (`frame` must be the one this view

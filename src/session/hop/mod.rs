@@ -177,7 +177,7 @@ impl Session {
 
     fn check(&self, frame: &Frame) -> Result<(), DecodeError> {
         if frame.packet_type() == kind::PUBLISH {
-            PublishView::parse(frame, self.protocol).map(|_| ())
+            PublishView::parse_client(frame, self.protocol).map(|_| ())
         } else {
             mqtt::decode(frame, self.protocol).map(|_| ())
         }

@@ -29,7 +29,7 @@ impl Session {
     /// parsed once, its properties decoded once.
     pub(super) fn publish_up(&self, frame: &Frame) -> Verdict {
         let v = self.protocol;
-        let view = match PublishView::parse(frame, v) {
+        let view = match PublishView::parse_client(frame, v) {
             Ok(x) => x,
             Err(e) => return Verdict::End(Close::ClientProtocol(e)),
         };

@@ -380,7 +380,7 @@ impl<'a> Multi<'a> {
     }
 
     fn publish(&mut self, f: Frame, now: Instant) {
-        let (topic_link, qos, pkid) = match PublishView::parse(&f, self.protocol) {
+        let (topic_link, qos, pkid) = match PublishView::parse_client(&f, self.protocol) {
             Ok(p) => (self.router.publish_link(p.topic), p.qos, p.pkid),
             Err(e) => return self.end(Close::ClientProtocol(e)),
         };
