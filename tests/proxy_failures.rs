@@ -6,7 +6,10 @@ mod common;
 use common::broker::{free_port, Mosquitto};
 use common::proxy::{config, Proxy};
 use common::raw::{connect_packet, payload, Raw};
-use mqtt_proxy::mqtt::{ConnAck, Disconnect, MqttStr, Packet, Protocol, Publish, ReasonCode};
+use mqtt_proxy::mqtt::{
+    ConnAck, Disconnect, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter,
+    SubscriptionOptions,
+};
 
 const V3: Protocol = Protocol::V311;
 const V5: Protocol = Protocol::V5;
@@ -163,6 +166,35 @@ fn oversized_and_malformed_packets_after_connect() {
     c.send_bytes(&[0x36, 0x05, 0, 1, b'a', 0, 1]);
     assert_eq!(c.recv_until_closed(), vec![]);
     still_serves(&proxy);
+}
+
+#[test]
+fn the_packet_limit_is_promised_to_the_client_and_asked_of_the_broker() {
+    let broker = Mosquitto::start();
+    let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  max_packet_size: 1024\n"));
+    // The client learns the limit (so it never sends more)...
+    let (mut c, ack) = Raw::connect(proxy.addr, V5, "bounded", 30);
+    match &ack {
+        Some(Packet::ConnAck(a)) => assert_eq!(a.properties.maximum_packet_size, Some(1024), "{a:?}"),
+        other => panic!("{other:?}"),
+    }
+    let filters = vec![SubscribeFilter {
+        filter: MqttStr::from_static("big/#"),
+        options: SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() },
+    }];
+    c.send(&Packet::Subscribe(Subscribe { pkid: 1, filters, properties: Default::default() }));
+    assert!(matches!(c.recv(), Some(Packet::SubAck(_))));
+    // ...and the broker drops a delivery over it instead of sending it (which would
+    // end the session, and again on every reconnect).
+    let huge = "x".repeat(2000);
+    common::cli::publish(broker.port, &["-q", "1", "-t", "big/poison", "-m", &huge]);
+    common::cli::publish(broker.port, &["-q", "1", "-t", "big/fine", "-m", "ok"]);
+    match c.recv() {
+        Some(Packet::Publish(p)) => assert_eq!(&*p.topic, "big/fine"),
+        other => panic!("expected the small delivery, got {other:?}"),
+    }
+    c.send(&Packet::PingReq);
+    assert_eq!(c.recv(), Some(Packet::PingResp));
 }
 
 #[test]

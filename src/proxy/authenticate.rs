@@ -47,6 +47,21 @@ fn with_upstream_credentials(
     Some(c)
 }
 
+/// The CONNECT with (5.0) a Maximum Packet Size no larger than the proxy reads, so
+/// the broker drops a delivery that large [MQTT-3.1.2-25] instead of sending one the
+/// proxy must refuse (which would end the session, again on every reconnect).
+/// `upstream`: the CONNECT as changed so far (`None`: the client's own, `connect`).
+fn with_packet_limit(upstream: Option<Connect>, connect: &Connect, max: usize) -> Option<Connect> {
+    let max = u32::try_from(max).unwrap_or(u32::MAX);
+    let asked = upstream.as_ref().unwrap_or(connect).properties.maximum_packet_size;
+    if connect.protocol != Protocol::V5 || asked.is_some_and(|a| a <= max) {
+        return upstream;
+    }
+    let mut c = upstream.unwrap_or_else(|| connect.clone());
+    c.properties.maximum_packet_size = Some(max);
+    Some(c)
+}
+
 /// Runs the listener's guard; `None` when the client was refused (already answered).
 pub(super) async fn authenticate(
     core: &Core,
@@ -57,8 +72,10 @@ pub(super) async fn authenticate(
     peer: SocketAddr,
 ) -> Option<Authenticated> {
     let config = &core.config;
+    let max = config.limits.max_packet_size;
     let Some(gi) = lcfg.guard else {
-        let forward = match with_upstream_credentials(connect.clone(), lcfg, None) {
+        let upstream = with_upstream_credentials(connect.clone(), lcfg, None);
+        let forward = match with_packet_limit(upstream, connect, max) {
             Some(c) => Packet::Connect(Box::new(c)).to_bytes(connect.protocol).ok()?,
             None => frame.raw().clone(),
         };
@@ -90,6 +107,7 @@ pub(super) async fn authenticate(
             };
             let stripped = guard.strip(connect);
             let upstream = with_upstream_credentials(stripped.clone(), lcfg, Some(&id)).unwrap_or(stripped);
+            let upstream = with_packet_limit(None, &upstream, max).unwrap_or(upstream);
             match Packet::Connect(Box::new(upstream)).to_bytes(connect.protocol) {
                 Ok(forward) => Some(Authenticated { forward, identity: Some(id), reauth_method }),
                 Err(e) => {

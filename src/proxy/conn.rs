@@ -81,7 +81,10 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     if let Some(m) = a.reauth_method.take() {
         session = session.with_auth_method(m);
     }
-    session = session.with_schemas(&config.schemas).with_mount(routed.route.mount.clone());
+    session = session
+        .with_schemas(&config.schemas)
+        .with_mount(routed.route.mount.clone())
+        .with_max_packet_size(limits.max_packet_size);
     if routed.multi.is_some() {
         session = session.without_topic_aliases();
     }

@@ -103,8 +103,9 @@ fn connect_props() -> impl Strategy<Value = ConnectProperties> {
             topic_alias_maximum: tam,
             request_response_information: rri,
             request_problem_information: rpi,
+            // Authentication Data needs a method (a Protocol Error otherwise).
+            authentication_data: ad.filter(|_| am.is_some()),
             authentication_method: am,
-            authentication_data: ad,
             user,
         })
 }

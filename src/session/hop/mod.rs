@@ -81,6 +81,8 @@ pub struct Session {
     mount: Option<Mount>,
     /// Topic aliases are not offered to the client (multi-broker sessions).
     no_topic_aliases: bool,
+    /// The largest packet the proxy reads (promised to 5.0 clients in CONNACK).
+    max_packet_size: Option<u32>,
 }
 
 impl Session {
@@ -100,7 +102,16 @@ impl Session {
             dropped_down: Dropped::default(),
             mount: None,
             no_topic_aliases: false,
+            max_packet_size: None,
         }
+    }
+
+    /// The same session, promising a 5.0 client no packet larger than `max` bytes
+    /// (the proxy's own limit) in its CONNACK, or the broker's if smaller, so the
+    /// client never sends one the proxy must refuse.
+    pub fn with_max_packet_size(mut self, max: usize) -> Self {
+        self.max_packet_size = Some(u32::try_from(max).unwrap_or(u32::MAX));
+        self
     }
 
     /// The same session, not offering topic aliases in CONNACK.
@@ -175,9 +186,12 @@ impl Session {
         }
     }
 
-    fn check(&self, frame: &Frame) -> Result<(), DecodeError> {
-        if frame.packet_type() == kind::PUBLISH {
+    /// Full format checks of a frame from the client (`from_client`) or a broker.
+    fn check(&self, frame: &Frame, from_client: bool) -> Result<(), DecodeError> {
+        if frame.packet_type() == kind::PUBLISH && from_client {
             PublishView::parse_client(frame, self.protocol).map(|_| ())
+        } else if frame.packet_type() == kind::PUBLISH {
+            PublishView::parse(frame, self.protocol).map(|_| ())
         } else {
             mqtt::decode(frame, self.protocol).map(|_| ())
         }
@@ -201,7 +215,7 @@ impl Session {
         if let Some(v) = self.inspect(frame) {
             return v;
         }
-        match self.check(frame) {
+        match self.check(frame, true) {
             Err(e) => Verdict::End(Close::ClientProtocol(e)),
             Ok(()) if frame.packet_type() == DISCONNECT => Verdict::ForwardThenEnd(Close::ClientDisconnect),
             Ok(()) => Verdict::Forward,
@@ -252,7 +266,7 @@ impl Session {
                 Err(e) => protocol_error(e),
             };
         }
-        match self.check(frame) {
+        match self.check(frame, false) {
             Err(e) => protocol_error(e),
             Ok(()) if t == DISCONNECT => Verdict::ForwardThenEnd(Close::UpstreamDisconnect),
             Ok(()) => Verdict::Forward,
@@ -279,6 +293,13 @@ impl Session {
         if let Some(m) = &self.auth_method {
             ack.properties.authentication_method = Some(m.clone());
             changed = true;
+        }
+        let broker_max = ack.properties.maximum_packet_size;
+        if let (Some(max), true) = (self.max_packet_size, self.protocol.is_v5()) {
+            if broker_max.is_none_or(|b| b > max) {
+                ack.properties.maximum_packet_size = Some(max);
+                changed = true;
+            }
         }
         if self.no_topic_aliases && ack.properties.topic_alias_maximum.is_some() {
             ack.properties.topic_alias_maximum = None;
