@@ -2,11 +2,11 @@
 # The whole test suite, from a fresh Debian machine: installs what the tests need
 # (mosquitto, mosquitto-clients), then runs format and lint checks and every test
 # (unit, codec vectors/property/cross-check, end-to-end against real Mosquitto),
-# then fuzzes the multi-broker session for 60 s (FUZZ_SECONDS).
+# then runs each fuzz target for 60 s (FUZZ_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_packages mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients stdbuf:coreutils openssl:openssl
+ensure_packages mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients stdbuf:coreutils openssl:openssl c++:g++
 ensure_cargo
 ensure_memlock
 export PATH="/usr/sbin:$PATH"   # Debian installs the broker in /usr/sbin
@@ -27,6 +27,7 @@ rm -f "$log"
 echo "summary: $passed passed, $failed failed"
 [ "$status" -eq 0 ] || exit "$status"
 
-# The multi-broker session state machine under the fuzzer for a minute: arbitrary
-# client and broker bytes, link losses and time; any panic fails the run.
-scripts/fuzz.sh "${FUZZ_SECONDS:-60}" session
+# Each fuzz target for a minute, side by side (FUZZ_SECONDS): the codec, the payload
+# validators, and the multi-broker session state machine (arbitrary client and
+# broker bytes, link losses and time); any panic fails the run.
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}" decode schema session
