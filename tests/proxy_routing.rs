@@ -492,3 +492,41 @@ fn request_response_works_inside_a_mounted_tenant() {
     responder.send(&Packet::Publish(Publish::new(reply_to, Bytes::from_static(b"noon"))));
     assert_eq!(next_publish(&mut requester), "replies/requester noon");
 }
+
+#[test]
+fn clients_without_an_id_under_a_client_id_prefix_get_ids_of_their_own() {
+    let brokers = [Mosquitto::start(), Mosquitto::start(), Mosquitto::start()];
+    let yaml = cluster_config(&brokers.iter().collect::<Vec<_>>())
+        + "routes:\n  - upstream: cluster\n    client_id_prefix: \"fleet-\"\n";
+    let proxy = Proxy::start(&yaml);
+    // Two anonymous 5.0 devices at once: each gets its own Assigned Client Identifier
+    // and keeps its session (they no longer take each other over as `fleet-`).
+    let assigned = |ack: &Option<Packet>| match ack {
+        Some(Packet::ConnAck(a)) if a.reason == ReasonCode::Success => {
+            a.properties.assigned_client_identifier.as_ref().map(|s| s.to_string())
+        }
+        other => panic!("{other:?}"),
+    };
+    let (mut a, ack_a) = connect(&proxy, Protocol::V5, "", None);
+    let (mut b, ack_b) = connect(&proxy, Protocol::V5, "", None);
+    let (id_a, id_b) = (assigned(&ack_a).expect("an id for a"), assigned(&ack_b).expect("an id for b"));
+    assert!(!id_a.is_empty() && id_a != id_b, "{id_a} / {id_b}");
+    // 3.1.1 with a clean session has no such property, but also a session of its own.
+    let (mut c, ack_c) = connect(&proxy, Protocol::V311, "", None);
+    assert!(connack_ok(&ack_c), "{ack_c:?}");
+    for (name, client) in [("a", &mut a), ("b", &mut b), ("c", &mut c)] {
+        client.send(&Packet::PingReq);
+        assert_eq!(client.recv(), Some(Packet::PingResp), "{name} was taken over");
+    }
+    // Placed by rendezvous hashing of the made-up ids, so they spread over the cluster.
+    let mut anonymous = Vec::new();
+    for _ in 0..12 {
+        anonymous.push(connect(&proxy, Protocol::V5, "", None).0);
+    }
+    proxy.wait_log_count("session routed", 15);
+    let placed = placements(&proxy.log());
+    assert!(placed.contains_key(&id_a) && placed.contains_key(&id_b), "{placed:?}");
+    let servers: HashSet<&String> = placed.values().collect();
+    assert!(servers.len() >= 2, "15 made-up ids all on one server: {placed:?}");
+    assert_eq!(placed.len(), 15, "every session its own id: {placed:?}");
+}

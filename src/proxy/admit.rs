@@ -171,7 +171,7 @@ pub(super) async fn admit(
         }
     };
     let protocol = connect.protocol;
-    let client_id = connect.client_id.to_string();
+    let mut client_id = connect.client_id.to_string();
 
     // The guard, if any: authenticate, then forward a CONNECT without the token.
     let lcfg = &config.listeners[listener];
@@ -228,6 +228,10 @@ pub(super) async fn admit(
         }
     };
     let tenant_slot = routed.slot.take();
+    // A made-up client id names the session from here on (logs, server placement).
+    if let Some(id) = &routed.assigned_client_id {
+        client_id = id.clone();
+    }
     let upstream_cfg = &config.upstreams[routed.route.upstream];
     let (upstream, server) = match open_upstream(upstream_cfg, &routed.forward, &client_id).await {
         Ok(x) => x,

@@ -22,6 +22,18 @@ pub struct Routed {
     pub slot: Option<Slot>,
     /// With several upstreams: the CONNECTs of the other links.
     pub multi: Option<Multi>,
+    /// The client id the proxy made up for a client that sent none, under a route
+    /// with a client-id prefix (the broker gets prefix + this; a 5.0 client gets
+    /// this as Assigned Client Identifier) [MQTT-3.2.2-16].
+    pub assigned_client_id: Option<String>,
+}
+
+/// A fresh client id: 20 hex digits (80 random bits) from the system's generator.
+fn generated_client_id() -> Result<String, Unroutable> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 10];
+    ring::rand::SystemRandom::new().fill(&mut b).map_err(|_| Unroutable::NoRandom)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 /// The CONNECTs of a multi-broker session's other links.
@@ -42,6 +54,8 @@ pub enum Unroutable {
     TenantFull(String),
     /// The rewritten CONNECT is not valid (e.g. a client id over 65,535 bytes).
     TooLong,
+    /// No client id could be generated (the system's random source failed).
+    NoRandom,
 }
 
 impl Unroutable {
@@ -51,6 +65,7 @@ impl Unroutable {
             Unroutable::MissingClaim => ReasonCode::NotAuthorized,
             Unroutable::TenantFull(_) => ReasonCode::QuotaExceeded,
             Unroutable::TooLong => ReasonCode::ClientIdentifierNotValid,
+            Unroutable::NoRandom => ReasonCode::ServerUnavailable,
         }
     }
 }
@@ -75,6 +90,12 @@ pub fn route(
         None => None,
     };
     let multi = route.upstreams.len() > 1;
+    // Without an id of its own, a prefixed client would share the broker id `prefix`
+    // with every other such client of its tenant: it gets one of its own.
+    let assigned_client_id = match (&route.client_id_prefix, connect.client_id.is_empty()) {
+        (Some(_), true) => Some(generated_client_id()?),
+        _ => None,
+    };
     let forward = match (&route.client_id_prefix, &route.mount, multi) {
         (None, None, false) => forward,
         (prefix, mount, _) => {
@@ -83,8 +104,8 @@ pub fn route(
                 return Err(Unroutable::TooLong);
             };
             if let Some(p) = prefix {
-                c.client_id =
-                    MqttStr::try_from(format!("{p}{}", c.client_id)).map_err(|_| Unroutable::TooLong)?;
+                let id = assigned_client_id.as_deref().unwrap_or(&c.client_id);
+                c.client_id = MqttStr::try_from(format!("{p}{id}")).map_err(|_| Unroutable::TooLong)?;
             }
             if let (Some(m), Some(w)) = (mount, c.will.as_mut()) {
                 w.topic =
@@ -93,12 +114,14 @@ pub fn route(
             if multi {
                 // An alias would be known to one link only: none on such sessions.
                 c.properties.topic_alias_maximum = None;
-                return split(config, &facts, route, *c, connect.protocol, slot);
+                let mut routed = split(config, &facts, route, *c, connect.protocol, slot)?;
+                routed.assigned_client_id = assigned_client_id;
+                return Ok(routed);
             }
             Packet::Connect(c).to_bytes(connect.protocol).map_err(|_| Unroutable::TooLong)?
         }
     };
-    Ok(Routed { route, forward, slot, multi: None })
+    Ok(Routed { route, forward, slot, multi: None, assigned_client_id })
 }
 
 /// The CONNECTs of a multi-broker session: the will goes to the broker its topic
@@ -131,5 +154,5 @@ fn split(
         Some(k) if k > 0 => (connect.clone(), Some((k, encode(&c)?))),
         _ => (encode(&c)?, None),
     };
-    Ok(Routed { route, forward, slot, multi: Some(Multi { connect, will }) })
+    Ok(Routed { route, forward, slot, multi: Some(Multi { connect, will }), assigned_client_id: None })
 }

@@ -83,6 +83,8 @@ pub struct Session {
     no_topic_aliases: bool,
     /// The largest packet the proxy reads (promised to 5.0 clients in CONNACK).
     max_packet_size: Option<u32>,
+    /// The client id the proxy made up for the client (5.0 CONNACK tells it).
+    assigned_client_id: Option<MqttStr>,
 }
 
 impl Session {
@@ -103,7 +105,15 @@ impl Session {
             mount: None,
             no_topic_aliases: false,
             max_packet_size: None,
+            assigned_client_id: None,
         }
+    }
+
+    /// The same session, telling a 5.0 client in CONNACK the client id the proxy
+    /// made up for it [MQTT-3.2.2-16].
+    pub fn with_assigned_client_id(mut self, id: Option<&str>) -> Self {
+        self.assigned_client_id = id.and_then(|i| MqttStr::try_from(i.to_string()).ok());
+        self
     }
 
     /// The same session, promising a 5.0 client no packet larger than `max` bytes
@@ -300,6 +310,10 @@ impl Session {
                 ack.properties.maximum_packet_size = Some(max);
                 changed = true;
             }
+        }
+        if let (Some(id), true) = (&self.assigned_client_id, self.protocol.is_v5()) {
+            ack.properties.assigned_client_identifier = Some(id.clone());
+            changed = true;
         }
         if self.no_topic_aliases && ack.properties.topic_alias_maximum.is_some() {
             ack.properties.topic_alias_maximum = None;
