@@ -68,3 +68,37 @@ fn upstream_refusals_are_counted_and_other_paths_are_404() {
     s.read_to_string(&mut body).expect("response");
     assert!(body.starts_with("HTTP/1.1 404"), "{body}");
 }
+
+#[test]
+fn clients_trickling_a_request_do_not_hold_the_metrics_endpoint() {
+    let broker = Mosquitto::start();
+    let proxy = Proxy::start(&config(&[broker.addr()], "metrics:\n  bind: 127.0.0.1:0\n"));
+    let addr = proxy.metrics.expect("metrics");
+    // Six clients each send a request one byte every 300 ms, for ever: each read
+    // comes well within any per-read timeout.
+    let tricklers: Vec<_> = (0..6)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).expect("connect");
+            std::thread::spawn(move || {
+                for b in b"GET /metrics HTTP/1.1\r\nX-Slow: ".iter().chain(std::iter::repeat(&b'a')) {
+                    if s.write_all(&[*b]).is_err() {
+                        return;
+                    }
+                    // Pacing the hostile client, not waiting for the proxy.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+            })
+        })
+        .collect();
+    // A scrape still gets its answer (each request has 2 s in all; four workers).
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(15))).expect("timeout");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("request");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("an answer while slow clients are connected");
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    // And the slow ones were cut off.
+    for t in tricklers {
+        t.join().expect("trickler");
+    }
+}
