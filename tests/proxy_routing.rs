@@ -530,3 +530,29 @@ fn clients_without_an_id_under_a_client_id_prefix_get_ids_of_their_own() {
     assert!(servers.len() >= 2, "15 made-up ids all on one server: {placed:?}");
     assert_eq!(placed.len(), 15, "every session its own id: {placed:?}");
 }
+
+#[test]
+fn health_probes_carry_configured_credentials_to_brokers_that_require_them() {
+    // The broker is not there yet: the probe marks its server down.
+    let port = common::broker::free_port();
+    let yaml = format!(
+        "listeners:\n  - name: fleet\n    bind: 127.0.0.1:0\n    upstream: secured\n\
+         upstreams:\n  - name: secured\n    servers: [\"127.0.0.1:{port}\"]\n    connect_timeout: 1s\n\
+         \x20   health_check: {{interval: 100ms, timeout: 1s, username: prober, password: \"${{PROBE_PASSWORD}}\"}}\n"
+    );
+    std::env::set_var("PROBE_PASSWORD", "TEST-ONLY-probe-secret");
+    let proxy = Proxy::start(&yaml);
+    proxy.wait_log("upstream server down");
+    // A broker that refuses anonymous clients comes up there: the probe logs in.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pw = dir.path().join("passwd");
+    let ok = std::process::Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&pw)
+        .args(["prober", "TEST-ONLY-probe-secret"])
+        .status()
+        .expect("mosquitto_passwd");
+    assert!(ok.success());
+    let _broker = Mosquitto::start_with(port, &format!("password_file {}\n", pw.display()));
+    proxy.wait_log("upstream server up");
+}

@@ -113,7 +113,7 @@ pub enum Balance {
 }
 
 /// Health probes, validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheck {
     /// Time between probes of a server.
     pub interval: Duration,
@@ -121,6 +121,10 @@ pub struct HealthCheck {
     pub timeout: Duration,
     /// Consecutive failures before a server is marked down.
     pub failures: u32,
+    /// User name of the probe's CONNECT.
+    pub username: Option<String>,
+    /// Password of the probe's CONNECT.
+    pub password: Option<Secret>,
 }
 
 /// An upstream group, validated.
@@ -255,7 +259,7 @@ impl Config {
                 u.name,
                 names.join(", "),
                 u.balance,
-                u.health_check.map_or("off".to_string(), |h| format!("every {:?}", h.interval))
+                u.health_check.as_ref().map_or("off".to_string(), |h| format!("every {:?}", h.interval))
             ));
         }
         if !self.schemas.rules.is_empty() {
@@ -401,10 +405,19 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
                 ))
             }
         };
+        if u.health_check.as_ref().is_some_and(|h| h.password.is_some() && h.username.is_none()) {
+            return Err(invalid(
+                &u.name,
+                format!("upstreams[{i}].health_check.password"),
+                "a probe password needs a `username` (MQTT 3.1.1)",
+            ));
+        }
         let health_check = u.health_check.as_ref().map(|h| HealthCheck {
             interval: h.interval.map_or(Duration::from_secs(2), |d| d.0),
             timeout: h.timeout.map_or(Duration::from_secs(1), |d| d.0),
             failures: h.failures.unwrap_or(1).max(1),
+            username: h.username.clone(),
+            password: h.password.clone().map(Secret),
         });
         let up =
             std::sync::Arc::new(servers.iter().map(|_| std::sync::atomic::AtomicBool::new(true)).collect());

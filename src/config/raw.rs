@@ -263,6 +263,12 @@ pub struct RawHealthCheck {
     /// Consecutive failures before a server is marked down (default 1).
     #[serde(default)]
     pub failures: Option<u32>,
+    /// User name the probe's CONNECT carries (brokers that refuse anonymous clients).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password the probe's CONNECT carries (needs `username`).
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// One route rule.

@@ -5,7 +5,7 @@
 //! sessions skip it and re-hash to the next server); one good probe marks it up
 //! again. Cores read the marks with a relaxed atomic load at CONNECT.
 
-use crate::config::{Server, Upstream};
+use crate::config::{HealthCheck, Server, Upstream};
 use crate::mqtt::{Connect, ConnectProperties, MqttStr, Packet, Protocol};
 use rustls::{ClientConnection, StreamOwned};
 use std::io::{Read, Write};
@@ -15,15 +15,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-fn probe_connect(id: &str) -> Vec<u8> {
+/// The probe's CONNECT: 3.1.1, clean, with the configured credentials if any.
+fn probe_connect(id: &str, hc: &HealthCheck) -> Vec<u8> {
     let c = Connect {
         protocol: Protocol::V311,
         clean_start: true,
         keep_alive: 0,
         client_id: MqttStr::try_from(id.to_string()).unwrap_or_default(),
         will: None,
-        username: None,
-        password: None,
+        username: hc.username.as_ref().and_then(|u| MqttStr::try_from(u.clone()).ok()),
+        password: hc.password.as_ref().map(|p| bytes::Bytes::from(p.0.clone())),
         properties: ConnectProperties::default(),
     };
     Packet::Connect(Box::new(c)).to_bytes(Protocol::V311).map(|b| b.to_vec()).unwrap_or_default()
@@ -47,12 +48,13 @@ fn exchange(mut s: impl Read + Write, connect: &[u8]) -> Result<(), String> {
 }
 
 /// One probe of `server`.
-pub fn probe(up: &Upstream, server: &Server, timeout: Duration, id: &str) -> Result<(), String> {
+pub fn probe(up: &Upstream, server: &Server, hc: &HealthCheck, id: &str) -> Result<(), String> {
+    let timeout = hc.timeout;
     let tcp = TcpStream::connect_timeout(&server.addr, timeout).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     let _ = tcp.set_nodelay(true);
-    let connect = probe_connect(id);
+    let connect = probe_connect(id, hc);
     match (&up.tls, &server.tls_name) {
         (Some(cfg), Some(name)) => {
             let conn = ClientConnection::new(cfg.clone(), name.clone()).map_err(|e| e.to_string())?;
@@ -66,7 +68,7 @@ pub fn probe(up: &Upstream, server: &Server, timeout: Duration, id: &str) -> Res
 pub fn spawn(upstreams: &[Upstream], stop: Arc<AtomicBool>) -> std::io::Result<()> {
     for up in upstreams.iter().filter(|u| u.health_check.is_some()) {
         let (up, stop) = (up.clone(), stop.clone());
-        let Some(hc) = up.health_check else { continue };
+        let Some(hc) = up.health_check.clone() else { continue };
         std::thread::Builder::new().name(format!("health-{}", up.name)).spawn(move || {
             let mut failed = vec![0u32; up.servers.len()];
             let id = format!("mqtt-proxy-probe-{}", std::process::id());
@@ -78,7 +80,7 @@ pub fn spawn(upstreams: &[Upstream], stop: Arc<AtomicBool>) -> std::io::Result<(
                 }
                 next = Instant::now() + hc.interval;
                 for (i, s) in up.servers.iter().enumerate() {
-                    let r = probe(&up, s, hc.timeout, &id);
+                    let r = probe(&up, s, &hc, &id);
                     let was_up = up.up[i].load(Ordering::Relaxed);
                     match r {
                         Ok(()) => {
@@ -108,9 +110,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn probe_connect_is_a_valid_v311_connect() {
-        let b = probe_connect("mqtt-proxy-probe-1");
+    fn probe_connect_is_a_valid_v311_connect_with_the_configured_credentials() {
+        let mut hc = HealthCheck {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            failures: 1,
+            username: None,
+            password: None,
+        };
+        let b = probe_connect("mqtt-proxy-probe-1", &hc);
         let p = crate::mqtt::decode_bytes(b.into(), Protocol::V311, 1024).expect("valid");
-        assert!(matches!(p, Packet::Connect(c) if c.clean_start && c.keep_alive == 0));
+        assert!(
+            matches!(p, Packet::Connect(c) if c.clean_start && c.keep_alive == 0 && c.username.is_none())
+        );
+        hc.username = Some("probe".into());
+        hc.password = Some(crate::config::Secret("pw".into()));
+        let b = probe_connect("mqtt-proxy-probe-1", &hc);
+        let p = crate::mqtt::decode_bytes(b.into(), Protocol::V311, 1024).expect("valid");
+        assert!(matches!(p, Packet::Connect(c)
+            if c.username.as_deref() == Some("probe") && c.password.as_deref() == Some(&b"pw"[..])));
     }
 }
