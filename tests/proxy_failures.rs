@@ -240,3 +240,44 @@ fn sigterm_disconnects_clients_and_exits_cleanly() {
     assert!(!proxy.is_running());
     assert!(proxy.log().contains("stopped"), "{}", proxy.log());
 }
+
+#[test]
+fn subscriptions_over_the_session_limit_get_quota_exceeded() {
+    let broker = Mosquitto::start();
+    let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  max_subscriptions_per_session: 2\n"));
+    let sub = |c: &mut Raw, pkid: u16, filters: &[&'static str]| -> Vec<ReasonCode> {
+        let filters = filters
+            .iter()
+            .map(|f| SubscribeFilter {
+                filter: MqttStr::from_static(f),
+                options: SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() },
+            })
+            .collect();
+        c.send(&Packet::Subscribe(Subscribe { pkid, filters, properties: Default::default() }));
+        match c.recv() {
+            Some(Packet::SubAck(a)) if a.pkid == pkid => a.reasons,
+            other => panic!("{other:?}"),
+        }
+    };
+    let (ok, over) = (ReasonCode::GrantedQoS1, ReasonCode::QuotaExceeded);
+    let (mut c, ack) = Raw::connect(proxy.addr, V5, "many-subs", 30);
+    connack_ok(ack);
+    assert_eq!(sub(&mut c, 1, &["a/#", "b/#", "c/#"]), vec![ok, ok, over]);
+    // The same filter again is not another subscription; all over the limit: the
+    // proxy answers alone.
+    assert_eq!(sub(&mut c, 2, &["a/#"]), vec![ok]);
+    assert_eq!(sub(&mut c, 3, &["d/#", "e/#"]), vec![over, over]);
+    // An UNSUBSCRIBE frees its place.
+    c.send(&Packet::Unsubscribe(mqtt_proxy::mqtt::Unsubscribe {
+        pkid: 4,
+        filters: vec![MqttStr::from_static("b/#")],
+        properties: Default::default(),
+    }));
+    assert!(matches!(c.recv(), Some(Packet::UnsubAck(_))));
+    assert_eq!(sub(&mut c, 5, &["c/#"]), vec![ok]);
+    // 3.1.1 has one failure code: 0x80.
+    let (mut c, ack) = Raw::connect(proxy.addr, V3, "many-subs-3", 30);
+    connack_ok(ack);
+    assert_eq!(sub(&mut c, 1, &["a/#", "b/#", "c/#"]), vec![ok, ok, ReasonCode::UnspecifiedError]);
+    still_serves(&proxy);
+}

@@ -159,6 +159,8 @@ pub struct Limits {
     pub read_buffer: usize,
     /// Connections per core.
     pub max_connections_per_core: usize,
+    /// Subscriptions (distinct filters) per session (`None`: no limit).
+    pub max_subscriptions_per_session: Option<usize>,
 }
 
 /// The validated configuration.
@@ -515,6 +517,16 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             10_000_000,
             100_000,
         )? as usize,
+        max_subscriptions_per_session: match &lim.max_subscriptions_per_session {
+            None => None,
+            Some(_) => Some(bounded(
+                &lim.max_subscriptions_per_session,
+                "limits.max_subscriptions_per_session",
+                1,
+                10_000_000,
+                0,
+            )? as usize),
+        },
     };
     let metrics = match &raw.metrics {
         Some(m) => Some(m.bind.value.parse().map_err(|_| {

@@ -337,4 +337,6 @@ pub struct RawLimits {
     pub read_buffer: Option<Spanned<u64>>,
     /// Connections per core; more are refused at accept.
     pub max_connections_per_core: Option<Spanned<u64>>,
+    /// Subscriptions (distinct filters) a session may hold; none: no limit.
+    pub max_subscriptions_per_session: Option<Spanned<u64>>,
 }

@@ -75,8 +75,14 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     let deadline_moved = Notify::default();
     let mut cbuf = std::mem::take(&mut a.cbuf);
     let mut session = Session::new(protocol, connect.keep_alive, limits.keep_alive_max);
-    if let Some(a) = a.authorizer.take() {
-        session = session.with_authorizer(a);
+    // The ACL's authorizer, or one that allows everything when only the subscription
+    // quota needs counting.
+    let quota = limits.max_subscriptions_per_session;
+    let authorizer = a.authorizer.take().or_else(|| {
+        quota.map(|_| crate::session::authorize::Authorizer::new(Default::default(), Default::default()))
+    });
+    if let Some(au) = authorizer {
+        session = session.with_authorizer(au.with_subscription_limit(quota));
     }
     if let Some(m) = a.reauth_method.take() {
         session = session.with_auth_method(m);

@@ -8,6 +8,11 @@
 //! - SUBSCRIBE: denied filters are removed before forwarding and their SUBACK code
 //!   (0x87; 3.1.1: 0x80) is put back in place when the broker's SUBACK comes; if all
 //!   are denied the proxy answers alone.
+//! - Subscription quota (`limits.max_subscriptions_per_session`): the distinct
+//!   filters the session holds are counted (SUBSCRIBE adds, UNSUBSCRIBE removes;
+//!   copied out of the frames, so at most the limit of them are kept); filters over
+//!   it are removed like denied ones and answered 0x97 Quota exceeded (3.1.1: 0x80).
+//!   A filter the broker itself refused still counts until it is unsubscribed.
 //! - MQTT 5.0 topic aliases are resolved by the session, so an aliased PUBLISH is
 //!   judged by its real topic.
 
@@ -17,15 +22,25 @@ use super::verdict::Verdict;
 use crate::auth::acl::{Acl, V3Denied};
 use crate::mqtt::{self, Packet, Protocol, QoS, ReasonCode, SubAck, Subscribe};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// A cap on a session's subscriptions, and the filters it holds.
+#[derive(Debug)]
+struct Quota {
+    max: usize,
+    held: HashSet<Box<str>>,
+}
 
 /// The authorization state of one session.
 #[derive(Debug)]
 pub struct Authorizer {
     acl: Acl,
     v3: V3Denied,
-    /// SUBSCRIBE pkid → (positions of denied filters, total filters).
-    pending: RefCell<HashMap<u16, (Vec<usize>, usize)>>,
+    /// SUBSCRIBE pkid → (positions of refused filters in ascending order with their
+    /// codes, total filters).
+    pending: RefCell<HashMap<u16, (Vec<(usize, ReasonCode)>, usize)>>,
+    /// The subscription quota, if any.
+    quota: Option<RefCell<Quota>>,
     /// Publishes refused so far.
     pub denied_publish: Cell<u64>,
     /// Subscription filters refused so far.
@@ -39,8 +54,30 @@ impl Authorizer {
             acl,
             v3,
             pending: RefCell::default(),
+            quota: None,
             denied_publish: Cell::default(),
             denied_subscribe: Cell::default(),
+        }
+    }
+
+    /// The same authorizer, holding the session to at most `max` subscriptions.
+    pub fn with_subscription_limit(mut self, max: Option<usize>) -> Self {
+        self.quota = max.map(|max| RefCell::new(Quota { max, held: HashSet::new() }));
+        self
+    }
+
+    /// True when UNSUBSCRIBEs must be seen (they free quota).
+    pub fn counts_subscriptions(&self) -> bool {
+        self.quota.is_some()
+    }
+
+    /// An UNSUBSCRIBE of `filters` (as the client wrote them).
+    pub fn unsubscribed<'f>(&self, filters: impl IntoIterator<Item = &'f str>) {
+        if let Some(q) = &self.quota {
+            let mut q = q.borrow_mut();
+            for f in filters {
+                q.held.remove(f);
+            }
         }
     }
 
@@ -69,20 +106,27 @@ impl Authorizer {
     /// A SUBSCRIBE from the client: `Ok((allowed filters, trimmed?))` to forward, or
     /// the proxy's own answer when every filter is denied.
     pub fn trim(&self, mut sub: Subscribe, v: Protocol) -> Result<(Subscribe, bool), Verdict> {
-        let denied: Vec<usize> = sub
-            .filters
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !self.acl.can_subscribe(&f.filter))
-            .map(|(i, _)| i)
-            .collect();
+        let mut quota = self.quota.as_ref().map(RefCell::borrow_mut);
+        let mut denied: Vec<(usize, ReasonCode)> = Vec::new();
+        for (i, f) in sub.filters.iter().enumerate() {
+            if !self.acl.can_subscribe(&f.filter) {
+                denied.push((i, ReasonCode::NotAuthorized));
+            } else if let Some(q) = quota.as_mut().filter(|q| !q.held.contains(f.filter.as_str())) {
+                if q.held.len() >= q.max {
+                    denied.push((i, ReasonCode::QuotaExceeded));
+                } else {
+                    q.held.insert(f.filter.as_str().into());
+                }
+            }
+        }
+        drop(quota);
         if denied.is_empty() {
             return Ok((sub, false));
         }
         self.denied_subscribe.set(self.denied_subscribe.get() + denied.len() as u64);
         let total = sub.filters.len();
         if denied.len() == total {
-            let reasons = vec![ReasonCode::NotAuthorized; total];
+            let reasons = denied.iter().map(|(_, r)| *r).collect();
             return Err(reply(
                 Packet::SubAck(SubAck { pkid: sub.pkid, reasons, properties: Default::default() }),
                 v,
@@ -93,7 +137,7 @@ impl Authorizer {
         let mut i = 0;
         let mut next_denied = denied.iter().peekable();
         sub.filters.retain(|_| {
-            let keep = next_denied.next_if_eq(&&i).is_none();
+            let keep = next_denied.next_if(|(at, _)| *at == i).is_none();
             i += 1;
             keep
         });
@@ -109,8 +153,8 @@ impl Authorizer {
         let mut granted = ack.reasons.into_iter();
         let mut next_denied = denied.iter().peekable();
         ack.reasons = (0..total)
-            .map(|i| match next_denied.next_if_eq(&&i) {
-                Some(_) => ReasonCode::NotAuthorized,
+            .map(|i| match next_denied.next_if(|(at, _)| *at == i) {
+                Some((_, refused)) => *refused,
                 None => granted.next().unwrap_or(ReasonCode::UnspecifiedError),
             })
             .collect();

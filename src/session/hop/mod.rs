@@ -182,7 +182,12 @@ impl Session {
             {
                 Some(self.publish_up(frame))
             }
-            kind::UNSUBSCRIBE if self.mount.is_some() => Some(self.unsubscribe(frame)),
+            kind::UNSUBSCRIBE
+                if self.mount.is_some()
+                    || self.authorizer.as_ref().is_some_and(Authorizer::counts_subscriptions) =>
+            {
+                Some(self.unsubscribe(frame))
+            }
             kind::SUBSCRIBE if self.authorizer.is_some() || self.mount.is_some() => {
                 Some(self.subscribe(frame))
             }

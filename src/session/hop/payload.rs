@@ -115,7 +115,11 @@ impl Session {
             Ok(_) => return Verdict::Forward,
             Err(e) => return Verdict::End(Close::ClientProtocol(e)),
         };
-        let mounted = self.mount.as_ref().map_or(Ok(()), |m| m.unsubscribe(&mut u));
+        if let Some(a) = &self.authorizer {
+            a.unsubscribed(u.filters.iter().map(|f| f.as_str()));
+        }
+        let Some(m) = &self.mount else { return Verdict::Forward };
+        let mounted = m.unsubscribe(&mut u);
         match mounted.ok().and_then(|()| Packet::Unsubscribe(u).to_bytes(v).ok()) {
             Some(b) => Verdict::Replace(b),
             None => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
