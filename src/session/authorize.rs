@@ -24,6 +24,9 @@ use crate::mqtt::{self, Packet, Protocol, QoS, ReasonCode, SubAck, Subscribe};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
+/// Positions of the filters of a SUBSCRIBE the proxy refused, ascending, with their codes.
+type Refused = Vec<(usize, ReasonCode)>;
+
 /// A cap on a session's subscriptions, and the filters it holds.
 #[derive(Debug)]
 struct Quota {
@@ -36,9 +39,8 @@ struct Quota {
 pub struct Authorizer {
     acl: Acl,
     v3: V3Denied,
-    /// SUBSCRIBE pkid → (positions of refused filters in ascending order with their
-    /// codes, total filters).
-    pending: RefCell<HashMap<u16, (Vec<(usize, ReasonCode)>, usize)>>,
+    /// SUBSCRIBE pkid → its refused filters and how many filters it had.
+    pending: RefCell<HashMap<u16, (Refused, usize)>>,
     /// The subscription quota, if any.
     quota: Option<RefCell<Quota>>,
     /// Publishes refused so far.
@@ -107,7 +109,7 @@ impl Authorizer {
     /// the proxy's own answer when every filter is denied.
     pub fn trim(&self, mut sub: Subscribe, v: Protocol) -> Result<(Subscribe, bool), Verdict> {
         let mut quota = self.quota.as_ref().map(RefCell::borrow_mut);
-        let mut denied: Vec<(usize, ReasonCode)> = Vec::new();
+        let mut denied: Refused = Vec::new();
         for (i, f) in sub.filters.iter().enumerate() {
             if !self.acl.can_subscribe(&f.filter) {
                 denied.push((i, ReasonCode::NotAuthorized));
