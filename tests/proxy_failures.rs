@@ -281,3 +281,35 @@ fn subscriptions_over_the_session_limit_get_quota_exceeded() {
     assert_eq!(sub(&mut c, 1, &["a/#", "b/#", "c/#"]), vec![ok, ok, ReasonCode::UnspecifiedError]);
     still_serves(&proxy);
 }
+
+#[test]
+fn topic_aliases_are_capped_so_a_client_cannot_make_the_proxy_hold_topics_without_end() {
+    // The broker would take 65,535 aliases; the proxy (which tracks each alias's topic
+    // when it inspects publishes, here for the subscription quota) offers 8.
+    let broker = Mosquitto::start_with(free_port(), "max_topic_alias 65535\n");
+    let limits = "limits:\n  topic_alias_maximum: 8\n  max_subscriptions_per_session: 100\n";
+    let proxy = Proxy::start(&config(&[broker.addr()], limits));
+    let (mut c, ack) = Raw::connect(proxy.addr, V5, "aliaser", 30);
+    match &ack {
+        Some(Packet::ConnAck(a)) => assert_eq!(a.properties.topic_alias_maximum, Some(8), "{a:?}"),
+        other => panic!("{other:?}"),
+    }
+    let aliased = |topic: String, alias: u16| {
+        let mut p = Publish::new(MqttStr::try_from(topic).expect("topic"), payload(8));
+        p.properties.topic_alias = Some(alias);
+        Packet::Publish(p)
+    };
+    // 100,000 distinct topics over the 8 aliases: what the proxy holds stays flat.
+    let before = proxy.rss_kib();
+    for i in 0..100_000u32 {
+        c.send(&aliased(format!("plant/line/{i:08}/{}", "x".repeat(64)), (i % 8) as u16 + 1));
+    }
+    c.send(&Packet::PingReq);
+    assert_eq!(c.recv(), Some(Packet::PingResp));
+    let grown = proxy.rss_kib().saturating_sub(before);
+    assert!(grown < 16 * 1024, "RSS grew {grown} KiB over 100k aliased topics");
+    // Alias 9 was never offered: DISCONNECT 0x94 before it is tracked.
+    c.send(&aliased("plant/nine".into(), 9));
+    assert_eq!(c.recv_until_closed(), vec![disconnect(ReasonCode::TopicAliasInvalid)]);
+    still_serves(&proxy);
+}

@@ -161,6 +161,8 @@ pub struct Limits {
     pub max_connections_per_core: usize,
     /// Subscriptions (distinct filters) per session (`None`: no limit).
     pub max_subscriptions_per_session: Option<usize>,
+    /// Most client → broker topic aliases a 5.0 session is offered.
+    pub topic_alias_maximum: u16,
 }
 
 /// The validated configuration.
@@ -517,6 +519,8 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             10_000_000,
             100_000,
         )? as usize,
+        topic_alias_maximum: bounded(&lim.topic_alias_maximum, "limits.topic_alias_maximum", 0, 65_535, 64)?
+            as u16,
         max_subscriptions_per_session: match &lim.max_subscriptions_per_session {
             None => None,
             Some(_) => Some(bounded(

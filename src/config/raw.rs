@@ -339,4 +339,6 @@ pub struct RawLimits {
     pub max_connections_per_core: Option<Spanned<u64>>,
     /// Subscriptions (distinct filters) a session may hold; none: no limit.
     pub max_subscriptions_per_session: Option<Spanned<u64>>,
+    /// Most client → broker topic aliases a 5.0 session is offered (default 64).
+    pub topic_alias_maximum: Option<Spanned<u64>>,
 }

@@ -129,6 +129,9 @@ pub enum DecodeError {
     /// A PUBLISH from a client carrying a Subscription Identifier [MQTT-3.3.4-6].
     #[error("subscription identifier in a client PUBLISH")]
     SubscriptionIdFromClient,
+    /// A Topic Alias above the Topic Alias Maximum the receiver announced [MQTT-3.3.2-9].
+    #[error("topic alias {0} above the maximum announced")]
+    TopicAliasTooLarge(u16),
 }
 
 impl DecodeError {
@@ -151,6 +154,7 @@ impl From<&DecodeError> for ReasonCode {
             UnsupportedProtocolVersion(_) => ReasonCode::UnsupportedProtocolVersion,
             ClientIdRejected => ReasonCode::ClientIdentifierNotValid,
             WildcardInTopicName => ReasonCode::TopicNameInvalid,
+            TopicAliasTooLarge(_) => ReasonCode::TopicAliasInvalid,
             EmptyTopicName
             | DuplicateProperty(_)
             | InvalidPropertyValue(_)

@@ -227,6 +227,10 @@ mod tests {
     fn topic_aliases_are_judged_by_their_topic() {
         let v = Protocol::V5;
         let s = session(v, V3Denied::Drop);
+        // The broker offers aliases.
+        let mut ack = crate::mqtt::ConnAck::new(ReasonCode::Success, false);
+        ack.properties.topic_alias_maximum = Some(10);
+        s.from_link(0, &frame(Packet::ConnAck(ack), v), 30);
         assert_eq!(
             s.from_client(&frame(publish("devices/d1/a", QoS::AtMostOnce, 0, Some(1)), v)),
             Verdict::Forward

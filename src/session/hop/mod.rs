@@ -85,6 +85,11 @@ pub struct Session {
     max_packet_size: Option<u32>,
     /// The client id the proxy made up for the client (5.0 CONNACK tells it).
     assigned_client_id: Option<MqttStr>,
+    /// The most client → broker topic aliases the proxy lets a session have (each
+    /// alias it tracks holds a copy of a topic).
+    alias_cap: u16,
+    /// The Topic Alias Maximum the client was told (from the CONNACK on).
+    alias_max: Cell<u16>,
 }
 
 impl Session {
@@ -106,6 +111,24 @@ impl Session {
             no_topic_aliases: false,
             max_packet_size: None,
             assigned_client_id: None,
+            alias_cap: u16::MAX,
+            alias_max: Cell::new(0),
+        }
+    }
+
+    /// The same session, telling a 5.0 client at most `cap` topic aliases (the
+    /// broker's Topic Alias Maximum if smaller) and refusing a larger alias
+    /// (DISCONNECT 0x94) before tracking it.
+    pub fn with_topic_alias_cap(mut self, cap: u16) -> Self {
+        self.alias_cap = cap;
+        self
+    }
+
+    /// A client PUBLISH's Topic Alias is within what the CONNACK announced.
+    fn alias_allowed(&self, props: Option<&PublishProperties>) -> Result<(), DecodeError> {
+        match props.and_then(|p| p.topic_alias) {
+            Some(a) if a > self.alias_max.get() => Err(DecodeError::TopicAliasTooLarge(a)),
+            _ => Ok(()),
         }
     }
 
@@ -324,6 +347,11 @@ impl Session {
             ack.properties.topic_alias_maximum = None;
             changed = true;
         }
+        if ack.properties.topic_alias_maximum.is_some_and(|m| m > self.alias_cap) {
+            ack.properties.topic_alias_maximum = Some(self.alias_cap).filter(|c| *c > 0);
+            changed = true;
+        }
+        self.alias_max.set(ack.properties.topic_alias_maximum.unwrap_or(0));
         if !changed {
             return Verdict::Forward;
         }

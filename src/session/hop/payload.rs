@@ -34,6 +34,9 @@ impl Session {
             Err(e) => return Verdict::End(Close::ClientProtocol(e)),
         };
         let props = properties(frame, &view);
+        if let Err(e) = self.alias_allowed(props.as_ref()) {
+            return Verdict::End(Close::ClientProtocol(e));
+        }
         let Some(topic) = resolve(&self.aliases_up, props.as_ref(), view.topic) else {
             // An alias never set: the broker answers 0x94.
             return Verdict::Forward;
