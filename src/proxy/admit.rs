@@ -129,7 +129,12 @@ pub(super) async fn admit(
     })
     .await;
     let frame = match first {
-        Ok(f) => f,
+        // The CONNECT (and what is decoded from it, kept for the whole session) gets
+        // an allocation of its own, so it does not keep the read buffer it came in.
+        Ok(f) => match Frame::from_bytes(bytes::Bytes::copy_from_slice(f.raw()), usize::MAX) {
+            Ok(own) => own,
+            Err(_) => f,
+        },
         Err(Early::Timeout) => {
             core.metrics.refused(Refusal::ConnectTimeout);
             {
