@@ -9,8 +9,7 @@ use common::cli::Sub;
 use common::proxy::Proxy;
 use common::raw::Raw;
 use mqtt_proxy::mqtt::{
-    Ack, AckKind, Connect, ConnectProperties, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode, Subscribe,
-    SubscribeFilter, SubscriptionOptions,
+    Ack, AckKind, Connect, ConnectProperties, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode,
 };
 use std::collections::HashMap;
 
@@ -55,14 +54,7 @@ fn publish(topic: &'static str, qos: QoS, pkid: u16) -> Packet {
 }
 
 fn subscribe(pkid: u16, filters: &[&'static str]) -> Packet {
-    let filters = filters
-        .iter()
-        .map(|f| SubscribeFilter {
-            filter: MqttStr::from_static(f),
-            options: SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() },
-        })
-        .collect();
-    Packet::Subscribe(Subscribe { pkid, filters, properties: Default::default() })
+    common::raw::subscribe_packet(pkid, filters, QoS::AtLeastOnce)
 }
 
 #[test]

@@ -6,10 +6,7 @@ mod common;
 use common::broker::{free_port, Mosquitto};
 use common::proxy::{config, Proxy};
 use common::raw::{connect_packet, payload, Raw};
-use mqtt_proxy::mqtt::{
-    ConnAck, Disconnect, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter,
-    SubscriptionOptions,
-};
+use mqtt_proxy::mqtt::{ConnAck, Disconnect, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode};
 
 const V3: Protocol = Protocol::V311;
 const V5: Protocol = Protocol::V5;
@@ -178,11 +175,7 @@ fn the_packet_limit_is_promised_to_the_client_and_asked_of_the_broker() {
         Some(Packet::ConnAck(a)) => assert_eq!(a.properties.maximum_packet_size, Some(1024), "{a:?}"),
         other => panic!("{other:?}"),
     }
-    let filters = vec![SubscribeFilter {
-        filter: MqttStr::from_static("big/#"),
-        options: SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() },
-    }];
-    c.send(&Packet::Subscribe(Subscribe { pkid: 1, filters, properties: Default::default() }));
+    c.send(&common::raw::subscribe_packet(1, &["big/#"], QoS::AtLeastOnce));
     assert!(matches!(c.recv(), Some(Packet::SubAck(_))));
     // ...and the broker drops a delivery over it instead of sending it (which would
     // end the session, and again on every reconnect).
@@ -246,14 +239,7 @@ fn subscriptions_over_the_session_limit_get_quota_exceeded() {
     let broker = Mosquitto::start();
     let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  max_subscriptions_per_session: 2\n"));
     let sub = |c: &mut Raw, pkid: u16, filters: &[&'static str]| -> Vec<ReasonCode> {
-        let filters = filters
-            .iter()
-            .map(|f| SubscribeFilter {
-                filter: MqttStr::from_static(f),
-                options: SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() },
-            })
-            .collect();
-        c.send(&Packet::Subscribe(Subscribe { pkid, filters, properties: Default::default() }));
+        c.send(&common::raw::subscribe_packet(pkid, filters, QoS::AtLeastOnce));
         match c.recv() {
             Some(Packet::SubAck(a)) if a.pkid == pkid => a.reasons,
             other => panic!("{other:?}"),

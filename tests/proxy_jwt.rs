@@ -27,17 +27,7 @@ fn token(name: &str) -> String {
 /// A broker that refuses any CONNECT carrying a user name it does not know (its
 /// password file holds only `someone-else`), so a leaked token would be refused.
 fn strict_broker() -> (Mosquitto, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pw = dir.path().join("passwd");
-    let ok = Command::new("mosquitto_passwd")
-        .args(["-b", "-c"])
-        .arg(&pw)
-        .args(["someone-else", "secret"])
-        .status()
-        .expect("mosquitto_passwd");
-    assert!(ok.success());
-    let broker = Mosquitto::start_with(free_port(), &format!("password_file {}\n", pw.display()));
-    (broker, dir)
+    Mosquitto::start_with_password(free_port(), "someone-else", "secret")
 }
 
 fn jwt_config(broker: &str, extra_guard: &str) -> String {

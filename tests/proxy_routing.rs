@@ -544,15 +544,6 @@ fn health_probes_carry_configured_credentials_to_brokers_that_require_them() {
     let proxy = Proxy::start(&yaml);
     proxy.wait_log("upstream server down");
     // A broker that refuses anonymous clients comes up there: the probe logs in.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pw = dir.path().join("passwd");
-    let ok = std::process::Command::new("mosquitto_passwd")
-        .args(["-b", "-c"])
-        .arg(&pw)
-        .args(["prober", "TEST-ONLY-probe-secret"])
-        .status()
-        .expect("mosquitto_passwd");
-    assert!(ok.success());
-    let _broker = Mosquitto::start_with(port, &format!("password_file {}\n", pw.display()));
+    let _broker = Mosquitto::start_with_password(port, "prober", "TEST-ONLY-probe-secret");
     proxy.wait_log("upstream server up");
 }

@@ -60,6 +60,21 @@ impl Mosquitto {
         Mosquitto { child, port, _dir: dir }
     }
 
+    /// Starts a broker on `port` that lets in only `user` with `password` (the
+    /// returned folder holds its password file; keep it while the broker runs).
+    pub fn start_with_password(port: u16, user: &str, password: &str) -> (Self, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pw = dir.path().join("passwd");
+        let ok = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&pw)
+            .args([user, password])
+            .status()
+            .expect("mosquitto_passwd is installed (mosquitto)");
+        assert!(ok.success(), "mosquitto_passwd failed");
+        (Self::start_with(port, &format!("password_file {}\n", pw.display())), dir)
+    }
+
     /// `127.0.0.1:port`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)

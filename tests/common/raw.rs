@@ -15,6 +15,18 @@ pub struct Raw {
     buf: BytesMut,
 }
 
+/// A SUBSCRIBE of `filters`, each at `qos`, no properties.
+pub fn subscribe_packet(pkid: u16, filters: &[&str], qos: mqtt::QoS) -> Packet {
+    let filters = filters
+        .iter()
+        .map(|f| mqtt::SubscribeFilter {
+            filter: MqttStr::try_from(f.to_string()).expect("filter"),
+            options: mqtt::SubscriptionOptions { qos, ..Default::default() },
+        })
+        .collect();
+    Packet::Subscribe(mqtt::Subscribe { pkid, filters, properties: Default::default() })
+}
+
 /// A CONNECT packet.
 pub fn connect_packet(protocol: Protocol, client_id: &'static str, keep_alive: u16) -> Packet {
     Packet::Connect(Box::new(Connect {

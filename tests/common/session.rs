@@ -7,8 +7,7 @@ use super::proxy::Proxy;
 use super::raw::Raw;
 use bytes::Bytes;
 use mqtt_proxy::mqtt::{
-    Ack, AckKind, Connect, ConnectProperties, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode, Subscribe,
-    SubscribeFilter, SubscriptionOptions,
+    Ack, AckKind, Connect, ConnectProperties, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode,
 };
 use std::collections::HashSet;
 
@@ -52,14 +51,7 @@ pub fn publish_packet(topic: &str, payload: &str, qos: QoS, pkid: u16) -> Packet
 }
 
 pub fn subscribe(c: &mut Raw, pkid: u16, filters: &[&str], qos: QoS) {
-    let filters = filters
-        .iter()
-        .map(|f| SubscribeFilter {
-            filter: MqttStr::from_static(leak(f.to_string())),
-            options: SubscriptionOptions { qos, ..Default::default() },
-        })
-        .collect();
-    c.send(&Packet::Subscribe(Subscribe { pkid, filters, properties: Default::default() }));
+    c.send(&super::raw::subscribe_packet(pkid, filters, qos));
 }
 
 /// Reads packets, acknowledging deliveries as a client must, until `done` holds
