@@ -46,20 +46,20 @@ pub struct FanOuts(HashMap<u16, Pending>);
 
 impl FanOuts {
     /// Starts a fan-out of `filters` filters: `parts` are (link, filter positions);
-    /// `failed` are positions answered already (their link is down). `Some` when
-    /// nothing waits (every part failed).
+    /// `failed` are positions answered already, with their code (their link is
+    /// down, or over its quota). `Some` when nothing waits (every part failed).
     pub fn start(
         &mut self,
         pkid: u16,
         unsubscribe: bool,
         filters: usize,
         parts: Vec<(usize, Vec<usize>)>,
-        failed: &[usize],
+        failed: &[(usize, ReasonCode)],
     ) -> Option<Merged> {
-        let mut results = vec![None; filters];
-        for &i in failed {
+        let mut results: Vec<Option<ReasonCode>> = vec![None; filters];
+        for &(i, code) in failed {
             if let Some(x) = results.get_mut(i) {
-                *x = Some(ReasonCode::UnspecifiedError);
+                *x = Some(x.map_or(code, |prev| worse(prev, code)));
             }
         }
         let p = Pending { unsubscribe, results, waiting: parts };
@@ -133,7 +133,7 @@ mod tests {
         assert_eq!(f.answer(0, 8, &[Success]), None);
         let m = f.abandon(1);
         assert_eq!(m, vec![Merged { pkid: 8, unsubscribe: true, reasons: vec![Success, UnspecifiedError] }]);
-        let m = f.start(9, false, 1, vec![], &[0]).expect("nothing to wait for");
+        let m = f.start(9, false, 1, vec![], &[(0, UnspecifiedError)]).expect("nothing to wait for");
         assert_eq!(m.reasons, vec![UnspecifiedError]);
     }
 }

@@ -20,6 +20,10 @@ pub const BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// to it are refused as if it were down (bounded memory).
 pub const QUEUE_BYTES: usize = 256 * 1024;
 
+/// The most bytes of subscription filters a link keeps for restoring (about 50,000
+/// typical filters); a SUBSCRIBE beyond it gets 0x97 Quota exceeded for those filters.
+pub const KEPT_BYTES: usize = 1 << 20;
+
 /// Where a link stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -84,8 +88,10 @@ pub struct Link {
     /// Link-side packet identifiers in use.
     pub ids: HashMap<u16, Owner>,
     /// Subscriptions made through it, by filter (re-sent after a re-open that found
-    /// no session).
+    /// no session); their filters total `kept_bytes` ≤ [`KEPT_BYTES`].
     pub subs: BTreeMap<String, Kept>,
+    /// Bytes of the filters in `subs`.
+    pub kept_bytes: usize,
     /// Frames for it while it opens, in order, with their total size.
     pub queued: VecDeque<Bytes>,
     /// Bytes in `queued`.
@@ -104,6 +110,7 @@ impl Link {
             session_present: false,
             ids: HashMap::new(),
             subs: BTreeMap::new(),
+            kept_bytes: 0,
             queued: VecDeque::new(),
             queued_bytes: 0,
         }
@@ -135,9 +142,25 @@ impl Link {
         self.backoff = (self.backoff * 2).min(BACKOFF_CAP);
     }
 
+    /// True when a SUBSCRIBE to `filter` fits the bound on kept subscriptions, with
+    /// `adding` bytes of new filters of the same SUBSCRIBE kept before it.
+    pub fn can_keep(&self, filter: &str, adding: usize) -> bool {
+        self.subs.contains_key(filter) || self.kept_bytes + adding + filter.len() <= KEPT_BYTES
+    }
+
     /// Remembers a subscription (a re-subscription replaces its options).
     pub fn keep(&mut self, f: &SubscribeFilter, id: Option<u32>) {
-        self.subs.insert(f.filter.to_string(), Kept { options: f.options, id });
+        let kept = Kept { options: f.options, id };
+        if self.subs.insert(f.filter.to_string(), kept).is_none() {
+            self.kept_bytes += f.filter.len();
+        }
+    }
+
+    /// Forgets a subscription (UNSUBSCRIBE).
+    pub fn forget(&mut self, filter: &str) {
+        if self.subs.remove(filter).is_some() {
+            self.kept_bytes -= filter.len();
+        }
     }
 
     /// Queues a frame while the link opens; `false` (nothing queued) beyond the bound.

@@ -240,6 +240,12 @@ impl<'a> Multi<'a> {
                 }
             }
         }
+        for (k, link) in self.links.iter().enumerate() {
+            let bytes: usize = link.subs.keys().map(String::len).sum();
+            if bytes != link.kept_bytes || bytes > link::KEPT_BYTES {
+                return Err(format!("link {k} keeps {bytes} bytes of filters, counted {}", link.kept_bytes));
+            }
+        }
         for (pkid, o) in &self.outgoing {
             let owned = self.links[o.link].ids.get(&o.link_id) == Some(&Owner::Publish(*pkid));
             if o.stage != Stage::Lost && !owned {
@@ -498,7 +504,7 @@ impl<'a> Multi<'a> {
         for (k, positions) in parts {
             let filters: Vec<_> = positions.iter().map(|&i| u.filters[i].clone()).collect();
             for f in &filters {
-                self.links[k].subs.remove(&**f);
+                self.links[k].forget(f);
             }
             let p = Packet::Unsubscribe(Unsubscribe { pkid: 0, filters, properties: u.properties.clone() });
             self.send_part(k, u.pkid, p, now);
@@ -517,6 +523,8 @@ impl<'a> Multi<'a> {
         let mut parts: Vec<(usize, Vec<usize>)> = Vec::new();
         let mut failed = Vec::new();
         let mut targets = Vec::new();
+        // Bytes of new filters this SUBSCRIBE adds to each link's kept subscriptions.
+        let mut adding = vec![0; self.links.len()];
         for (i, f) in filters.iter().enumerate() {
             targets.clear();
             targets.push(0);
@@ -524,12 +532,19 @@ impl<'a> Multi<'a> {
             targets.sort_unstable();
             targets.dedup();
             for &k in &targets {
+                if !unsubscribe && !self.links[k].can_keep(f, adding[k]) {
+                    failed.push((i, ReasonCode::QuotaExceeded));
+                    continue;
+                }
                 if self.links[k].state == State::Idle {
                     self.open(k, now);
                 }
                 if matches!(self.links[k].state, State::Down { .. }) {
-                    failed.push(i);
+                    failed.push((i, ReasonCode::UnspecifiedError));
                     continue;
+                }
+                if !unsubscribe && !self.links[k].subs.contains_key(f.as_str()) {
+                    adding[k] += f.len();
                 }
                 match parts.iter_mut().find(|(l, _)| *l == k) {
                     Some((_, v)) => v.push(i),

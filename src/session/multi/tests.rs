@@ -423,6 +423,60 @@ fn defect_9_dropped_deliveries_are_kept_per_link() {
     assert!(d.pubrel(1, 5, Protocol::V5).is_some());
 }
 
+#[test]
+fn the_subscriptions_a_link_keeps_for_restoring_are_bounded() {
+    let (s, r) = (sim::session(Protocol::V5), PrefixRouter(2));
+    let mut h = two_open(&s, &r, v5(2));
+    // 20 filters of 60,000 bytes for link 1 (and, as always, the session's own
+    // broker): 17 fit a link's 1 MiB of kept filters.
+    let long = |n: usize| format!("l1/{n:02}{}", "x".repeat(60_000 - 5));
+    let sub = |pkid: u16, names: Vec<String>| {
+        let options = SubscriptionOptions { qos: QoS::AtLeastOnce, ..Default::default() };
+        let filters = names
+            .into_iter()
+            .map(|f| SubscribeFilter { filter: MqttStr::try_from(f).expect("filter"), options })
+            .collect();
+        Packet::Subscribe(Subscribe { pkid, filters, properties: Default::default() })
+    };
+    // (link, link-side id, filters) of each SUBSCRIBE sent; never printed whole.
+    let sent = |out: &[Out]| -> Vec<(usize, u16, usize)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Link(k, Packet::Subscribe(s)) => Some((*k, s.pkid, s.filters.len())),
+                _ => None,
+            })
+            .collect()
+    };
+    let out = h.client(sub(3, (0..20).map(long).collect()));
+    let parts = sent(&out);
+    assert_eq!(parts.iter().map(|(k, _, n)| (*k, *n)).collect::<Vec<_>>(), vec![(0, 17), (1, 17)]);
+    let mut merged = None;
+    for (k, id, n) in parts {
+        let granted =
+            SubAck { pkid: id, reasons: vec![ReasonCode::GrantedQoS1; n], properties: Default::default() };
+        for o in h.link(k, Packet::SubAck(granted)) {
+            if let Out::Client(Packet::SubAck(a)) = o {
+                merged = Some(a);
+            }
+        }
+    }
+    let merged = merged.expect("one merged SUBACK");
+    let over = merged.reasons.iter().filter(|r| **r == ReasonCode::QuotaExceeded).count();
+    assert_eq!((merged.reasons.len(), over), (20, 3), "{:?}", merged.reasons);
+    assert!(h.m.check().is_ok());
+    // An UNSUBSCRIBE frees room; a filter already kept is not another one.
+    let unsub = Packet::Unsubscribe(Unsubscribe {
+        pkid: 4,
+        filters: vec![MqttStr::try_from(long(0)).expect("filter")],
+        properties: Default::default(),
+    });
+    let out = h.client(unsub);
+    assert_eq!(out.iter().filter(|o| matches!(o, Out::Link(_, Packet::Unsubscribe(_)))).count(), 2);
+    let out = h.client(sub(5, vec![long(1), long(18)]));
+    assert_eq!(sent(&out).iter().map(|(k, _, n)| (*k, *n)).collect::<Vec<_>>(), vec![(0, 2), (1, 2)]);
+    assert!(h.m.check().is_ok());
+}
+
 // ----- fuzz findings, kept as regression tests -----
 
 #[test]
