@@ -19,13 +19,17 @@
 //!   catalogs; pure, compiled into the shared snapshot.
 //! - [`registry`]: the Confluent Schema Registry client and its refresh thread
 //!   (off the data path).
+//! - [`route`]: route rules (trie), rendezvous hashing, mount points (pure).
+//! - [`doc`]: YAML / JSON documents we do not own the schema of (Zilla configs,
+//!   AsyncAPI) as a tree with lines, read by cursors that name every unread key;
+//!   `config::zilla` translates a Zilla `zilla.yaml` with it.
 //!
 //! Modules still to come (each in its own issue): `asyncapi`.
-//! - [`route`]: route rules (trie), rendezvous hashing, mount points (pure).
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod config;
+pub mod doc;
 pub mod metrics;
 pub mod mqtt;
 pub mod proxy;

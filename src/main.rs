@@ -2,8 +2,8 @@
 //! Everything else lives in the library.
 
 use anyhow::Context;
-use clap::Parser;
-use mqtt_proxy::config::{Config, DEFAULT_CONFIG};
+use clap::{Parser, Subcommand};
+use mqtt_proxy::config::{Config, LogOutput, DEFAULT_CONFIG};
 use mqtt_proxy::proxy::{self, Placement};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -15,11 +15,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A thread-per-core MQTT 3.1.1 / 5.0 proxy.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, subcommand_negates_reqs = true)]
 struct Cli {
-    /// Config file (YAML). `${VAR}` and `${VAR:-default}` are taken from the environment.
+    /// Config file (YAML): a native config (`${VAR}` and `${VAR:-default}` from the
+    /// environment) or a Zilla `zilla.yaml` (`${{env.NAME}}`), told apart by its
+    /// top-level `bindings:` key.
     #[arg(short, long, value_name = "FILE", required_unless_present = "print_default_config")]
     config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
 
     /// Number of cores (executors) to run, each pinned to its own CPU. Default: all online CPUs.
     #[arg(long, value_name = "N", conflicts_with = "cpus")]
@@ -51,6 +56,43 @@ struct Cli {
     log: String,
 }
 
+/// Tools that print and exit.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the native config a Zilla `zilla.yaml` translates to, with comments
+    /// (`${{env.NAME}}` becomes `${NAME}`; save it next to the Zilla file, since
+    /// relative paths stay relative to it).
+    Convert {
+        /// The Zilla config.
+        file: PathBuf,
+    },
+}
+
+fn convert(file: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match Config::convert_zilla(&text) {
+        Ok(native) => {
+            print!("{native}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("mqtt-proxy: cannot convert {}: {e}", file.display());
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Log lines go to stderr until the config says otherwise.
+static LOG_TO_STDOUT: AtomicBool = AtomicBool::new(false);
+
+fn log_writer() -> Box<dyn Write> {
+    if LOG_TO_STDOUT.load(std::sync::atomic::Ordering::Relaxed) {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::stderr())
+    }
+}
+
 fn parse_cpus(s: &str) -> anyhow::Result<Vec<usize>> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -71,14 +113,17 @@ fn parse_cpus(s: &str) -> anyhow::Result<Vec<usize>> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Convert { file }) = &cli.command {
+        return convert(file);
+    }
     if cli.print_default_config {
         print!("{DEFAULT_CONFIG}");
         return Ok(());
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("bad --log filter")?)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(log_writer)
+        .with_ansi(std::io::stderr().is_terminal() && std::io::stdout().is_terminal())
         .init();
     mqtt_proxy::auth::ring_provider::install();
     let path = cli.config.context("--config is required")?;
@@ -89,6 +134,9 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(1);
         }
     };
+    if config.log_output == LogOutput::Stdout {
+        LOG_TO_STDOUT.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     if cli.check_config {
         print!("config OK: {}\n{}", path.display(), config.summary());
         return Ok(());

@@ -290,3 +290,19 @@ fn hmac_key_as_an_oct_jwk_with_the_secret_from_the_environment() {
     // An RS256 token cannot be checked against the shared secret.
     assert_eq!(v.verify(&sign(Algorithm::RS256, None, &claims()), NOW), Err(AuthError::AlgMismatch));
 }
+
+#[test]
+fn a_token_without_subject_is_refused_unless_identity_is_optional() {
+    let mut c = claims();
+    c.as_object_mut().expect("object").remove("sub");
+    let t = sign(Algorithm::RS256, Some("example"), &c);
+    assert_eq!(verifier().verify(&t, NOW), Err(AuthError::NoIdentity));
+    let mut lenient = verifier();
+    lenient.require_identity = false;
+    let id = lenient.verify(&t, NOW).expect("accepted without sub (Zilla's guard does)");
+    assert_eq!(id.subject, "");
+    assert!(id.has_scopes(&["mqtt:stream"]));
+    // A subject of the wrong type is still refused: optional means absent, not junk.
+    c["sub"] = json!(42);
+    assert_eq!(lenient.verify(&sign(Algorithm::RS256, Some("example"), &c), NOW), Err(AuthError::NoIdentity));
+}

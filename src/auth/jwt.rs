@@ -70,6 +70,9 @@ pub struct TokenVerifier {
     pub roles_claim: String,
     /// Claim holding the identity (dotted path).
     pub identity_claim: String,
+    /// A token without the identity claim is refused (`false`: accepted with an
+    /// empty subject, which `{sub}` templates treat as missing, as Zilla does).
+    pub require_identity: bool,
     /// Verification keys (replaceable at run time).
     pub keys: std::sync::Arc<KeySet>,
 }
@@ -84,6 +87,7 @@ impl TokenVerifier {
             max_len: 8192,
             roles_claim: "scope".into(),
             identity_claim: "sub".into(),
+            require_identity: true,
             keys: std::sync::Arc::new(KeySet::new(keys)),
         }
     }
@@ -167,6 +171,7 @@ impl TokenVerifier {
         }
         let subject = match lookup(&claims, &self.identity_claim) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            None if !self.require_identity => String::new(),
             _ => return Err(AuthError::NoIdentity),
         };
         let roles = match lookup(&claims, &self.roles_claim) {

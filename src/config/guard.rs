@@ -66,6 +66,7 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
     if let Some(c) = &g.identity_claim {
         verifier.identity_claim = c.clone();
     }
+    verifier.require_identity = g.require_identity.unwrap_or(true);
     let throttle = g.throttle.as_ref().map_or_else(ThrottleConfig::default, |t| ThrottleConfig {
         failures: t.failures,
         window: t.window.0,

@@ -14,6 +14,7 @@ mod raw_schema;
 mod routes;
 mod schema;
 mod tls;
+pub mod zilla;
 
 pub use tls::ServerTls;
 
@@ -47,6 +48,10 @@ pub enum ConfigError {
     /// YAML syntax, unknown key, or wrong type (serde-saphyr's message has the line).
     #[error("{0}")]
     Parse(String),
+    /// A Zilla config key that mqtt-proxy cannot translate, or a Zilla value that
+    /// the native config refused (named by its place in the Zilla file).
+    #[error("Zilla config {0}")]
+    Zilla(crate::doc::DocError),
     /// A value that parses but makes no sense.
     #[error("line {line}: {key}: {message}")]
     Invalid {
@@ -186,6 +191,17 @@ pub struct Config {
     pub registries: std::sync::Arc<crate::registry::Registries>,
     /// Route rules, compiled.
     pub routes: std::sync::Arc<crate::route::Table>,
+    /// Where log lines go.
+    pub log_output: LogOutput,
+}
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOutput {
+    /// Standard error (the default; stdout carries the `ready` lines).
+    Stderr,
+    /// Standard output (a Zilla `telemetry` stdout exporter).
+    Stdout,
 }
 
 /// The documented default config, printed by `--print-default-config`.
@@ -195,11 +211,40 @@ const DEFAULT_MAX_PACKET: u64 = 1 << 20;
 const MAX_PACKET_LIMIT: u64 = crate::mqtt::MAX_PACKET_SIZE as u64;
 
 impl Config {
-    /// Reads and validates a config file (environment from the process).
+    /// Reads and validates a config file (environment from the process): a native
+    /// config, or a Zilla `zilla.yaml` (recognised by its `bindings:` key).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::parse_in(&text, |k| std::env::var(k).ok(), path.parent())
+        let env = |k: &str| std::env::var(k).ok();
+        if zilla::is_zilla(&text) {
+            return Config::parse_zilla(&text, &env, path.parent());
+        }
+        Config::parse_in(&text, env, path.parent())
+    }
+
+    /// Translates and validates Zilla config text; errors name the Zilla line.
+    pub fn parse_zilla(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        base: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let native = zilla::translate(text, &zilla::EnvMode::Resolve(env)).map_err(ConfigError::Zilla)?;
+        Config::parse_in(native.text(), |_| None, base).map_err(|e| {
+            let (line, message) = match &e {
+                ConfigError::Invalid { line, message, .. } => (*line, message.clone()),
+                other => (0, other.to_string()),
+            };
+            let (line, pointer) = native.origin(line).unwrap_or((0, "/".into()));
+            ConfigError::Zilla(crate::doc::DocError { line, pointer, message })
+        })
+    }
+
+    /// The native config a Zilla config translates to, with comments and with its
+    /// `${{env.NAME}}` references kept as `${NAME}` (`mqtt-proxy convert`).
+    pub fn convert_zilla(text: &str) -> Result<String, ConfigError> {
+        let native = zilla::translate(text, &zilla::EnvMode::Keep).map_err(ConfigError::Zilla)?;
+        Ok(native.text().to_string())
     }
 
     /// Validates config text with a given environment.
@@ -540,7 +585,16 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
     };
     let (schemas, registries) = schema::compile(&raw.catalogs, &raw.schemas, base)?;
     let routes = routes::compile(&raw.routes, &listeners, &upstreams, !guards.is_empty())?;
+    let log_output = match &raw.log_output {
+        None => LogOutput::Stderr,
+        Some(s) if s.value == "stderr" => LogOutput::Stderr,
+        Some(s) if s.value == "stdout" => LogOutput::Stdout,
+        Some(s) => {
+            return Err(invalid(s, "log_output".into(), format!("`{}`: use stderr or stdout", s.value)))
+        }
+    };
     Ok(Config {
+        log_output,
         listeners,
         upstreams,
         limits,

@@ -37,6 +37,9 @@ pub struct RawConfig {
     /// Route rules.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// Where log lines go: `stderr` (default) or `stdout`.
+    #[serde(default)]
+    pub log_output: Option<Spanned<String>>,
 }
 
 /// The metrics endpoint.
@@ -93,6 +96,9 @@ pub struct RawIdentity {
     /// Keystore password.
     #[serde(default)]
     pub password: Option<String>,
+    /// Alias (friendly name) of the key entry in the keystore (default: the first).
+    #[serde(default)]
+    pub alias: Option<String>,
 }
 
 /// A certificate for one SNI name.
@@ -208,6 +214,9 @@ pub struct RawGuard {
     /// Claim with the identity (dotted path).
     #[serde(default)]
     pub identity_claim: Option<String>,
+    /// Refuse tokens without the identity claim (default true).
+    #[serde(default)]
+    pub require_identity: Option<bool>,
     /// `connack` (default) or `close`.
     #[serde(default)]
     pub reject: Option<Spanned<String>>,

@@ -31,8 +31,13 @@ fn identity(r: &RawIdentity, base: Option<&Path>) -> Result<Option<Identity>, St
     match (cert, key, pkcs12) {
         (None, None, None) => Ok(None),
         (Some(c), Some(k), None) => Ok(Some(Identity::Pem { cert: path(base, c), key: path(base, k) })),
-        (None, None, Some(p)) => {
-            Ok(Some(Identity::Pkcs12 { path: path(base, p), password: password.clone().unwrap_or_default() }))
+        (None, None, Some(p)) => Ok(Some(Identity::Pkcs12 {
+            path: path(base, p),
+            password: password.clone().unwrap_or_default(),
+            alias: r.alias.clone(),
+        })),
+        _ if r.alias.is_some() && pkcs12.is_none() => {
+            Err("`alias` names a key in a `pkcs12` keystore".into())
         }
         _ => Err("give either `cert` and `key`, or `pkcs12` (with `password`)".into()),
     }

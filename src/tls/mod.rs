@@ -53,6 +53,8 @@ pub enum Identity {
         path: PathBuf,
         /// Its password.
         password: String,
+        /// Alias of the key entry to use (none: the first one).
+        alias: Option<String>,
     },
 }
 
@@ -98,17 +100,30 @@ impl Identity {
                 let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e))?;
                 Ok((chain, key))
             }
-            Identity::Pkcs12 { path, password } => {
+            Identity::Pkcs12 { path, password, alias } => {
                 let data = std::fs::read(path).map_err(|e| file_err(path, e))?;
                 let store = p12_keystore::KeyStore::from_pkcs12(&data, password, Default::default())
                     .map_err(|e| file_err(path, format!("{e} (wrong password?)")))?;
-                let chain = store
-                    .entries()
-                    .find_map(|(_, e)| match e {
-                        p12_keystore::KeyStoreEntry::PrivateKeyChain(c) => Some(c.clone()),
+                let keys = || {
+                    store.entries().filter_map(|(name, e)| match e {
+                        p12_keystore::KeyStoreEntry::PrivateKeyChain(c) => Some((name, c)),
                         _ => None,
                     })
-                    .ok_or_else(|| file_err(path, "no private key with certificates in the keystore"))?;
+                };
+                let chain = match alias {
+                    None => keys().next().map(|(_, c)| c.clone()),
+                    Some(a) => keys().find(|(name, _)| name.as_str() == a).map(|(_, c)| c.clone()),
+                };
+                let chain = chain.ok_or_else(|| match alias {
+                    None => file_err(path, "no private key with certificates in the keystore"),
+                    Some(a) => {
+                        let names: Vec<String> = keys().map(|(n, _)| format!("`{n}`")).collect();
+                        file_err(
+                            path,
+                            format!("no key named `{a}` in the keystore (it has {})", names.join(", ")),
+                        )
+                    }
+                })?;
                 let certs = chain.certs().iter().map(|c| CertificateDer::from(c.as_der().to_vec())).collect();
                 let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
                 Ok((certs, key))
