@@ -23,10 +23,11 @@
 //! - [`doc`]: YAML / JSON documents we do not own the schema of (Zilla configs,
 //!   AsyncAPI) as a tree with lines, read by cursors that name every unread key;
 //!   `config::zilla` translates a Zilla `zilla.yaml` with it.
-//!
-//! Modules still to come (each in its own issue): `asyncapi`.
+//! - [`asyncapi`]: AsyncAPI 2.6 / 3.0 documents → listeners, topic ACLs per
+//!   direction and payload validators, as native config text (pure).
 #![warn(missing_docs)]
 
+pub mod asyncapi;
 pub mod auth;
 pub mod config;
 pub mod doc;

@@ -20,8 +20,28 @@ struct Cli {
     /// Config file (YAML): a native config (`${VAR}` and `${VAR:-default}` from the
     /// environment) or a Zilla `zilla.yaml` (`${{env.NAME}}`), told apart by its
     /// top-level `bindings:` key.
-    #[arg(short, long, value_name = "FILE", required_unless_present = "print_default_config")]
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        required_unless_present_any = ["print_default_config", "asyncapi"],
+        conflicts_with = "asyncapi"
+    )]
     config: Option<PathBuf>,
+
+    /// Configure the proxy from an AsyncAPI 2.6 / 3.0 document alone: its MQTT
+    /// servers become listeners, its channels the topics clients may use, its
+    /// payloads validators. Needs `--upstream`.
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    asyncapi: Option<PathBuf>,
+
+    /// With `--asyncapi`: the brokers, `NAME=HOST:PORT[,HOST:PORT...]`.
+    #[arg(long, value_name = "NAME=ADDR")]
+    upstream: Option<String>,
+
+    /// With `--asyncapi`: a document warning (something read but not applied) is an error.
+    #[arg(long)]
+    strict: bool,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -66,6 +86,70 @@ enum Command {
         /// The Zilla config.
         file: PathBuf,
     },
+    /// AsyncAPI documents: `check` prints what the proxy derives from one (listeners,
+    /// topics per direction, validators, warnings); `render` prints the native config.
+    Asyncapi {
+        #[command(subcommand)]
+        what: AsyncApiCommand,
+    },
+}
+
+/// `mqtt-proxy asyncapi ...`.
+#[derive(Subcommand, Debug)]
+enum AsyncApiCommand {
+    /// Validate a document and print the derived listeners, ACLs and validators.
+    Check {
+        /// The document (YAML or JSON).
+        file: PathBuf,
+        /// Warnings are errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print the equivalent native config.
+    Render {
+        /// The document (YAML or JSON).
+        file: PathBuf,
+        /// The brokers, `NAME=HOST:PORT[,...]` (default `broker=${MQTT_BROKER:-127.0.0.1:1884}`).
+        #[arg(long, value_name = "NAME=ADDR")]
+        upstream: Option<String>,
+    },
+}
+
+fn asyncapi_command(what: &AsyncApiCommand) -> anyhow::Result<()> {
+    use mqtt_proxy::config::asyncapi as doc;
+    let fail = |file: &std::path::Path, e: &dyn std::fmt::Display| -> ! {
+        eprintln!("mqtt-proxy: {}: {e}", file.display());
+        std::process::exit(1);
+    };
+    match what {
+        AsyncApiCommand::Check { file, strict } => {
+            let api = doc::read(file, *strict).unwrap_or_else(|e| fail(file, &e));
+            let upstream = mqtt_proxy::asyncapi::Upstream {
+                name: "broker".into(),
+                servers: vec!["127.0.0.1:1884".into()],
+            };
+            let text = mqtt_proxy::asyncapi::render(&api, &file.display().to_string(), &upstream, None);
+            if let Err(e) = Config::parse_in(&text, |_| None, file.parent()) {
+                fail(file, &format!("the derived config is invalid: {e}"));
+            }
+            print!("{}", mqtt_proxy::asyncapi::table(&api));
+        }
+        AsyncApiCommand::Render { file, upstream } => {
+            let api = doc::read(file, false).unwrap_or_else(|e| fail(file, &e));
+            let upstream = match upstream {
+                Some(u) => doc::parse_upstream(u).unwrap_or_else(|e| fail(file, &format!("--upstream: {e}"))),
+                None => mqtt_proxy::asyncapi::Upstream {
+                    name: "broker".into(),
+                    servers: vec!["${MQTT_BROKER:-127.0.0.1:1884}".into()],
+                },
+            };
+            print!("{}", mqtt_proxy::asyncapi::render(&api, &file.display().to_string(), &upstream, None));
+            for w in &api.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn convert(file: &std::path::Path) -> anyhow::Result<()> {
@@ -113,8 +197,10 @@ fn parse_cpus(s: &str) -> anyhow::Result<Vec<usize>> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Convert { file }) = &cli.command {
-        return convert(file);
+    match &cli.command {
+        Some(Command::Convert { file }) => return convert(file),
+        Some(Command::Asyncapi { what }) => return asyncapi_command(what),
+        None => {}
     }
     if cli.print_default_config {
         print!("{DEFAULT_CONFIG}");
@@ -126,8 +212,23 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal() && std::io::stdout().is_terminal())
         .init();
     mqtt_proxy::auth::ring_provider::install();
-    let path = cli.config.context("--config is required")?;
-    let config = match Config::load(&path) {
+    let (path, loaded) = match (&cli.config, &cli.asyncapi) {
+        (Some(p), _) => (p.clone(), Config::load(p)),
+        (None, Some(doc)) => {
+            let upstream = cli.upstream.as_deref().context("--asyncapi needs --upstream NAME=HOST:PORT")?;
+            let upstream = mqtt_proxy::config::asyncapi::parse_upstream(upstream)
+                .map_err(|e| anyhow::anyhow!("--upstream: {e}"))?;
+            let loaded = Config::from_asyncapi(doc, &upstream, cli.strict).map(|(c, api)| {
+                for w in &api.warnings {
+                    tracing::warn!(document = %doc.display(), "{w}");
+                }
+                c
+            });
+            (doc.clone(), loaded)
+        }
+        (None, None) => anyhow::bail!("--config or --asyncapi is required"),
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mqtt-proxy: invalid config {}: {e}", path.display());

@@ -6,6 +6,7 @@
 //! resolved once, at load. Secrets never appear in `Debug` output (there are none
 //! yet; the auth issue adds them behind a redacting type).
 
+pub mod asyncapi;
 mod duration;
 mod env;
 mod guard;
@@ -52,6 +53,9 @@ pub enum ConfigError {
     /// the native config refused (named by its place in the Zilla file).
     #[error("Zilla config {0}")]
     Zilla(crate::doc::DocError),
+    /// An AsyncAPI document that cannot be used (or, with `--strict`, a warning).
+    #[error("AsyncAPI document {0}")]
+    AsyncApi(crate::doc::DocError),
     /// A value that parses but makes no sense.
     #[error("line {line}: {key}: {message}")]
     Invalid {

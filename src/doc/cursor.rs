@@ -177,6 +177,16 @@ impl<'a> Obj<'a> {
         self.entries.iter().map(|(k, _, v)| (k.as_str(), v))
     }
 
+    /// Marks every key for which `pred` holds as read (documentation keys a reader
+    /// knows and has no use for).
+    pub fn skip(&mut self, pred: impl Fn(&str) -> bool) {
+        for (i, (k, _, _)) in self.entries.iter().enumerate() {
+            if pred(k) {
+                self.read[i] = true;
+            }
+        }
+    }
+
     /// The keys nobody read, each as a [`DocError`] saying `message`.
     pub fn unread(&self, message: &str) -> Vec<DocError> {
         let entries = self.entries.iter().zip(&self.read).filter(|(_, r)| !**r);

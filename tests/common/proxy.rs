@@ -38,12 +38,22 @@ impl Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("proxy.yaml");
         std::fs::write(&path, yaml).expect("write config");
+        let mut args = vec!["--config".to_string(), path.display().to_string()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        Self::spawn(&args, yaml.contains("\nmetrics:"), dir)
+    }
+
+    /// Starts the proxy with exactly these arguments (one listener, no metrics).
+    pub fn start_args(args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Self::spawn(&args, false, tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn spawn(args: &[String], with_metrics: bool, dir: tempfile::TempDir) -> Self {
         // MQTT_PROXY_BIN runs the suite against another build (e.g. an older commit's).
         let bin = std::env::var("MQTT_PROXY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mqtt-proxy").into());
         let mut child = Command::new(bin)
-            .arg("--config")
-            .arg(&path)
-            .args(flags)
+            .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -74,7 +84,7 @@ impl Proxy {
                 .expect("address")
         };
         let addr = ready("the listener");
-        let metrics = yaml.contains("\nmetrics:").then(|| ready("metrics"));
+        let metrics = with_metrics.then(|| ready("metrics"));
         Proxy { child, addr, metrics, log, _dir: dir }
     }
 

@@ -1,0 +1,222 @@
+//! An [`Api`] as native config text ([`render`]) and as the table
+//! `mqtt-proxy asyncapi check` prints ([`table`]).
+
+use super::model::{Action, Api, Channel, Payload};
+use std::fmt::Write;
+
+/// A broker group the listeners send their clients to.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Name.
+    pub name: String,
+    /// `host:port` of each server (native text).
+    pub servers: Vec<String>,
+}
+
+fn q(s: &str) -> String {
+    serde_json::Value::String(s.replace('$', "$$")).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    let v: Vec<String> = items.iter().map(|s| q(s)).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// ACL entries: the channels' templates when a guard names the client, else their
+/// filters (a parameter bound to the identity means nothing without a token).
+fn templates(api: &Api, action: Action, guard: bool) -> Vec<String> {
+    let mut out: Vec<String> = api
+        .channels
+        .iter()
+        .filter(|c| c.operations.iter().any(|o| o.action == action))
+        .map(|c| if guard { c.template.clone() } else { c.filter.clone() })
+        .collect();
+    out.dedup();
+    out
+}
+
+/// Scopes every operation requires (a client needs them to connect); scopes only
+/// some operations name cannot be required per topic yet.
+fn common_scopes(api: &Api) -> Vec<String> {
+    let mut ops = api.channels.iter().flat_map(|c| &c.operations);
+    let Some(first) = ops.next() else { return Vec::new() };
+    let mut out = first.scopes.clone();
+    for o in ops {
+        out.retain(|s| o.scopes.contains(s));
+    }
+    out
+}
+
+/// A validator for one direction of a channel: native model, schema text,
+/// content type.
+pub(crate) type Check = (&'static str, String, Option<String>);
+
+/// The schema of the messages of `c` in one direction, `None` when any payload
+/// goes, or why it cannot be checked.
+pub(crate) fn schema(c: &Channel, action: Action) -> Result<Option<Check>, String> {
+    let msgs: Vec<_> = c.operations.iter().filter(|o| o.action == action).flat_map(|o| &o.messages).collect();
+    if msgs.is_empty() || msgs.iter().any(|m| m.payload.is_none()) {
+        return Ok(None);
+    }
+    let mut cts: Vec<&Option<String>> = msgs.iter().map(|m| &m.content_type).collect();
+    cts.dedup();
+    let ct = if cts.len() == 1 { cts[0].clone() } else { None };
+    let payloads: Vec<&Payload> = msgs.iter().filter_map(|m| m.payload.as_ref()).collect();
+    let (model, text) = match payloads.as_slice() {
+        [Payload::Json(s)] => ("json", s.to_string()),
+        [Payload::Avro(s)] => ("avro", s.to_string()),
+        [Payload::Protobuf(t, _)] => ("protobuf", t.clone()),
+        many if many.iter().all(|p| matches!(p, Payload::Json(_))) => {
+            let all: Vec<&serde_json::Value> = many
+                .iter()
+                .filter_map(|p| match p {
+                    Payload::Json(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            ("json", serde_json::json!({ "anyOf": all }).to_string())
+        }
+        _ => {
+            return Err(format!(
+                "channel `{}`: several Avro or Protobuf messages in one direction (not validated)",
+                c.id
+            ))
+        }
+    };
+    Ok(Some((model, text, ct)))
+}
+
+/// The native config for `api` (from `source`), its listeners sending clients to
+/// `upstream` and, with `guard`, authenticating them with that (native) guard.
+pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Native mqtt-proxy config derived from AsyncAPI {} document `{}` ({source}).",
+        api.version, api.title
+    );
+    let _ = writeln!(
+        out,
+        "# Clients may publish to `send` channels and subscribe to `receive` channels, nothing else."
+    );
+    let g = guard.is_some();
+    let (publish, subscribe) = (templates(api, Action::Send, g), templates(api, Action::Receive, g));
+    let _ = writeln!(out, "listeners:");
+    for s in &api.servers {
+        let host = if s.host.parse::<std::net::IpAddr>().is_ok() {
+            s.host.clone()
+        } else if s.host == "localhost" {
+            "127.0.0.1".into()
+        } else {
+            let _ = writeln!(
+                out,
+                "  # `{}` is not an address of this machine: listening on every interface",
+                s.host
+            );
+            "0.0.0.0".into()
+        };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        let _ = writeln!(out, "  - name: {}   # servers.{} (line {})", q(&s.name), s.name, s.line);
+        let _ = writeln!(out, "    bind: {}", q(&format!("{host}:{}", s.port)));
+        let _ = writeln!(out, "    upstream: {}", q(&upstream.name));
+        if let Some(g) = guard {
+            let _ = writeln!(out, "    guard: {}", q(g));
+            let _ = writeln!(out, "    scopes: {}", list(&common_scopes(api)));
+        }
+        if s.tls {
+            let _ = writeln!(
+                out,
+                "    # mqtts: give the certificate with `tls:` (native config) to serve TLS here"
+            );
+        }
+        let _ = writeln!(out, "    acl:");
+        let _ = writeln!(out, "      publish: {}", list(&publish));
+        let _ = writeln!(out, "      subscribe: {}", list(&subscribe));
+    }
+    let _ = writeln!(
+        out,
+        "upstreams:\n  - name: {}\n    servers: {}",
+        q(&upstream.name),
+        list(&upstream.servers)
+    );
+    let mut catalog = Vec::new();
+    let mut rules = Vec::new();
+    for c in &api.channels {
+        let send = schema(c, Action::Send).ok().flatten();
+        let recv = schema(c, Action::Receive).ok().flatten();
+        let both = send.is_some() && send == recv;
+        for (dir, s) in [("publish", send.clone()), ("deliver", recv)] {
+            let Some((model, text, ct)) = s else { continue };
+            if both && dir == "deliver" {
+                continue;
+            }
+            let subject = format!("{}/{}", c.filter, if both { "both" } else { dir });
+            catalog.push((subject.clone(), text));
+            rules.push((c.filter.clone(), if both { "both" } else { dir }, model, subject, ct, c.line));
+        }
+    }
+    if !rules.is_empty() {
+        let _ = writeln!(out, "catalogs:\n  - name: asyncapi\n    inline:");
+        for (subject, text) in &catalog {
+            let _ = writeln!(out, "      {}: {}", q(subject), q(text));
+        }
+        let _ = writeln!(out, "schemas:");
+        for (filter, dir, model, subject, ct, line) in &rules {
+            let _ = writeln!(out, "  - filter: {}   # channel at line {line}", q(filter));
+            let _ = writeln!(out, "    direction: {dir}");
+            let _ =
+                writeln!(out, "    content: {{model: {model}, catalog: asyncapi, subject: {}}}", q(subject));
+            if let Some(ct) = ct {
+                let _ = writeln!(out, "    content_type: {}", q(ct));
+            }
+        }
+    }
+    out
+}
+
+/// Servers, channels (filter, ACL template, who may do what) and validators.
+pub fn table(api: &Api) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "AsyncAPI {} `{}`", api.version, api.title);
+    for s in &api.servers {
+        let _ = writeln!(
+            out,
+            "listener  {:<16} {}:{}{}",
+            s.name,
+            s.host,
+            s.port,
+            if s.tls { " (TLS)" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:<36} {:<8} {:<10} validators",
+        "channel", "topic (ACL template)", "publish", "subscribe"
+    );
+    for c in &api.channels {
+        let can = |a: Action| if c.operations.iter().any(|o| o.action == a) { "yes" } else { "-" };
+        let mut v = Vec::new();
+        for (a, d) in [(Action::Send, "publish"), (Action::Receive, "deliver")] {
+            match schema(c, a) {
+                Ok(Some((model, _, ct))) => {
+                    v.push(format!("{d}: {model}{}", ct.map(|c| format!(" ({c})")).unwrap_or_default()))
+                }
+                Ok(None) => {}
+                Err(e) => v.push(format!("{d}: none ({e})")),
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{:<16} {:<36} {:<8} {:<10} {}",
+            c.id,
+            c.template,
+            can(Action::Send),
+            can(Action::Receive),
+            v.join("; ")
+        );
+    }
+    for w in &api.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}

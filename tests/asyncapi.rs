@@ -1,0 +1,156 @@
+//! AsyncAPI documents end to end: every fixture is valid for the AsyncAPI
+//! project's own parser (`@asyncapi/parser` from the npm registry), and a proxy
+//! configured from a document alone (`--asyncapi … --upstream …`) in front of a
+//! real Mosquitto lets clients publish only to `send` channels and subscribe only
+//! to `receive` channels, refuses invalid payloads (0x99) and validates deliveries.
+
+mod common;
+use common::broker::Mosquitto;
+use common::cli::{publish, Sub};
+use common::proxy::Proxy;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Installs the parser once into tests/asyncapi/node_modules (from the lock file).
+fn asyncapi_parser() -> std::path::PathBuf {
+    let dir = Path::new(ROOT).join("tests/asyncapi");
+    if !dir.join("node_modules/@asyncapi/parser/package.json").exists() {
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm is installed (Debian package npm)");
+        assert!(ok.success(), "npm ci in tests/asyncapi");
+    }
+    dir.join("validate.mjs")
+}
+
+#[test]
+fn every_fixture_is_valid_for_the_asyncapi_parser_and_broken_ones_are_not() {
+    let validate = asyncapi_parser();
+    let fixtures = Path::new(ROOT).join("tests/fixtures/asyncapi");
+    let docs: Vec<_> = std::fs::read_dir(&fixtures)
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    assert!(docs.len() >= 3, "{docs:?}");
+    let out = Command::new("node").arg(&validate).args(&docs).output().expect("node");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text.matches("valid ").count(), docs.len(), "{text}");
+    // The same check refuses a broken document, so a pass above means something.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    let doc = std::fs::read_to_string(fixtures.join("lighting-3.0.yaml")).expect("read");
+    std::fs::write(&bad, doc.replace("action: send", "action: sideways")).expect("write");
+    let out = Command::new("node").arg(&validate).arg(&bad).output().expect("node");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("invalid"));
+}
+
+fn lighting_proxy(broker: &Mosquitto, version: &str) -> Proxy {
+    let doc = format!("{ROOT}/tests/fixtures/asyncapi/lighting-{version}.yaml");
+    let upstream = format!("broker={}", broker.addr());
+    Proxy::start_args(&["--asyncapi", &doc, "--upstream", &upstream, "--cores", "2"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_from_the_document_alone_allows_what_it_declares() {
+    use rumqttc::v5::mqttbytes::v5::{Packet as P, PubAckReason, SubscribeReasonCode};
+    use rumqttc::v5::mqttbytes::QoS as Q;
+    use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+    use rumqttc::Outgoing;
+    let broker = Mosquitto::start();
+    let proxy = lighting_proxy(&broker, "3.0");
+    let mut opts = MqttOptions::new("light-7", "127.0.0.1", proxy.port());
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut ev) = AsyncClient::new(opts, 10);
+    let good = r#"{"lumens": 800, "sentAt": "2026-12-02T07:00:00Z"}"#;
+    client.publish("plant/lights/7/measured", Q::AtLeastOnce, false, good).await.expect("queue");
+    client
+        .publish("plant/lights/7/measured", Q::AtLeastOnce, false, r#"{"lumens": -1}"#)
+        .await
+        .expect("queue");
+    client.publish("plant/lights/7/dim", Q::AtLeastOnce, false, r#"{"percent": 5}"#).await.expect("queue");
+    client.publish("plant/doors/1/open", Q::AtLeastOnce, false, "{}").await.expect("queue");
+    client.subscribe("plant/lights/7/dim", Q::AtLeastOnce).await.expect("queue");
+    client.subscribe("plant/lights/+/measured", Q::AtLeastOnce).await.expect("queue");
+    // A refused filter is answered at once, an allowed one after Mosquitto's
+    // SUBACK: match SUBACKs to SUBSCRIBEs by packet id, not by arrival.
+    let (mut acks, mut sent, mut subacks) = (Vec::new(), Vec::new(), Vec::new());
+    let wait = async {
+        while acks.len() < 4 || subacks.len() < 2 {
+            match ev.poll().await.expect("connection stays up") {
+                Event::Incoming(P::PubAck(a)) => acks.push(a.reason),
+                Event::Incoming(P::SubAck(s)) => subacks.push((s.pkid, s.return_codes)),
+                Event::Outgoing(Outgoing::Subscribe(pkid)) => sent.push(pkid),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.expect("acknowledged");
+    assert_eq!(
+        acks,
+        vec![
+            PubAckReason::NoMatchingSubscribers, // declared, valid: reached Mosquitto
+            PubAckReason::PayloadFormatInvalid,  // declared, payload against the schema
+            PubAckReason::NotAuthorized,         // a receive channel: not the client's to publish
+            PubAckReason::NotAuthorized,         // not in the document
+        ]
+    );
+    let code = |i: usize| subacks.iter().find(|(p, _)| *p == sent[i]).map(|(_, c)| c.clone());
+    assert_eq!(code(0), Some(vec![SubscribeReasonCode::Success(Q::AtLeastOnce)]), "a receive channel");
+    assert_eq!(
+        code(1),
+        Some(vec![SubscribeReasonCode::NotAuthorized]),
+        "a send channel: not the client's to read"
+    );
+}
+
+#[test]
+fn deliveries_are_validated_against_the_receive_messages() {
+    let broker = Mosquitto::start();
+    let proxy = lighting_proxy(&broker, "2.6");
+    let mut sub = Sub::start(proxy.port(), &["-t", "plant/lights/+/dim", "-q", "1"]);
+    // Published straight to the broker: the proxy checks them on the way down.
+    publish(broker.port, &["-t", "plant/lights/3/dim", "-q", "1", "-m", r#"{"percent": 900}"#]);
+    publish(broker.port, &["-t", "plant/lights/3/dim", "-q", "1", "-m", r#"{"percent": 40}"#]);
+    assert_eq!(sub.next_message().as_deref(), Some(r#"plant/lights/3/dim {"percent": 40}"#));
+}
+
+#[test]
+fn check_prints_the_derived_table_and_strict_refuses_warnings() {
+    let doc = format!("{ROOT}/tests/fixtures/asyncapi/factory-3.0.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
+        .args(["asyncapi", "check", &doc])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("factory/+/reading")
+            && text.contains("publish: avro (application/octet-stream); deliver: avro"),
+        "{text}"
+    );
+    assert!(text.contains("factory/+/state") && text.contains("publish: protobuf"), "{text}");
+    let lighting = format!("{ROOT}/tests/fixtures/asyncapi/lighting-2.6.yaml");
+    let strict = Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
+        .args(["asyncapi", "check", "--strict", &lighting])
+        .output()
+        .expect("run");
+    assert_eq!(strict.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains("line 20: /channels/plant~1lights~1{lightId}~1measured") && err.contains("(--strict)"),
+        "{err}"
+    );
+    let render = Command::new(env!("CARGO_BIN_EXE_mqtt-proxy"))
+        .args(["asyncapi", "render", &doc, "--upstream", "plant=127.0.0.1:1884"])
+        .output()
+        .expect("run");
+    let native = String::from_utf8_lossy(&render.stdout);
+    assert!(native.contains("servers: [\"127.0.0.1:1884\"]") && native.contains("model: avro"), "{native}");
+}
