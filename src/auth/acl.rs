@@ -137,13 +137,40 @@ pub enum V3Denied {
     Disconnect,
 }
 
+/// One ACL entry: a filter template, and the scopes (roles) a token must carry for
+/// the entry to count (none: every session of the listener).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The filter.
+    pub filter: Template,
+    /// Scopes the session's token must all carry.
+    pub scopes: Vec<String>,
+}
+
+impl From<Template> for Entry {
+    fn from(filter: Template) -> Entry {
+        Entry { filter, scopes: Vec::new() }
+    }
+}
+
+impl Entry {
+    /// The filter for this session, or `None` when its token lacks a scope or a
+    /// placeholder has no safe value.
+    pub fn expand(&self, ctx: &Context<'_>) -> Option<String> {
+        if !self.scopes.is_empty() && !ctx.identity.is_some_and(|i| i.has_scopes(&self.scopes)) {
+            return None;
+        }
+        self.filter.expand(ctx)
+    }
+}
+
 /// A listener's ACL as configured (templates, expanded per session).
 #[derive(Debug, Clone, Default)]
 pub struct AclConfig {
     /// Topics the session may publish to (`None`: any).
-    pub publish: Option<Vec<Template>>,
+    pub publish: Option<Vec<Entry>>,
     /// Filters the session may subscribe within (`None`: any).
-    pub subscribe: Option<Vec<Template>>,
+    pub subscribe: Option<Vec<Entry>>,
     /// The client identifier the session must use (stops session hijacking).
     pub client_id: Option<Template>,
     /// Answer to a denied 3.1.1 PUBLISH.
@@ -153,7 +180,7 @@ pub struct AclConfig {
 impl AclConfig {
     /// The token claims its templates read.
     pub fn claim_paths(&self) -> impl Iterator<Item = &str> {
-        let lists = [&self.publish, &self.subscribe].into_iter().flatten().flatten();
+        let lists = [&self.publish, &self.subscribe].into_iter().flatten().flatten().map(|e| &e.filter);
         lists.chain(&self.client_id).flat_map(Template::claim_paths)
     }
 
@@ -165,7 +192,8 @@ impl AclConfig {
                 return Err(super::AuthError::ClientId);
             }
         }
-        Ok(Acl::expand(self.publish.as_deref(), self.subscribe.as_deref(), ctx))
+        let fill = |es: &[Entry]| es.iter().filter_map(|e| e.expand(ctx)).collect::<Vec<_>>();
+        Ok(Acl { publish: self.publish.as_deref().map(fill), subscribe: self.subscribe.as_deref().map(fill) })
     }
 }
 
@@ -214,6 +242,32 @@ mod tests {
         let claims =
             json!({"sub": "dev-1", "tenant": "acme", "bad": "a/b"}).as_object().cloned().unwrap_or_default();
         Identity { subject: "dev-1".into(), roles: vec![], expires_at: 0, claims }
+    }
+
+    #[test]
+    fn entries_with_scopes_count_only_for_tokens_that_carry_them() {
+        let mut id = identity();
+        let entry = |f: &str, scopes: &[&str]| Entry {
+            filter: Template::parse(f, true).expect("valid"),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        let cfg = AclConfig {
+            publish: Some(vec![entry("telemetry/{sub}", &[]), entry("commands/#", &["operator"])]),
+            subscribe: Some(vec![entry("alerts/#", &["operator", "audit"])]),
+            ..AclConfig::default()
+        };
+        let acl = cfg.for_session(&Context { identity: Some(&id), client_id: "c" }).expect("acl");
+        assert!(acl.can_publish("telemetry/dev-1") && !acl.can_publish("commands/stop"));
+        assert!(!acl.can_subscribe("alerts/#"));
+        id.roles = vec!["operator".into()];
+        let acl = cfg.for_session(&Context { identity: Some(&id), client_id: "c" }).expect("acl");
+        assert!(acl.can_publish("commands/stop") && !acl.can_subscribe("alerts/#"), "needs both scopes");
+        id.roles.push("audit".into());
+        let acl = cfg.for_session(&Context { identity: Some(&id), client_id: "c" }).expect("acl");
+        assert!(acl.can_subscribe("alerts/fire"));
+        // Without a token, scoped entries never count.
+        let acl = cfg.for_session(&Context { identity: None, client_id: "c" }).expect("acl");
+        assert!(!acl.can_publish("commands/stop"));
     }
 
     #[test]

@@ -367,12 +367,18 @@ fn bounded(
 }
 
 fn acl_config(i: usize, a: &raw::RawAcl, has_guard: bool) -> Result<crate::auth::AclConfig, ConfigError> {
-    use crate::auth::{Template, V3Denied};
-    let list = |what: &str, v: &Option<Vec<Spanned<String>>>| -> Result<Option<Vec<Template>>, ConfigError> {
+    use crate::auth::{Entry, Template, V3Denied};
+    type Raw = Option<Vec<Spanned<raw::RawAclEntry>>>;
+    let list = |what: &str, v: &Raw| -> Result<Option<Vec<Entry>>, ConfigError> {
         let Some(v) = v else { return Ok(None) };
         let parsed = v.iter().enumerate().map(|(j, t)| {
-            Template::parse(&t.value, has_guard)
-                .map_err(|e| invalid(t, format!("listeners[{i}].acl.{what}[{j}]"), e.to_string()))
+            let key = format!("listeners[{i}].acl.{what}[{j}]");
+            if !t.value.scopes.is_empty() && !has_guard {
+                return Err(invalid(t, key, "scopes need a `guard`"));
+            }
+            let filter =
+                Template::parse(&t.value.filter, has_guard).map_err(|e| invalid(t, key, e.to_string()))?;
+            Ok(Entry { filter, scopes: t.value.scopes.clone() })
         });
         parsed.collect::<Result<Vec<_>, _>>().map(Some)
     };
@@ -695,6 +701,22 @@ mod tests {
         let reg = "catalogs:\n  - name: r\n    registry: {url: \"http://127.0.0.1:1\", timeout: 1s}\nschemas:\n  - filter: a\n    content: {model: avro, catalog: r, subject: s}\n";
         let e = parse(&format!("{base}{reg}")).expect_err("unreachable").to_string();
         assert!(e.contains("registry `r` GET /subjects/s/versions/latest"), "{e}");
+    }
+
+    #[test]
+    fn acl_entries_may_require_scopes() {
+        let jwks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt/TEST-ONLY-jwks.json");
+        let acl = "    acl:\n      publish: [\"t/{sub}\", {filter: \"cmd/#\", scopes: [operator]}]\n";
+        let guarded = OK.replace("upstream: b\n", &format!("upstream: b\n    guard: g\n{acl}"))
+            + &format!("guards:\n  - name: g\n    jwks_file: {jwks}\n");
+        let c = parse(&guarded).expect("valid");
+        let p = c.listeners[0].acl.as_ref().and_then(|a| a.publish.clone()).expect("publish");
+        assert_eq!(p[1].scopes, ["operator"]);
+        assert!(p[0].scopes.is_empty());
+        let e = parse(&OK.replace("upstream: b\n", &format!("upstream: b\n{acl}"))).expect_err("no guard");
+        assert!(e.to_string().contains("listeners[0].acl.publish[0]"), "{e}");
+        let typo = guarded.replace("scopes: [operator]", "scope: [operator]");
+        assert!(parse(&typo).expect_err("typo").to_string().contains("scope"));
     }
 
     #[test]

@@ -163,16 +163,54 @@ pub struct RawClientTls {
 pub struct RawAcl {
     /// Filter templates for publish.
     #[serde(default)]
-    pub publish: Option<Vec<Spanned<String>>>,
+    pub publish: Option<Vec<Spanned<RawAclEntry>>>,
     /// Filter templates for subscribe.
     #[serde(default)]
-    pub subscribe: Option<Vec<Spanned<String>>>,
+    pub subscribe: Option<Vec<Spanned<RawAclEntry>>>,
     /// Required client identifier template.
     #[serde(default)]
     pub client_id: Option<Spanned<String>>,
     /// `drop` (default) or `disconnect`.
     #[serde(default)]
     pub v3_denied_publish: Option<Spanned<String>>,
+}
+
+/// An ACL entry: a filter template, or `{filter, scopes}` (the entry counts only
+/// for tokens carrying every scope).
+#[derive(Debug)]
+pub struct RawAclEntry {
+    /// Filter template.
+    pub filter: String,
+    /// Required scopes.
+    pub scopes: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for RawAclEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawAclEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a filter template, or {filter, scopes}")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawAclEntry, E> {
+                Ok(RawAclEntry { filter: s.to_string(), scopes: Vec::new() })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<RawAclEntry, A::Error> {
+                let (mut filter, mut scopes) = (None, Vec::new());
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "filter" => filter = Some(m.next_value::<String>()?),
+                        "scopes" => scopes = m.next_value::<Vec<String>>()?,
+                        other => return Err(serde::de::Error::unknown_field(other, &["filter", "scopes"])),
+                    }
+                }
+                let filter = filter.ok_or_else(|| serde::de::Error::missing_field("filter"))?;
+                Ok(RawAclEntry { filter, scopes })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A JWT guard.

@@ -16,7 +16,7 @@ pub struct Listener {
     upstream: String,
     guard: Option<String>,
     scopes: Vec<String>,
-    acl: Option<(Vec<String>, Vec<String>)>,
+    acl: Option<(Vec<AclEntry>, Vec<AclEntry>)>,
     tls: Option<Tls>,
     via: String,
     mqtt: String,
@@ -31,6 +31,9 @@ struct Tls {
     sni: Vec<String>,
     src: Src,
 }
+
+/// An ACL entry: a filter and the roles (beyond the listener's) it needs.
+type AclEntry = (String, Vec<String>);
 
 /// A native guard: a Zilla guard with the credential pattern of an mqtt server.
 #[derive(Debug)]
@@ -228,18 +231,29 @@ fn mqtt_server(bindings: &[Named], m: &Named, guards: &[JwtGuard], plan: &mut Pl
                 }
             }
         }
-        let roles = |r: &MqttRoute| {
-            let mut v = r.guarded.as_ref().map(|(_, roles)| roles.clone()).unwrap_or_default();
-            v.sort();
-            v
-        };
-        if roles(r) != roles(first) {
+    }
+    let roles = |r: &MqttRoute| {
+        let mut v = r.guarded.as_ref().map(|(_, roles)| roles.clone()).unwrap_or_default();
+        v.sort();
+        v
+    };
+    // With a route that takes everything, roles are checked at CONNECT for all of
+    // them; without one, each route's topics are ACL entries needing its roles.
+    if routes.iter().any(|r| r.catch_all) {
+        if let Some(r) = routes.iter().find(|r| roles(r) != roles(first)) {
             return Err(err(
                 &r.src,
-                "routes guarded by different roles are not supported yet: mqtt-proxy checks one set of roles at CONNECT for the whole listener",
+                "routes guarded by different roles next to a route without `when` are not supported: roles apply to every topic there",
             ));
         }
     }
+    let mut scopes = roles(first);
+    for r in routes {
+        let rs = roles(r);
+        scopes.retain(|s| rs.contains(s));
+    }
+    let extra =
+        |r: &MqttRoute| -> Vec<String> { roles(r).into_iter().filter(|x| !scopes.contains(x)).collect() };
     if let Some(i) = routes.iter().position(|r| r.catch_all) {
         if let Some(r) = routes.get(i + 1) {
             return Err(err(&r.src, "unreachable: an earlier route has no `when` and takes everything"));
@@ -270,8 +284,8 @@ fn mqtt_server(bindings: &[Named], m: &Named, guards: &[JwtGuard], plan: &mut Pl
             };
             plan.rules.push(rule);
         }
-        publish.extend(r.publish.iter().cloned());
-        subscribe.extend(r.subscribe.iter().cloned());
+        publish.extend(r.publish.iter().map(|t| (t.clone(), extra(r))));
+        subscribe.extend(r.subscribe.iter().map(|t| (t.clone(), extra(r))));
         if upstream != session && (!r.publish.is_empty() || !r.subscribe.is_empty()) {
             let rule = Rule {
                 listeners: names.clone(),
@@ -284,7 +298,6 @@ fn mqtt_server(bindings: &[Named], m: &Named, guards: &[JwtGuard], plan: &mut Pl
             plan.rules.push(rule);
         }
     }
-    let scopes = first.guarded.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
     for &i in &mine {
         let l = &mut plan.listeners[i];
         l.upstream = session.clone();
@@ -357,6 +370,17 @@ fn prometheus(e: &mut Obj<'_>, mode: &EnvMode<'_>) -> Result<(String, Src), DocE
     Ok((format!("0.0.0.0:{port}"), src))
 }
 
+fn entries(es: &[AclEntry]) -> String {
+    let items: Vec<String> = es
+        .iter()
+        .map(|(f, roles)| match roles.is_empty() {
+            true => quote(f),
+            false => format!("{{filter: {}, scopes: {}}}", quote(f), list(roles)),
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
 /// The native YAML.
 pub fn emit(
     name: Option<&str>,
@@ -387,8 +411,8 @@ pub fn emit(
         if let Some((p, s)) = &l.acl {
             e.comment(4, "Zilla refuses what no route's `when` takes: the routes' topics as an ACL.");
             e.line("    acl:", Some(&l.src));
-            e.line(&format!("      publish: {}", list(p)), Some(&l.src));
-            e.line(&format!("      subscribe: {}", list(s)), Some(&l.src));
+            e.line(&format!("      publish: {}", entries(p)), Some(&l.src));
+            e.line(&format!("      subscribe: {}", entries(s)), Some(&l.src));
         }
         if let Some(tls) = &l.tls {
             let s = Some(&tls.src);

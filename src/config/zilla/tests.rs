@@ -118,11 +118,21 @@ fn topic_routes_become_an_acl_and_other_exits_topic_rules() {
     assert!(text.contains("publish: [\"sensors/#\", \"$$SYS/x\"]"), "{text}");
     assert!(text.contains("subscribe: [\"alerts/+\"]"), "{text}");
     assert!(text.contains("publish_topics: [\"$$SYS/x\"]\n    upstream: \"other_tcp_client\""), "{text}");
-    // Different roles per route cannot be expressed yet: refused, not approximated.
-    let e = refusal(&yaml.replacen(
+    // Different roles per route: the shared ones at CONNECT, the others per entry.
+    let admin = yaml.replacen(
         "            - mqtt:stream\n        when:\n          - publish:\n              - topic: $SYS",
-        "            - admin\n        when:\n          - publish:\n              - topic: $SYS",
+        "            - mqtt:stream\n            - admin\n        when:\n          - publish:\n              - topic: $SYS",
+        1,
+    );
+    let text = translate(&admin, &EnvMode::Keep).expect("translates").text().to_string();
+    assert!(text.contains("scopes: [\"mqtt:stream\"]"), "{text}");
+    assert!(text.contains("publish: [\"sensors/#\", {filter: \"$$SYS/x\", scopes: [\"admin\"]}]"), "{text}");
+    Config::parse_zilla(&admin.replace("        - 7883\n", ""), &env, None).expect("the entries load");
+    // Next to a route that takes everything (the seed's), roles cannot differ.
+    let e = refusal(&SEED.replacen(
+        "    routes:\n      - guarded:",
+        "    routes:\n      - when:\n          - publish:\n              - topic: a/b\n        exit: north_mqtt_client\n      - guarded:",
         1,
     ));
-    assert!(e.contains("different roles"), "{e}");
+    assert!(e.contains("different roles next to a route without `when`"), "{e}");
 }
