@@ -123,7 +123,7 @@ fn asyncapi_command(what: &AsyncApiCommand) -> anyhow::Result<()> {
     };
     match what {
         AsyncApiCommand::Check { file, strict } => {
-            let api = doc::read(file, *strict).unwrap_or_else(|e| fail(file, &e));
+            let api = doc::read(file, false, *strict).unwrap_or_else(|e| fail(file, &e));
             let upstream = mqtt_proxy::asyncapi::Upstream {
                 name: "broker".into(),
                 servers: vec!["127.0.0.1:1884".into()],
@@ -135,7 +135,7 @@ fn asyncapi_command(what: &AsyncApiCommand) -> anyhow::Result<()> {
             print!("{}", mqtt_proxy::asyncapi::table(&api));
         }
         AsyncApiCommand::Render { file, upstream } => {
-            let api = doc::read(file, false).unwrap_or_else(|e| fail(file, &e));
+            let api = doc::read(file, false, false).unwrap_or_else(|e| fail(file, &e));
             let upstream = match upstream {
                 Some(u) => doc::parse_upstream(u).unwrap_or_else(|e| fail(file, &format!("--upstream: {e}"))),
                 None => mqtt_proxy::asyncapi::Upstream {
@@ -238,8 +238,14 @@ fn main() -> anyhow::Result<()> {
     if config.log_output == LogOutput::Stdout {
         LOG_TO_STDOUT.store(true, std::sync::atomic::Ordering::Relaxed);
     }
+    for w in &config.warnings {
+        tracing::warn!("asyncapi: {w}");
+    }
     if cli.check_config {
         print!("config OK: {}\n{}", path.display(), config.summary());
+        for w in &config.warnings {
+            println!("warning: {w}");
+        }
         return Ok(());
     }
     let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);

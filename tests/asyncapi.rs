@@ -154,3 +154,84 @@ fn check_prints_the_derived_table_and_strict_refuses_warnings() {
     let native = String::from_utf8_lossy(&render.stdout);
     assert!(native.contains("servers: [\"127.0.0.1:1884\"]") && native.contains("model: avro"), "{native}");
 }
+
+/// A token for `sub` with `scope`, signed with the TEST-ONLY RSA key.
+fn token(sub: &str, scope: &str) -> String {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    mqtt_proxy::auth::ring_provider::install();
+    let key =
+        EncodingKey::from_rsa_pem(include_bytes!("fixtures/jwt/TEST-ONLY-rsa-private.pem")).expect("key");
+    let mut h = Header::new(Algorithm::RS256);
+    h.kid = Some("example".into());
+    let exp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 3600;
+    let claims = serde_json::json!({"sub": sub, "scope": scope, "exp": exp});
+    format!("Bearer {}", encode(&h, &claims, &key).expect("sign"))
+}
+
+/// Publishes each (topic, payload) at QoS 1 as `sub` and returns the PUBACK
+/// reasons, or the CONNACK's refusal.
+async fn publishes(
+    port: u16,
+    user: String,
+    items: &[(&str, &str)],
+) -> Result<Vec<rumqttc::v5::mqttbytes::v5::PubAckReason>, rumqttc::v5::mqttbytes::v5::ConnectReturnCode> {
+    use rumqttc::v5::mqttbytes::v5::Packet as P;
+    use rumqttc::v5::mqttbytes::QoS as Q;
+    use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions};
+    let mut opts = MqttOptions::new(format!("c-{}", user.len()), "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_credentials(user, "");
+    let (client, mut ev) = AsyncClient::new(opts, 10);
+    for (t, p) in items {
+        client.publish(*t, Q::AtLeastOnce, false, p.to_string()).await.expect("queue");
+    }
+    let mut acks = Vec::new();
+    let wait = async {
+        while acks.len() < items.len() {
+            match ev.poll().await {
+                Ok(Event::Incoming(P::PubAck(a))) => acks.push(a.reason),
+                Ok(_) => {}
+                Err(ConnectionError::ConnectionRefused(code)) => return Err(code),
+                Err(e) => panic!("connection lost: {e}"),
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.expect("answered")?;
+    Ok(acks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarded_document_binds_channels_to_the_identity_and_operations_to_scopes() {
+    use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, PubAckReason as R};
+    let broker = Mosquitto::start();
+    let yaml = format!(
+        "upstreams:\n  - name: plant\n    servers: [\"{}\"]\n\
+         guards:\n  - name: jwt\n    jwks_file: {ROOT}/tests/fixtures/jwt/TEST-ONLY-jwks.json\n\
+         asyncapi:\n  - spec: {ROOT}/tests/fixtures/asyncapi/plant-security-3.0.yaml\n    upstream: plant\n    guard: jwt\n    strict: true\n",
+        broker.addr()
+    );
+    let proxy = Proxy::start(&yaml);
+    let alarm = r#"{"level": "critical"}"#;
+    let device = publishes(
+        proxy.port(),
+        token("light-7", "plant:device"),
+        &[
+            ("plant/lights/light-7/measured", r#"{"lumens": 3}"#),
+            ("plant/lights/light-8/measured", r#"{"lumens": 3}"#),
+            ("plant/alarms/hall-2", alarm),
+        ],
+    )
+    .await;
+    assert_eq!(device, Ok(vec![R::NoMatchingSubscribers, R::NotAuthorized, R::NotAuthorized]));
+    let alarmer = publishes(
+        proxy.port(),
+        token("light-8", "plant:device plant:alarm"),
+        &[("plant/alarms/hall-2", alarm), ("plant/alarms/hall-2", r#"{"level": "meh"}"#)],
+    )
+    .await;
+    assert_eq!(alarmer, Ok(vec![R::NoMatchingSubscribers, R::PayloadFormatInvalid]));
+    let stranger = publishes(proxy.port(), token("x", "other"), &[("plant/alarms/hall-2", alarm)]).await;
+    assert_eq!(stranger, Err(ConnectReturnCode::NotAuthorized), "plant:device is needed to connect");
+}

@@ -1,7 +1,7 @@
 //! Pieces 2.6 and 3.0 share: servers, channel addresses and parameters, messages
 //! and their payload formats, security scopes, and what is only documentation.
 
-use super::model::{Message, Payload, Server};
+use super::model::{Message, Payload, Scheme, Server};
 use crate::doc::{pointer_escape, DocError, Node, Obj, Value};
 
 /// Said of keys read but not applied.
@@ -143,6 +143,35 @@ pub fn address(
         }
     }
     Ok((filter.join("/"), template.join("/")))
+}
+
+/// The schemes a `security` list requires: 3.0 lists Security Scheme objects
+/// (references inlined); 2.6 names entries of `components.securitySchemes`
+/// (`root` is the resolved 2.6 document).
+pub fn schemes(items: &[Node], root: Option<&Node>) -> Vec<Scheme> {
+    let mut out = Vec::new();
+    for n in items {
+        let objects: Vec<&Node> = match root {
+            Some(r) => n
+                .entries()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(name, _, _)| {
+                    r.at_pointer(&format!("/components/securitySchemes/{}", pointer_escape(name)))
+                })
+                .collect(),
+            None => vec![n],
+        };
+        for o in objects {
+            let Some(kind) = o.get("type").and_then(Node::as_str) else { continue };
+            let detail = o.get("in").or_else(|| o.get("scheme")).and_then(Node::as_str).map(str::to_string);
+            let s = Scheme { kind: kind.to_string(), detail, line: o.line };
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 /// The scopes of a `security` list (`[{scheme: [scopes]}]` in 2.6; 3.0 Security

@@ -21,8 +21,8 @@ mod render;
 mod v2;
 mod v3;
 
-pub use model::{Action, Api, Channel, Message, Operation, Payload, Server};
-pub use render::{render, table, Upstream};
+pub use model::{Action, Api, Channel, Message, Operation, Payload, Scheme, Server};
+pub use render::{broker_side, listeners, render, schemas, table, Listeners, Upstream};
 
 use crate::doc::{parse, DocError};
 use std::path::Path;
@@ -54,26 +54,7 @@ pub fn read(path: &Path, read: &dyn Fn(&Path) -> std::io::Result<String>) -> Res
         }
         v => return Err(top(format!("AsyncAPI `{v}` is not supported: use 2.6.0 or 3.0.0"))),
     }
-    let scopes: Vec<&String> =
-        api.channels.iter().flat_map(|c| &c.operations).flat_map(|o| &o.scopes).collect();
-    if !scopes.is_empty() {
-        api.warnings.push(DocError {
-            line: 0,
-            pointer: "/".into(),
-            message: format!("security scopes {scopes:?}: applied only with a guard, and only those every operation names (required at CONNECT)"),
-        });
-    }
     for c in &api.channels {
-        if c.template != c.filter {
-            api.warnings.push(DocError {
-                line: c.line,
-                pointer: format!("/channels/{}", crate::doc::pointer_escape(&c.id)),
-                message: format!(
-                    "`{}`: parameters bound to the identity apply only with a guard (else any value: `{}`)",
-                    c.template, c.filter
-                ),
-            });
-        }
         for a in [Action::Send, Action::Receive] {
             if let Err(m) = render::schema(c, a) {
                 api.warnings.push(DocError {
@@ -85,6 +66,33 @@ pub fn read(path: &Path, read: &dyn Fn(&Path) -> std::io::Result<String>) -> Res
         }
     }
     Ok(api)
+}
+
+/// What a document asks for that only a guard can give: security schemes and
+/// scopes, and channel parameters bound to the identity (which then take any value).
+pub fn without_guard(api: &Api) -> Vec<DocError> {
+    let mut out = Vec::new();
+    if let Some(s) = api.schemes.first() {
+        out.push(DocError {
+            line: s.line,
+            pointer: "/".into(),
+            message: format!(
+                "security (`{}`) is not applied without a guard: clients are not authenticated",
+                s.kind
+            ),
+        });
+    }
+    for c in api.channels.iter().filter(|c| c.template != c.filter) {
+        out.push(DocError {
+            line: c.line,
+            pointer: format!("/channels/{}", crate::doc::pointer_escape(&c.id)),
+            message: format!(
+                "`{}`: parameters bound to the identity apply only with a guard (else any value: `{}`)",
+                c.template, c.filter
+            ),
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -15,8 +15,21 @@ pub struct Api {
     pub servers: Vec<Server>,
     /// Channels.
     pub channels: Vec<Channel>,
+    /// Security schemes its servers and operations require.
+    pub schemes: Vec<Scheme>,
     /// Things read but not applied, or not understood: pointer, line, why.
     pub warnings: Vec<DocError>,
+}
+
+/// A security scheme a server or operation requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheme {
+    /// `type` (`http`, `userPassword`, `apiKey`, `httpApiKey`, `oauth2`, ...).
+    pub kind: String,
+    /// `in` of an API key (`user`, `password`), `scheme` of `http` (`bearer`).
+    pub detail: Option<String>,
+    /// Line.
+    pub line: u64,
 }
 
 /// An MQTT server.

@@ -22,21 +22,29 @@ fn list(items: &[String]) -> String {
     format!("[{}]", v.join(", "))
 }
 
-/// ACL entries: the channels' templates when a guard names the client, else their
-/// filters (a parameter bound to the identity means nothing without a token).
-fn templates(api: &Api, action: Action, guard: bool) -> Vec<String> {
-    let mut out: Vec<String> = api
-        .channels
-        .iter()
-        .filter(|c| c.operations.iter().any(|o| o.action == action))
-        .map(|c| if guard { c.template.clone() } else { c.filter.clone() })
-        .collect();
-    out.dedup();
-    out
+/// ACL entries for one action: each operation's channel template (its filter
+/// without a guard: a parameter bound to the identity means nothing without a
+/// token) with the scopes that operation needs beyond `common`.
+fn entries(api: &Api, action: Action, guard: bool, common: &[String]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for c in &api.channels {
+        for o in c.operations.iter().filter(|o| o.action == action) {
+            let filter = q(if guard { &c.template } else { &c.filter });
+            let extra: Vec<String> = o.scopes.iter().filter(|s| !common.contains(s)).cloned().collect();
+            let e = if guard && !extra.is_empty() {
+                format!("{{filter: {filter}, scopes: {}}}", list(&extra))
+            } else {
+                filter
+            };
+            if !out.contains(&e) {
+                out.push(e);
+            }
+        }
+    }
+    format!("[{}]", out.join(", "))
 }
 
-/// Scopes every operation requires (a client needs them to connect); scopes only
-/// some operations name cannot be required per topic yet.
+/// Scopes every operation requires: a client needs them to connect.
 fn common_scopes(api: &Api) -> Vec<String> {
     let mut ops = api.channels.iter().flat_map(|c| &c.operations);
     let Some(first) = ops.next() else { return Vec::new() };
@@ -86,22 +94,22 @@ pub(crate) fn schema(c: &Channel, action: Action) -> Result<Option<Check>, Strin
     Ok(Some((model, text, ct)))
 }
 
-/// The native config for `api` (from `source`), its listeners sending clients to
-/// `upstream` and, with `guard`, authenticating them with that (native) guard.
-pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Native mqtt-proxy config derived from AsyncAPI {} document `{}` ({source}).",
-        api.version, api.title
-    );
-    let _ = writeln!(
-        out,
-        "# Clients may publish to `send` channels and subscribe to `receive` channels, nothing else."
-    );
-    let g = guard.is_some();
-    let (publish, subscribe) = (templates(api, Action::Send, g), templates(api, Action::Receive, g));
-    let _ = writeln!(out, "listeners:");
+/// How a document's listeners are written.
+#[derive(Debug, Clone, Default)]
+pub struct Listeners<'a> {
+    /// The upstream their clients go to.
+    pub upstream: &'a str,
+    /// The guard that authenticates them (operation scopes then apply).
+    pub guard: Option<&'a str>,
+}
+
+/// The `listeners:` block: one listener per MQTT server, with the channels as ACL.
+pub fn listeners(api: &Api, how: &Listeners<'_>) -> String {
+    let mut out = String::from("listeners:\n");
+    let g = how.guard.is_some();
+    let common = if g { common_scopes(api) } else { Vec::new() };
+    let (publish, subscribe) =
+        (entries(api, Action::Send, g, &common), entries(api, Action::Receive, g, &common));
     for s in &api.servers {
         let host = if s.host.parse::<std::net::IpAddr>().is_ok() {
             s.host.clone()
@@ -118,28 +126,24 @@ pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>)
         let host = if host.contains(':') { format!("[{host}]") } else { host };
         let _ = writeln!(out, "  - name: {}   # servers.{} (line {})", q(&s.name), s.name, s.line);
         let _ = writeln!(out, "    bind: {}", q(&format!("{host}:{}", s.port)));
-        let _ = writeln!(out, "    upstream: {}", q(&upstream.name));
-        if let Some(g) = guard {
+        let _ = writeln!(out, "    upstream: {}", q(how.upstream));
+        if let Some(g) = how.guard {
             let _ = writeln!(out, "    guard: {}", q(g));
-            let _ = writeln!(out, "    scopes: {}", list(&common_scopes(api)));
+            let _ = writeln!(out, "    scopes: {}", list(&common));
         }
         if s.tls {
-            let _ = writeln!(
-                out,
-                "    # mqtts: give the certificate with `tls:` (native config) to serve TLS here"
-            );
+            let _ = writeln!(out, "    # mqtts: TLS from the config's `asyncapi[].tls`");
         }
-        let _ = writeln!(out, "    acl:");
-        let _ = writeln!(out, "      publish: {}", list(&publish));
-        let _ = writeln!(out, "      subscribe: {}", list(&subscribe));
+        let _ = writeln!(out, "    acl:\n      publish: {publish}\n      subscribe: {subscribe}");
     }
-    let _ = writeln!(
-        out,
-        "upstreams:\n  - name: {}\n    servers: {}",
-        q(&upstream.name),
-        list(&upstream.servers)
-    );
-    let mut catalog = Vec::new();
+    out
+}
+
+/// The `catalogs:` and `schemas:` blocks: one validator per channel and direction
+/// whose messages all have a payload schema (empty text when there is none).
+pub fn schemas(api: &Api, catalog: &str) -> String {
+    let mut out = String::new();
+    let mut subjects = Vec::new();
     let mut rules = Vec::new();
     for c in &api.channels {
         let send = schema(c, Action::Send).ok().flatten();
@@ -150,27 +154,94 @@ pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>)
             if both && dir == "deliver" {
                 continue;
             }
-            let subject = format!("{}/{}", c.filter, if both { "both" } else { dir });
-            catalog.push((subject.clone(), text));
-            rules.push((c.filter.clone(), if both { "both" } else { dir }, model, subject, ct, c.line));
+            let dir = if both { "both" } else { dir };
+            let subject = format!("{}/{dir}", c.filter);
+            subjects.push((subject.clone(), text));
+            rules.push((c.filter.clone(), dir, model, subject, ct, c.line));
         }
     }
-    if !rules.is_empty() {
-        let _ = writeln!(out, "catalogs:\n  - name: asyncapi\n    inline:");
-        for (subject, text) in &catalog {
-            let _ = writeln!(out, "      {}: {}", q(subject), q(text));
-        }
-        let _ = writeln!(out, "schemas:");
-        for (filter, dir, model, subject, ct, line) in &rules {
-            let _ = writeln!(out, "  - filter: {}   # channel at line {line}", q(filter));
-            let _ = writeln!(out, "    direction: {dir}");
-            let _ =
-                writeln!(out, "    content: {{model: {model}, catalog: asyncapi, subject: {}}}", q(subject));
-            if let Some(ct) = ct {
-                let _ = writeln!(out, "    content_type: {}", q(ct));
-            }
+    if rules.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "catalogs:\n  - name: {}\n    inline:", q(catalog));
+    for (subject, text) in &subjects {
+        let _ = writeln!(out, "      {}: {}", q(subject), q(text));
+    }
+    let _ = writeln!(out, "schemas:");
+    for (filter, dir, model, subject, ct, line) in &rules {
+        let _ = writeln!(out, "  - filter: {}   # channel at line {line}", q(filter));
+        let _ = writeln!(out, "    direction: {dir}");
+        let _ = writeln!(
+            out,
+            "    content: {{model: {model}, catalog: {}, subject: {}}}",
+            q(catalog),
+            q(subject)
+        );
+        if let Some(ct) = ct {
+            let _ = writeln!(out, "    content_type: {}", q(ct));
         }
     }
+    out
+}
+
+/// The `upstreams:` block for a document whose servers are brokers, and `routes:`
+/// sending its channels' topics there (publishes to `send` channels,
+/// subscriptions to `receive` channels).
+pub fn broker_side(api: &Api, name: &str) -> String {
+    let servers: Vec<String> = api
+        .servers
+        .iter()
+        .map(|s| {
+            let h = if s.host.contains(':') { format!("[{}]", s.host) } else { s.host.clone() };
+            format!("{h}:{}", s.port)
+        })
+        .collect();
+    let mut out = format!("upstreams:\n  - name: {}\n    servers: {}\n", q(name), list(&servers));
+    let topics = |a: Action| -> Vec<String> {
+        let mut v: Vec<String> = api
+            .channels
+            .iter()
+            .filter(|c| c.operations.iter().any(|o| o.action == a))
+            .map(|c| c.filter.clone())
+            .collect();
+        v.dedup();
+        v
+    };
+    let (p, s) = (topics(Action::Send), topics(Action::Receive));
+    if !p.is_empty() || !s.is_empty() {
+        let _ = writeln!(
+            out,
+            "routes:\n  - publish_topics: {}\n    subscribe_topics: {}\n    upstream: {}",
+            list(&p),
+            list(&s),
+            q(name)
+        );
+    }
+    out
+}
+
+/// The native config for `api` (from `source`) run on its own: its listeners
+/// send clients to `upstream` and, with `guard`, authenticate them with that
+/// (native) guard.
+pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Native mqtt-proxy config derived from AsyncAPI {} document `{}` ({source}).",
+        api.version, api.title
+    );
+    let _ = writeln!(
+        out,
+        "# Clients may publish to `send` channels and subscribe to `receive` channels, nothing else."
+    );
+    out.push_str(&listeners(api, &Listeners { upstream: &upstream.name, guard }));
+    let _ = writeln!(
+        out,
+        "upstreams:\n  - name: {}\n    servers: {}",
+        q(&upstream.name),
+        list(&upstream.servers)
+    );
+    out.push_str(&schemas(api, "asyncapi"));
     out
 }
 
@@ -194,7 +265,14 @@ pub fn table(api: &Api) -> String {
         "channel", "topic (ACL template)", "publish", "subscribe"
     );
     for c in &api.channels {
-        let can = |a: Action| if c.operations.iter().any(|o| o.action == a) { "yes" } else { "-" };
+        let can = |a: Action| {
+            let ops: Vec<_> = c.operations.iter().filter(|o| o.action == a).collect();
+            match ops.iter().find(|o| !o.scopes.is_empty()) {
+                _ if ops.is_empty() => "-".to_string(),
+                Some(o) => format!("yes {:?}", o.scopes),
+                None => "yes".to_string(),
+            }
+        };
         let mut v = Vec::new();
         for (a, d) in [(Action::Send, "publish"), (Action::Receive, "deliver")] {
             match schema(c, a) {

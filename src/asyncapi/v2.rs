@@ -20,6 +20,12 @@ pub fn read(root: &Node, api: &mut Api) -> Result<(), DocError> {
         for (name, node) in servers.all() {
             let mut o = Obj::new(node, &format!("{sp}/{}", pointer_escape(name)))?;
             let url = o.req_str("url")?.to_string();
+            if let Some(sec) = node.get("security").and_then(|n| match &n.value {
+                Value::Seq(s) => Some(s),
+                _ => None,
+            }) {
+                api.schemes.extend(common::schemes(sec, Some(root)));
+            }
             if let Some(s) = common::server(name, &mut o, &url, &mut api.warnings)? {
                 api.servers.push(s);
             }

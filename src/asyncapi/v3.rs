@@ -21,6 +21,9 @@ pub fn read(raw: &Node, root: &Node, api: &mut Api) -> Result<(), DocError> {
         for (name, node) in servers.all() {
             let mut o = Obj::new(node, &format!("{sp}/{}", pointer_escape(name)))?;
             let host = o.req_str("host")?.to_string();
+            if let Some(Node { value: Value::Seq(sec), .. }) = node.get("security") {
+                api.schemes.extend(common::schemes(sec, None));
+            }
             o.skip(|k| k == "pathname");
             if let Some(s) = common::server(name, &mut o, &host, &mut api.warnings)? {
                 api.servers.push(s);
@@ -79,7 +82,9 @@ pub fn read(raw: &Node, root: &Node, api: &mut Api) -> Result<(), DocError> {
             let Some(channel_node) = channel else {
                 return Err(o.error_at("channel", format!("no channel `{channel_id}`")));
             };
-            let scopes = o.opt_seq("security")?.map(common::scopes).unwrap_or_default();
+            let security = o.opt_seq("security")?;
+            api.schemes.extend(common::schemes(security.unwrap_or_default(), None));
+            let scopes = security.map(common::scopes).unwrap_or_default();
             // Messages: the operation's list, else every message of the channel.
             let mut messages = Vec::new();
             let listed = raw.at_pointer(&format!("{pointer}/messages"));

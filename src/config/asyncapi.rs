@@ -18,9 +18,14 @@ pub fn parse_upstream(s: &str) -> Result<Upstream, String> {
     Ok(Upstream { name: name.to_string(), servers })
 }
 
-/// Reads the document; with `strict`, the first warning is an error.
-pub fn read(path: &Path, strict: bool) -> Result<Api, ConfigError> {
-    let api = asyncapi::read(path, &|p| std::fs::read_to_string(p)).map_err(ConfigError::AsyncApi)?;
+/// Reads the document (without `guarded`, what only a guard can apply is a
+/// warning too); with `strict`, the first warning is an error.
+pub fn read(path: &Path, guarded: bool, strict: bool) -> Result<Api, ConfigError> {
+    let mut api = asyncapi::read(path, &|p| std::fs::read_to_string(p)).map_err(ConfigError::AsyncApi)?;
+    if !guarded {
+        let w = asyncapi::without_guard(&api);
+        api.warnings.extend(w);
+    }
     match api.warnings.first() {
         Some(w) if strict => {
             Err(ConfigError::AsyncApi(DocError { message: format!("{} (--strict)", w.message), ..w.clone() }))
@@ -37,9 +42,222 @@ impl Config {
         upstream: &Upstream,
         strict: bool,
     ) -> Result<(Config, Api), ConfigError> {
-        let api = read(path, strict)?;
+        let api = read(path, false, strict)?;
         let text = asyncapi::render(&api, &path.display().to_string(), upstream, None);
         let config = Config::parse_in(&text, |_| None, path.parent())?;
         Ok((config, api))
+    }
+}
+
+/// What a document adds to the config (the native text it renders to, parsed).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fragment {
+    #[serde(default)]
+    listeners: Vec<super::raw::RawListener>,
+    #[serde(default)]
+    upstreams: Vec<super::raw::RawUpstream>,
+    #[serde(default)]
+    catalogs: Vec<super::raw_schema::RawCatalog>,
+    #[serde(default)]
+    schemas: Vec<super::raw_schema::RawRule>,
+    #[serde(default)]
+    routes: Vec<super::raw::RawRoute>,
+}
+
+fn bad<T>(s: &serde_saphyr::Spanned<T>, key: String, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { line: s.referenced.line(), key, message: message.into() }
+}
+
+/// Whether `guard` reads the token where `scheme` puts it; `None` when it does.
+fn scheme_mismatch(scheme: &asyncapi::Scheme, guard: &super::raw::RawGuard) -> Option<String> {
+    let (user, password, method) = (
+        guard.credentials.is_some() || (guard.password.is_none() && guard.auth_method.is_none()),
+        guard.password.is_some(),
+        guard.auth_method.is_some(),
+    );
+    let ok = match (scheme.kind.as_str(), scheme.detail.as_deref()) {
+        ("userPassword", _) | ("apiKey" | "httpApiKey", Some("password")) => password,
+        ("apiKey" | "httpApiKey", Some("user")) => user,
+        ("http", Some("bearer")) | ("oauth2" | "openIdConnect", _) => user || password || method,
+        ("X509", _) => {
+            return Some("X509: client certificates are checked by `tls.client_auth`, not by a guard".into())
+        }
+        (k, _) => return Some(format!("security scheme `{k}` is not a token the JWT guard can check")),
+    };
+    (!ok).then(|| {
+        format!(
+            "security scheme `{}` puts the credentials where guard `{}` does not look",
+            scheme.kind, guard.name.value
+        )
+    })
+}
+
+/// Adds every `asyncapi:` entry's listeners (role server) or upstream and routes
+/// (role client), and its validators, to `raw`; returns the documents' warnings.
+pub(super) fn expand(
+    raw: &mut super::raw::RawConfig,
+    base: Option<&Path>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    let entries = std::mem::take(&mut raw.asyncapi);
+    for (i, e) in entries.iter().enumerate() {
+        let key = |k: &str| format!("asyncapi[{i}].{k}");
+        let path = base.map_or_else(|| Path::new(&e.spec.value).to_path_buf(), |b| b.join(&e.spec.value));
+        let guarded = e.guard.is_some() && e.role.as_ref().is_none_or(|r| r.value == "server");
+        let api = read(&path, guarded, e.strict)
+            .map_err(|err| bad(&e.spec, key("spec"), format!("{}: {err}", e.spec.value)))?;
+        warnings.extend(api.warnings.iter().map(|w| format!("{}: {w}", e.spec.value)));
+        let role = e.role.as_ref().map_or("server", |r| r.value.as_str());
+        let mut text = String::new();
+        match role {
+            "server" => {
+                let up = e.upstream.as_ref().ok_or_else(|| {
+                    bad(&e.spec, key("upstream"), "role server needs the `upstream` its clients go to")
+                })?;
+                if !raw.upstreams.iter().any(|u| u.name.value == up.value) {
+                    return Err(bad(up, key("upstream"), format!("no upstream named `{}`", up.value)));
+                }
+                if let Some(g) = &e.guard {
+                    let guard = raw
+                        .guards
+                        .iter()
+                        .find(|x| x.name.value == g.value)
+                        .ok_or_else(|| bad(g, key("guard"), format!("no guard named `{}`", g.value)))?;
+                    for s in &api.schemes {
+                        if let Some(m) = scheme_mismatch(s, guard) {
+                            let w = format!("{}: line {}: {m}", e.spec.value, s.line);
+                            if e.strict {
+                                return Err(bad(g, key("guard"), w));
+                            }
+                            warnings.push(w);
+                        }
+                    }
+                }
+                let how = asyncapi::Listeners {
+                    upstream: &up.value,
+                    guard: e.guard.as_ref().map(|g| g.value.as_str()),
+                };
+                text.push_str(&asyncapi::listeners(&api, &how));
+            }
+            "client" => {
+                let name = e.name.as_ref().ok_or_else(|| {
+                    bad(&e.spec, key("name"), "role client needs the `name` of the upstream its servers form")
+                })?;
+                if let Some(s) = api.servers.iter().find(|s| s.tls) {
+                    return Err(bad(&e.spec, key("role"), format!("server `{}` is mqtts: TLS to brokers from a document is not supported yet (use a native upstream with `tls`)", s.name)));
+                }
+                if api.servers.is_empty() {
+                    return Err(bad(
+                        &e.spec,
+                        key("spec"),
+                        "the document has no MQTT server to use as a broker",
+                    ));
+                }
+                text.push_str(&asyncapi::broker_side(&api, &name.value));
+            }
+            other => {
+                let r = e.role.as_ref().ok_or_else(|| bad(&e.spec, key("role"), "missing"))?;
+                return Err(bad(r, key("role"), format!("`{other}`: use server or client")));
+            }
+        }
+        text.push_str(&asyncapi::schemas(&api, &format!("asyncapi-{i}")));
+        let frag: Fragment = serde_saphyr::from_str(&text).map_err(|err| {
+            bad(&e.spec, key("spec"), format!("internal: the derived config does not parse: {err}"))
+        })?;
+        let mut listeners = frag.listeners;
+        for l in &mut listeners {
+            let mqtts = api.servers.iter().any(|s| s.tls && s.name == l.name.value);
+            match (&e.tls, mqtts) {
+                (Some(t), true) => l.tls = Some(t.clone()),
+                (None, true) => {
+                    return Err(bad(
+                        &e.spec,
+                        key("tls"),
+                        format!("server `{}` is mqtts: give `tls`", l.name.value),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        raw.listeners.extend(listeners);
+        raw.upstreams.extend(frag.upstreams);
+        raw.catalogs.extend(frag.catalogs);
+        raw.schemas.extend(frag.schemas);
+        raw.routes.extend(frag.routes);
+    }
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+    fn config(entry: &str) -> String {
+        format!(
+            "upstreams:\n  - name: plant\n    servers: [\"127.0.0.1:1884\"]\n\
+             guards:\n  - name: jwt\n    jwks_file: {ROOT}/tests/fixtures/jwt/TEST-ONLY-jwks.json\n\
+             asyncapi:\n  - spec: {ROOT}/tests/fixtures/asyncapi/{entry}\n"
+        )
+    }
+
+    #[test]
+    fn a_guarded_document_gives_identity_bound_and_scoped_entries() {
+        let c =
+            Config::parse(&config("plant-security-3.0.yaml\n    upstream: plant\n    guard: jwt"), |_| None)
+                .expect("loads");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let l = &c.listeners[0];
+        assert_eq!((l.name.as_str(), l.guard), ("plant", Some(0)));
+        assert_eq!(l.scopes, ["plant:device"], "what every operation needs, at CONNECT");
+        let publish = l.acl.as_ref().and_then(|a| a.publish.clone()).expect("publish");
+        assert_eq!(publish.len(), 2);
+        assert!(publish[0].scopes.is_empty());
+        assert_eq!(publish[1].scopes, ["plant:alarm"], "the alarm channel needs more");
+        assert_eq!(c.schemas.rules.len(), 2);
+    }
+
+    #[test]
+    fn without_a_guard_what_needs_one_is_a_warning_or_with_strict_an_error() {
+        let c =
+            Config::parse(&config("plant-security-3.0.yaml\n    upstream: plant"), |_| None).expect("loads");
+        assert!(
+            c.warnings.iter().any(|w| w.contains("security (`oauth2`) is not applied")),
+            "{:?}",
+            c.warnings
+        );
+        let e =
+            Config::parse(&config("plant-security-3.0.yaml\n    upstream: plant\n    strict: true"), |_| {
+                None
+            })
+            .expect_err("strict");
+        assert!(e.to_string().contains("asyncapi[0].spec") && e.to_string().contains("(--strict)"), "{e}");
+    }
+
+    #[test]
+    fn a_client_role_document_is_an_upstream_with_topic_routes() {
+        let yaml = format!(
+            "listeners:\n  - name: l\n    bind: 127.0.0.1:0\n    upstream: plant\n{}",
+            config("factory-3.0.yaml\n    role: client\n    name: factory")
+        );
+        let c = Config::parse(&yaml, |_| None).expect("loads");
+        assert_eq!(c.upstreams[1].name, "factory");
+        assert_eq!(c.routes.counts(), (0, 1), "one topic rule");
+        assert_eq!(c.schemas.rules.len(), 2);
+    }
+
+    #[test]
+    fn entries_are_checked_with_their_keys() {
+        let e = |entry: &str| Config::parse(&config(entry), |_| None).expect_err("invalid").to_string();
+        assert!(e("lighting-3.0.yaml").contains("asyncapi[0].upstream"));
+        assert!(e("lighting-3.0.yaml\n    upstream: nope").contains("no upstream named `nope`"));
+        assert!(
+            e("lighting-3.0.yaml\n    upstream: plant\n    guard: nope").contains("no guard named `nope`")
+        );
+        assert!(e("lighting-3.0.yaml\n    role: client").contains("asyncapi[0].name"));
+        assert!(e("lighting-3.0.yaml\n    role: both\n    upstream: plant").contains("use server or client"));
+        assert!(e("missing.yaml\n    upstream: plant").contains("cannot read"));
     }
 }

@@ -197,6 +197,8 @@ pub struct Config {
     pub routes: std::sync::Arc<crate::route::Table>,
     /// Where log lines go.
     pub log_output: LogOutput,
+    /// What the config's AsyncAPI documents say that is not applied (logged at start).
+    pub warnings: Vec<String>,
 }
 
 /// Where log lines go.
@@ -263,8 +265,12 @@ impl Config {
         base: Option<&Path>,
     ) -> Result<Config, ConfigError> {
         let text = env::substitute(text, env)?;
-        let raw: RawConfig = serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        validate(raw, base)
+        let mut raw: RawConfig =
+            serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let warnings = asyncapi::expand(&mut raw, base)?;
+        let mut config = validate(raw, base)?;
+        config.warnings = warnings;
+        Ok(config)
     }
 
     /// The token claims a session on `listener` was shaped by (its ACL and upstream
@@ -604,6 +610,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         }
     };
     Ok(Config {
+        warnings: Vec::new(),
         log_output,
         listeners,
         upstreams,

@@ -13,9 +13,14 @@ use serde_saphyr::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// Where clients connect.
+    #[serde(default)]
     pub listeners: Vec<RawListener>,
     /// The brokers.
+    #[serde(default)]
     pub upstreams: Vec<RawUpstream>,
+    /// AsyncAPI documents that add listeners, upstreams, routes and validators.
+    #[serde(default)]
+    pub asyncapi: Vec<RawAsyncApi>,
     /// Protocol and resource limits.
     #[serde(default)]
     pub limits: RawLimits,
@@ -40,6 +45,32 @@ pub struct RawConfig {
     /// Where log lines go: `stderr` (default) or `stdout`.
     #[serde(default)]
     pub log_output: Option<Spanned<String>>,
+}
+
+/// An AsyncAPI document in the config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAsyncApi {
+    /// The document (path relative to the config file).
+    pub spec: Spanned<String>,
+    /// `server` (default: its servers are listeners) or `client` (they are brokers).
+    #[serde(default)]
+    pub role: Option<Spanned<String>>,
+    /// Role server: the upstream the listeners send clients to.
+    #[serde(default)]
+    pub upstream: Option<Spanned<String>>,
+    /// Role server: the guard that authenticates clients (operation scopes apply).
+    #[serde(default)]
+    pub guard: Option<Spanned<String>>,
+    /// Role server: TLS for its `mqtts` servers.
+    #[serde(default)]
+    pub tls: Option<RawServerTls>,
+    /// Role client: the name of the upstream group its servers form.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Warnings (things read but not applied) are errors.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 /// The metrics endpoint.
@@ -81,7 +112,7 @@ pub struct RawListener {
 }
 
 /// A certificate and key: PEM files or a PKCS#12 keystore.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIdentity {
     /// PEM certificate chain.
@@ -102,7 +133,7 @@ pub struct RawIdentity {
 }
 
 /// A certificate for one SNI name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSniCert {
     /// Host name.
@@ -113,7 +144,7 @@ pub struct RawSniCert {
 }
 
 /// Client certificate checking.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawClientAuth {
     /// `required` or `optional`.
@@ -123,7 +154,7 @@ pub struct RawClientAuth {
 }
 
 /// A listener's TLS.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServerTls {
     /// Certificate for clients without SNI or with an unknown name.
