@@ -62,7 +62,7 @@ fn acl(bencher: Bencher) {
         .to_bytes(V)
         .expect("encode");
     bencher.bench_local(|| {
-        let acl = Acl { publish: None, subscribe: Some(vec!["plant/#".into()]) };
+        let acl = Acl { publish: None, subscribe: Some(vec!["plant/#".into()]), ..Acl::default() };
         let session = Session::new(V, 30, None).with_authorizer(Authorizer::new(acl, V3Denied::Drop));
         session.from_link(0, &frame(&connack), 30);
         let up = session.from_client(&frame(&bytes));

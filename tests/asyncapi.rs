@@ -235,3 +235,51 @@ async fn a_guarded_document_binds_channels_to_the_identity_and_operations_to_sco
     let stranger = publishes(proxy.port(), token("x", "other"), &[("plant/alarms/hall-2", alarm)]).await;
     assert_eq!(stranger, Err(ConnectReturnCode::NotAuthorized), "plant:device is needed to connect");
 }
+
+/// The operations' MQTT bindings (lighting fixture: measurements QoS ≤ 1, never
+/// retained, expiring within 60 s; dimming subscribed at QoS ≤ 1).
+#[test]
+fn operation_bindings_cap_qos_forbid_retain_and_bound_expiry() {
+    use bytes::Bytes;
+    use common::raw::{subscribe_packet, Raw};
+    use mqtt_proxy::mqtt::{Disconnect, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode};
+    let broker = Mosquitto::start();
+    let proxy = lighting_proxy(&broker, "3.0");
+    let measured = |qos: QoS, retain: bool, pkid: u16| {
+        Packet::Publish(Publish {
+            qos,
+            retain,
+            pkid,
+            ..Publish::new(
+                MqttStr::from_static("plant/lights/9/measured"),
+                Bytes::from_static(br#"{"lumens": 1, "sentAt": "2026-12-02T07:00:00Z"}"#),
+            )
+        })
+    };
+    // A watcher on the broker itself sees what the proxy forwarded.
+    let (mut watcher, _) = Raw::connect(broker.addr().parse().expect("addr"), Protocol::V5, "watcher", 30);
+    watcher.send(&subscribe_packet(1, &["plant/#"], QoS::AtLeastOnce));
+    assert!(matches!(watcher.recv(), Some(Packet::SubAck(_))));
+
+    let (mut c, _) = Raw::connect(proxy.addr, Protocol::V5, "light-9", 30);
+    c.send(&measured(QoS::AtLeastOnce, false, 1));
+    let got = c.recv_within(Duration::from_secs(5));
+    assert!(matches!(got, Some(Packet::Ack(_))), "{got:?}\n{}", proxy.log());
+    let seen = watcher.recv_within(Duration::from_secs(5));
+    let Some(Packet::Publish(p)) = seen else { panic!("forwarded: {seen:?} after {got:?}") };
+    let expiry = p.properties.message_expiry_interval.expect("the proxy set the binding's expiry");
+    assert!((1..=60).contains(&expiry), "{expiry}");
+    // Dimming at QoS 2 is asked of the broker at QoS 1.
+    c.send(&subscribe_packet(2, &["plant/lights/9/dim"], QoS::ExactlyOnce));
+    let Some(Packet::SubAck(ack)) = c.recv() else { panic!("suback") };
+    assert_eq!(ack.reasons, vec![ReasonCode::GrantedQoS1]);
+    // QoS 2 where the channel says 1: DISCONNECT 0x9B (a PUBACK cannot say it).
+    c.send(&measured(QoS::ExactlyOnce, false, 3));
+    assert_eq!(c.recv_until_closed(), vec![Packet::Disconnect(Disconnect::new(ReasonCode::QoSNotSupported))]);
+    let (mut c, _) = Raw::connect(proxy.addr, Protocol::V5, "light-10", 30);
+    c.send(&measured(QoS::AtLeastOnce, true, 1));
+    assert_eq!(
+        c.recv_until_closed(),
+        vec![Packet::Disconnect(Disconnect::new(ReasonCode::RetainNotSupported))]
+    );
+}

@@ -1,7 +1,7 @@
 //! Pieces 2.6 and 3.0 share: servers, channel addresses and parameters, messages
 //! and their payload formats, security scopes, and what is only documentation.
 
-use super::model::{Message, Payload, Scheme, Server};
+use super::model::{Message, OpBinding, Payload, Scheme, Server};
 use crate::doc::{pointer_escape, DocError, Node, Obj, Value};
 
 /// Said of keys read but not applied.
@@ -40,6 +40,40 @@ pub fn bindings(o: &mut Obj<'_>, warnings: &mut Vec<DocError>) -> Result<(), Doc
     }
     warnings.extend(b.unread("bindings of other protocols do not apply (ignored)"));
     Ok(())
+}
+
+/// An operation's `bindings`: the MQTT one read (`qos`, `retain`,
+/// `messageExpiryInterval`), others ignored.
+pub fn op_bindings(o: &mut Obj<'_>, warnings: &mut Vec<DocError>) -> Result<OpBinding, DocError> {
+    let mut out = OpBinding::default();
+    let Some(mut b) = o.opt_obj("bindings")? else { return Ok(out) };
+    if let Some(mut m) = b.opt_obj("mqtt")? {
+        m.skip(|k| k == "bindingVersion");
+        out.qos = match m.opt_u64("qos")? {
+            Some(q @ 0..=2) => Some(q as u8),
+            Some(q) => return Err(m.error_at("qos", format!("{q}: use 0, 1 or 2"))),
+            None => None,
+        };
+        out.retain = m.opt_bool("retain")?;
+        match m.opt("messageExpiryInterval") {
+            None => {}
+            Some(Node { value: Value::Int(i), .. }) if *i >= 0 && *i <= i64::from(u32::MAX) => {
+                out.expiry = Some(*i as u32)
+            }
+            Some(n) => {
+                match n.get("maximum").and_then(|x| x.scalar_text()).and_then(|x| x.parse::<u32>().ok()) {
+                    Some(max) => out.expiry = Some(max),
+                    None => warnings.push(m.error_at(
+                        "messageExpiryInterval",
+                        "neither seconds nor a schema with `maximum` (ignored)",
+                    )),
+                }
+            }
+        }
+        warnings.extend(m.unread("MQTT binding not enforced yet (ignored)"));
+    }
+    warnings.extend(b.unread("bindings of other protocols do not apply (ignored)"));
+    Ok(out)
 }
 
 /// A server, from its `protocol` and its host text (`host:port`, maybe with a

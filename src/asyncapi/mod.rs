@@ -55,6 +55,15 @@ pub fn read(path: &Path, read: &dyn Fn(&Path) -> std::io::Result<String>) -> Res
         v => return Err(top(format!("AsyncAPI `{v}` is not supported: use 2.6.0 or 3.0.0"))),
     }
     for c in &api.channels {
+        for o in c.operations.iter().filter(|o| o.action == Action::Receive) {
+            if o.binding.retain.is_some() || o.binding.expiry.is_some() {
+                api.warnings.push(DocError {
+                    line: o.line,
+                    pointer: format!("/operations/{}/bindings/mqtt", crate::doc::pointer_escape(&o.id)),
+                    message: "`retain` and `messageExpiryInterval` of a receive operation describe deliveries: not enforced (ignored)".into(),
+                });
+            }
+        }
         for a in [Action::Send, Action::Receive] {
             if let Err(m) = render::schema(c, a) {
                 api.warnings.push(DocError {

@@ -87,8 +87,21 @@ pub struct Operation {
     pub messages: Vec<Message>,
     /// Scopes its `security` requirements name.
     pub scopes: Vec<String>,
+    /// Its MQTT binding (`qos`, `retain`, `messageExpiryInterval`).
+    pub binding: OpBinding,
     /// Line.
     pub line: u64,
+}
+
+/// An operation's MQTT binding (asyncapi/bindings `mqtt` 0.2.0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpBinding {
+    /// Highest QoS on the channel (publishes above it refused, subscriptions capped).
+    pub qos: Option<u8>,
+    /// `false`: retained publishes refused.
+    pub retain: Option<bool>,
+    /// Longest message expiry, seconds.
+    pub expiry: Option<u32>,
 }
 
 /// A payload schema.

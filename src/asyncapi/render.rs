@@ -31,10 +31,22 @@ fn entries(api: &Api, action: Action, guard: bool, common: &[String]) -> String 
         for o in c.operations.iter().filter(|o| o.action == action) {
             let filter = q(if guard { &c.template } else { &c.filter });
             let extra: Vec<String> = o.scopes.iter().filter(|s| !common.contains(s)).cloned().collect();
-            let e = if guard && !extra.is_empty() {
-                format!("{{filter: {filter}, scopes: {}}}", list(&extra))
-            } else {
-                filter
+            let mut keys = Vec::new();
+            if guard && !extra.is_empty() {
+                keys.push(format!("scopes: {}", list(&extra)));
+            }
+            if let Some(qos) = o.binding.qos {
+                keys.push(format!("max_qos: {qos}"));
+            }
+            if action == Action::Send && o.binding.retain == Some(false) {
+                keys.push("retain: false".into());
+            }
+            if let Some(e) = o.binding.expiry.filter(|_| action == Action::Send) {
+                keys.push(format!("max_message_expiry: {e}"));
+            }
+            let e = match keys.is_empty() {
+                true => filter,
+                false => format!("{{filter: {filter}, {}}}", keys.join(", ")),
             };
             if !out.contains(&e) {
                 out.push(e);
@@ -235,12 +247,11 @@ pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>)
         "# Clients may publish to `send` channels and subscribe to `receive` channels, nothing else."
     );
     out.push_str(&listeners(api, &Listeners { upstream: &upstream.name, guard }));
-    let _ = writeln!(
-        out,
-        "upstreams:\n  - name: {}\n    servers: {}",
-        q(&upstream.name),
-        list(&upstream.servers)
-    );
+    // Server addresses are native text already (`${MQTT_BROKER:-…}` stays a reference).
+    let servers: Vec<String> =
+        upstream.servers.iter().map(|s| serde_json::Value::String(s.clone()).to_string()).collect();
+    let _ =
+        writeln!(out, "upstreams:\n  - name: {}\n    servers: [{}]", q(&upstream.name), servers.join(", "));
     out.push_str(&schemas(api, "asyncapi"));
     out
 }

@@ -50,12 +50,16 @@ fn lighting_2_6_and_3_0_read_the_same() {
 fn the_rendered_config_loads_with_acl_and_validators() {
     let api = load("lighting-3.0.yaml");
     let open = render(&api, "lighting-3.0.yaml", &broker(), None);
-    assert!(open.contains("publish: [\"plant/lights/+/measured\"]"), "{open}");
+    assert!(
+        open.contains("publish: [{filter: \"plant/lights/+/measured\", max_qos: 1, retain: false, max_message_expiry: 60}]"),
+        "the operation's MQTT binding limits the entry: {open}"
+    );
+    assert!(open.contains("subscribe: [{filter: \"plant/lights/+/dim\", max_qos: 1}]"), "{open}");
     Config::parse(&open, |_| None).expect("loads");
     // With a guard, each light reaches only its own channels.
     let text = render(&api, "lighting-3.0.yaml", &broker(), Some("jwt"));
-    assert!(text.contains("publish: [\"plant/lights/{sub}/measured\"]"), "{text}");
-    assert!(text.contains("subscribe: [\"plant/lights/{sub}/dim\"]"), "{text}");
+    assert!(text.contains("publish: [{filter: \"plant/lights/{sub}/measured\", max_qos: 1"), "{text}");
+    assert!(text.contains("subscribe: [{filter: \"plant/lights/{sub}/dim\", max_qos: 1}]"), "{text}");
     let jwks = fixture("../jwt/TEST-ONLY-jwks.json");
     let text = format!("{text}guards:\n  - name: jwt\n    jwks_file: {}\n", jwks.display());
     let c = Config::parse(&text, |_| None).expect("loads");
@@ -85,7 +89,11 @@ fn what_is_not_applied_is_a_warning_with_pointer_and_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let doc = std::fs::read_to_string(fixture("lighting-3.0.yaml")).expect("read").replace(
         "  receiveDim:\n    action: receive\n",
-        "  receiveDim:\n    action: receive\n    bindings:\n      mqtt:\n        qos: 1\n    colour: red\n",
+        "  receiveDim:\n    action: receive\n    colour: red\n",
+    );
+    let doc = doc.replace(
+        "        qos: 1\n        bindingVersion: 0.2.0\n",
+        "        qos: 1\n        lastWill: {topic: x}\n        bindingVersion: 0.2.0\n",
     );
     let path = dir.path().join("api.yaml");
     std::fs::write(&path, doc).expect("write");
@@ -93,12 +101,12 @@ fn what_is_not_applied_is_a_warning_with_pointer_and_line() {
     let w: Vec<String> = api.warnings.iter().map(ToString::to_string).collect();
     assert!(
         w.iter().any(|w| w
-            == "line 47: /operations/receiveDim/bindings/mqtt/qos: MQTT binding not enforced yet (ignored)"),
+            == "line 58: /operations/receiveDim/bindings/mqtt/lastWill: MQTT binding not enforced yet (ignored)"),
         "{w:?}"
     );
     assert!(
         w.iter()
-            .any(|w| w == "line 48: /operations/receiveDim/colour: not understood by mqtt-proxy (ignored)"),
+            .any(|w| w == "line 51: /operations/receiveDim/colour: not understood by mqtt-proxy (ignored)"),
         "{w:?}"
     );
 }

@@ -108,6 +108,6 @@ fn operation(
             }
         }
     }
-    common::bindings(op, warnings)?;
-    Ok(Operation { id, action, messages, scopes, line: op.node().line })
+    let binding = common::op_bindings(op, warnings)?;
+    Ok(Operation { id, action, messages, scopes, binding, line: op.node().line })
 }

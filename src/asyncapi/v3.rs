@@ -124,10 +124,10 @@ pub fn read(raw: &Node, root: &Node, api: &mut Api) -> Result<(), DocError> {
                     }
                 }
             }
-            common::bindings(&mut o, &mut api.warnings)?;
+            let binding = common::op_bindings(&mut o, &mut api.warnings)?;
             let line = node.line;
             finish(o, &mut api.warnings);
-            let op = Operation { id: id.to_string(), action, messages, scopes, line };
+            let op = Operation { id: id.to_string(), action, messages, scopes, binding, line };
             match api.channels.iter_mut().find(|c| c.id == channel_id) {
                 Some(c) => c.operations.push(op),
                 None => {

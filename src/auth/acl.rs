@@ -11,6 +11,7 @@
 
 use super::Identity;
 use crate::mqtt::topic::{self, SharedSubscription};
+use crate::mqtt::QoS;
 
 /// A filter with placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,19 +138,34 @@ pub enum V3Denied {
     Disconnect,
 }
 
-/// One ACL entry: a filter template, and the scopes (roles) a token must carry for
-/// the entry to count (none: every session of the listener).
+/// What a topic allows beyond being published to or subscribed at all (AsyncAPI
+/// MQTT operation bindings): a QoS cap, no retained messages, a longest expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Highest QoS: publishes above it are refused (0x9B), subscriptions capped.
+    pub max_qos: Option<QoS>,
+    /// Retained publishes are refused (0x9A).
+    pub no_retain: bool,
+    /// Longest Message Expiry Interval, seconds: 5.0 publishes without one or with
+    /// a longer one get this one.
+    pub max_expiry: Option<u32>,
+}
+
+/// One ACL entry: a filter template, the scopes (roles) a token must carry for
+/// the entry to count (none: every session of the listener), and its limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The filter.
     pub filter: Template,
     /// Scopes the session's token must all carry.
     pub scopes: Vec<String>,
+    /// Limits on what matches it.
+    pub limits: Limits,
 }
 
 impl From<Template> for Entry {
     fn from(filter: Template) -> Entry {
-        Entry { filter, scopes: Vec::new() }
+        Entry { filter, scopes: Vec::new(), limits: Limits::default() }
     }
 }
 
@@ -193,7 +209,20 @@ impl AclConfig {
             }
         }
         let fill = |es: &[Entry]| es.iter().filter_map(|e| e.expand(ctx)).collect::<Vec<_>>();
-        Ok(Acl { publish: self.publish.as_deref().map(fill), subscribe: self.subscribe.as_deref().map(fill) })
+        // Limits are kept per expanded entry only when some entry has any.
+        let limited = |es: &Option<Vec<Entry>>| -> Vec<(String, Limits)> {
+            let es = es.as_deref().unwrap_or_default();
+            if es.iter().all(|e| e.limits == Limits::default()) {
+                return Vec::new();
+            }
+            es.iter().filter_map(|e| Some((e.expand(ctx)?, e.limits))).collect()
+        };
+        Ok(Acl {
+            publish: self.publish.as_deref().map(fill),
+            subscribe: self.subscribe.as_deref().map(fill),
+            publish_limits: limited(&self.publish),
+            subscribe_limits: limited(&self.subscribe),
+        })
     }
 }
 
@@ -204,13 +233,33 @@ pub struct Acl {
     pub publish: Option<Vec<String>>,
     /// Filters subscriptions must stay within.
     pub subscribe: Option<Vec<String>>,
+    /// Publish entries with their limits (empty when no entry has any).
+    pub publish_limits: Vec<(String, Limits)>,
+    /// Subscribe entries with their limits (empty when no entry has any).
+    pub subscribe_limits: Vec<(String, Limits)>,
 }
 
 impl Acl {
     /// Expands templates for one session.
     pub fn expand(publish: Option<&[Template]>, subscribe: Option<&[Template]>, ctx: &Context<'_>) -> Acl {
         let fill = |ts: &[Template]| ts.iter().filter_map(|t| t.expand(ctx)).collect::<Vec<_>>();
-        Acl { publish: publish.map(fill), subscribe: subscribe.map(fill) }
+        Acl { publish: publish.map(fill), subscribe: subscribe.map(fill), ..Acl::default() }
+    }
+
+    /// The limits of the first publish entry matching `topic`.
+    pub fn publish_limits(&self, topic_name: &str) -> Limits {
+        let hit = self.publish_limits.iter().find(|(f, _)| topic::matches(f, topic_name));
+        hit.map(|(_, l)| *l).unwrap_or_default()
+    }
+
+    /// The QoS cap of the first subscribe entry `filter` lies within.
+    pub fn subscribe_cap(&self, filter: &str) -> Option<QoS> {
+        let plain = match SharedSubscription::split(filter) {
+            Some(Ok(s)) => s.filter,
+            _ => filter,
+        };
+        let hit = self.subscribe_limits.iter().find(|(f, _)| filter_within(plain, f));
+        hit.and_then(|(_, l)| l.max_qos)
     }
 
     /// May the session publish to `topic`?
@@ -250,6 +299,7 @@ mod tests {
         let entry = |f: &str, scopes: &[&str]| Entry {
             filter: Template::parse(f, true).expect("valid"),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            limits: Limits::default(),
         };
         let cfg = AclConfig {
             publish: Some(vec![entry("telemetry/{sub}", &[]), entry("commands/#", &["operator"])]),

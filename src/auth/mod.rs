@@ -23,7 +23,7 @@ pub mod keys;
 pub mod ring_provider;
 pub mod throttle;
 
-pub use acl::{Acl, AclConfig, Entry, Template, V3Denied};
+pub use acl::{Acl, AclConfig, Entry, Limits, Template, V3Denied};
 pub use cache::TokenCache;
 pub use error::AuthError;
 pub use guard::{CredentialPattern, Found, Guard, Reject, Sources};

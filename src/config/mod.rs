@@ -382,9 +382,24 @@ fn acl_config(i: usize, a: &raw::RawAcl, has_guard: bool) -> Result<crate::auth:
             if !t.value.scopes.is_empty() && !has_guard {
                 return Err(invalid(t, key, "scopes need a `guard`"));
             }
-            let filter =
-                Template::parse(&t.value.filter, has_guard).map_err(|e| invalid(t, key, e.to_string()))?;
-            Ok(Entry { filter, scopes: t.value.scopes.clone() })
+            let filter = Template::parse(&t.value.filter, has_guard)
+                .map_err(|e| invalid(t, key.clone(), e.to_string()))?;
+            let max_qos = match t.value.max_qos {
+                None => None,
+                Some(q) => Some(
+                    crate::mqtt::QoS::from_u8(q)
+                        .ok_or_else(|| invalid(t, format!("{key}.max_qos"), format!("{q}: use 0, 1 or 2")))?,
+                ),
+            };
+            if what == "subscribe" && (t.value.retain.is_some() || t.value.max_message_expiry.is_some()) {
+                return Err(invalid(t, key, "`retain` and `max_message_expiry` limit publishes"));
+            }
+            let limits = crate::auth::Limits {
+                max_qos,
+                no_retain: t.value.retain == Some(false),
+                max_expiry: t.value.max_message_expiry,
+            };
+            Ok(Entry { filter, scopes: t.value.scopes.clone(), limits })
         });
         parsed.collect::<Result<Vec<_>, _>>().map(Some)
     };

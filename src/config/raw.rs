@@ -206,15 +206,24 @@ pub struct RawAcl {
     pub v3_denied_publish: Option<Spanned<String>>,
 }
 
-/// An ACL entry: a filter template, or `{filter, scopes}` (the entry counts only
-/// for tokens carrying every scope).
-#[derive(Debug)]
+/// An ACL entry: a filter template, or `{filter, scopes, max_qos, retain,
+/// max_message_expiry}` (the entry counts only for tokens carrying every scope;
+/// the others limit what matches it).
+#[derive(Debug, Default)]
 pub struct RawAclEntry {
     /// Filter template.
     pub filter: String,
     /// Required scopes.
     pub scopes: Vec<String>,
+    /// Highest QoS.
+    pub max_qos: Option<u8>,
+    /// `false`: retained publishes refused.
+    pub retain: Option<bool>,
+    /// Longest message expiry, seconds.
+    pub max_message_expiry: Option<u32>,
 }
+
+const ENTRY_KEYS: &[&str] = &["filter", "scopes", "max_qos", "retain", "max_message_expiry"];
 
 impl<'de> Deserialize<'de> for RawAclEntry {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -222,22 +231,26 @@ impl<'de> Deserialize<'de> for RawAclEntry {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = RawAclEntry;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a filter template, or {filter, scopes}")
+                f.write_str("a filter template, or {filter, scopes, max_qos, retain, max_message_expiry}")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawAclEntry, E> {
-                Ok(RawAclEntry { filter: s.to_string(), scopes: Vec::new() })
+                Ok(RawAclEntry { filter: s.to_string(), ..RawAclEntry::default() })
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<RawAclEntry, A::Error> {
-                let (mut filter, mut scopes) = (None, Vec::new());
+                let mut e = RawAclEntry::default();
+                let mut filter = None;
                 while let Some(k) = m.next_key::<String>()? {
                     match k.as_str() {
                         "filter" => filter = Some(m.next_value::<String>()?),
-                        "scopes" => scopes = m.next_value::<Vec<String>>()?,
-                        other => return Err(serde::de::Error::unknown_field(other, &["filter", "scopes"])),
+                        "scopes" => e.scopes = m.next_value::<Vec<String>>()?,
+                        "max_qos" => e.max_qos = Some(m.next_value::<u8>()?),
+                        "retain" => e.retain = Some(m.next_value::<bool>()?),
+                        "max_message_expiry" => e.max_message_expiry = Some(m.next_value::<u32>()?),
+                        other => return Err(serde::de::Error::unknown_field(other, ENTRY_KEYS)),
                     }
                 }
-                let filter = filter.ok_or_else(|| serde::de::Error::missing_field("filter"))?;
-                Ok(RawAclEntry { filter, scopes })
+                e.filter = filter.ok_or_else(|| serde::de::Error::missing_field("filter"))?;
+                Ok(e)
             }
         }
         d.deserialize_any(V)

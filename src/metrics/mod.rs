@@ -64,7 +64,7 @@ const REFUSALS: [(Refusal, &str); 6] = [
     (Refusal::Unroutable, "unroutable"),
 ];
 
-const CLOSE_LABELS: [&str; 12] = [
+const CLOSE_LABELS: [&str; 13] = [
     "client_disconnect",
     "client_gone",
     "client_protocol_error",
@@ -77,6 +77,7 @@ const CLOSE_LABELS: [&str; 12] = [
     "acl_denied",
     "reauth_failed",
     "invalid_payload",
+    "topic_limit",
 ];
 
 /// One core's counters.
@@ -87,7 +88,7 @@ pub struct CoreMetrics {
     /// Connections open now (gauge).
     pub open: Counter,
     refused: [Counter; 6],
-    closed: [Counter; 12],
+    closed: [Counter; 13],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.
     pub bytes_up: Counter,

@@ -19,7 +19,7 @@
 use super::close::Close;
 use super::refuse::{reply, Dropped, Policy};
 use super::verdict::Verdict;
-use crate::auth::acl::{Acl, V3Denied};
+use crate::auth::acl::{Acl, Limits, V3Denied};
 use crate::mqtt::{self, Packet, Protocol, QoS, ReasonCode, SubAck, Subscribe};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -83,31 +83,51 @@ impl Authorizer {
         }
     }
 
-    /// A PUBLISH from the client to `topic` (aliases already resolved); `None` when
-    /// the ACL allows it.
+    /// A PUBLISH from the client to `topic` (aliases already resolved): the limits
+    /// of its ACL entry when allowed, else the proxy's answer: 0x87 outside the ACL;
+    /// above the entry's QoS or retained where it forbids that, 5.0 DISCONNECT 0x9B /
+    /// 0x9A (the codes MQTT has for these; a PUBACK cannot carry them), 3.1.1 as a
+    /// denied publish.
     pub fn publish(
         &self,
         topic: &str,
-        qos: QoS,
+        (qos, retain): (QoS, bool),
         pkid: u16,
         v: Protocol,
         dropped: &Dropped,
-    ) -> Option<Verdict> {
-        if self.acl.can_publish(topic) {
-            return None;
-        }
-        self.denied_publish.set(self.denied_publish.get() + 1);
-        let policy = Policy {
-            reason: ReasonCode::NotAuthorized,
-            v5_disconnect: false,
-            v3_disconnect: self.v3 == V3Denied::Disconnect,
+    ) -> Result<Limits, Verdict> {
+        let limits = self.acl.publish_limits(topic);
+        let reason = if !self.acl.can_publish(topic) {
+            ReasonCode::NotAuthorized
+        } else if limits.max_qos.is_some_and(|m| qos > m) {
+            ReasonCode::QoSNotSupported
+        } else if limits.no_retain && retain {
+            ReasonCode::RetainNotSupported
+        } else {
+            return Ok(limits);
         };
-        Some(dropped.refuse(qos, pkid, v, policy, || Close::Denied(topic.to_string())))
+        self.denied_publish.set(self.denied_publish.get() + 1);
+        let limit = reason != ReasonCode::NotAuthorized;
+        let policy = Policy { reason, v5_disconnect: limit, v3_disconnect: self.v3 == V3Denied::Disconnect };
+        Err(dropped.refuse(qos, pkid, v, policy, || match limit {
+            true => Close::TopicLimit(topic.to_string(), reason),
+            false => Close::Denied(topic.to_string()),
+        }))
     }
 
     /// A SUBSCRIBE from the client: `Ok((allowed filters, trimmed?))` to forward, or
     /// the proxy's own answer when every filter is denied.
     pub fn trim(&self, mut sub: Subscribe, v: Protocol) -> Result<(Subscribe, bool), Verdict> {
+        // QoS caps of the filters' ACL entries: the broker is asked for no more.
+        let mut capped = false;
+        if !self.acl.subscribe_limits.is_empty() {
+            for f in &mut sub.filters {
+                if let Some(cap) = self.acl.subscribe_cap(&f.filter).filter(|c| f.options.qos > *c) {
+                    f.options.qos = cap;
+                    capped = true;
+                }
+            }
+        }
         let mut quota = self.quota.as_ref().map(RefCell::borrow_mut);
         let mut denied: Refused = Vec::new();
         for (i, f) in sub.filters.iter().enumerate() {
@@ -123,7 +143,7 @@ impl Authorizer {
         }
         drop(quota);
         if denied.is_empty() {
-            return Ok((sub, false));
+            return Ok((sub, capped));
         }
         self.denied_subscribe.set(self.denied_subscribe.get() + denied.len() as u64);
         let total = sub.filters.len();
@@ -223,6 +243,97 @@ mod tests {
         assert_eq!(s.authorizer.as_ref().map(|a| a.denied_publish.get()), Some(3));
     }
 
+    /// A session whose ACL has limits: `cmd/#` QoS ≤ 1 and never retained, `t/#`
+    /// expiring within 60 s, `feed/#` subscribed at QoS ≤ 0.
+    fn limited(v: Protocol) -> Session {
+        use crate::auth::acl::{AclConfig, Entry, Limits};
+        let entry = |f: &str, limits: Limits| Entry {
+            filter: Template::parse(f, false).expect("t"),
+            scopes: vec![],
+            limits,
+        };
+        let cmd = Limits { max_qos: Some(QoS::AtLeastOnce), no_retain: true, max_expiry: None };
+        let t = Limits { max_expiry: Some(60), ..Limits::default() };
+        let feed = Limits { max_qos: Some(QoS::AtMostOnce), ..Limits::default() };
+        let cfg = AclConfig {
+            publish: Some(vec![entry("cmd/#", cmd), entry("t/#", t)]),
+            subscribe: Some(vec![entry("feed/#", feed), entry("any/#", Limits::default())]),
+            ..AclConfig::default()
+        };
+        let acl = cfg.for_session(&Context { identity: None, client_id: "d1" }).expect("acl");
+        Session::new(v, 30, None).with_authorizer(Authorizer::new(acl, V3Denied::Drop))
+    }
+
+    #[test]
+    fn entry_limits_refuse_qos_and_retain_and_bound_expiry() {
+        let v = Protocol::V5;
+        let s = limited(v);
+        assert_eq!(
+            s.from_client(&frame(publish("cmd/stop", QoS::AtLeastOnce, 1, None), v)),
+            Verdict::Forward
+        );
+        let over = s.from_client(&frame(publish("cmd/stop", QoS::ExactlyOnce, 2, None), v));
+        assert_eq!(over, Verdict::End(Close::TopicLimit("cmd/stop".into(), ReasonCode::QoSNotSupported)));
+        let mut retained = publish("cmd/stop", QoS::AtLeastOnce, 3, None);
+        if let Packet::Publish(p) = &mut retained {
+            p.retain = true;
+        }
+        let r = limited(v).from_client(&frame(retained, v));
+        assert_eq!(r, Verdict::End(Close::TopicLimit("cmd/stop".into(), ReasonCode::RetainNotSupported)));
+        assert_eq!(
+            Close::TopicLimit(String::new(), ReasonCode::RetainNotSupported).client_reason(),
+            Some(ReasonCode::RetainNotSupported)
+        );
+        // No expiry, or a longer one: the entry's 60 s; a shorter one stays.
+        for (asked, got) in [(None, 60), (Some(3600), 60), (Some(5), 5)] {
+            let mut p = publish("t/x", QoS::AtLeastOnce, 4, None);
+            if let Packet::Publish(p) = &mut p {
+                p.properties.message_expiry_interval = asked;
+            }
+            let out = match s.from_client(&frame(p, v)) {
+                Verdict::Replace(b) => frame_packet(b, v),
+                Verdict::Forward => None,
+                other => panic!("{other:?}"),
+            };
+            let expiry = out.map_or(asked, |p| match p {
+                Packet::Publish(p) => p.properties.message_expiry_interval,
+                other => panic!("{other:?}"),
+            });
+            assert_eq!(expiry, Some(got), "asked {asked:?}");
+        }
+        // 3.1.1 has no expiry to bound; a QoS above the cap is acknowledged and dropped.
+        let v3 = Protocol::V311;
+        let s = limited(v3);
+        assert_eq!(s.from_client(&frame(publish("t/x", QoS::AtLeastOnce, 4, None), v3)), Verdict::Forward);
+        let r = reply(s.from_client(&frame(publish("cmd/stop", QoS::ExactlyOnce, 5, None), v3)), v3);
+        assert!(matches!(r, Packet::Ack(Ack { kind: AckKind::PubRec, pkid: 5, .. })), "{r:?}");
+    }
+
+    fn frame_packet(b: Bytes, v: Protocol) -> Option<Packet> {
+        let f = Frame::from_bytes(b, usize::MAX).expect("frame");
+        Some(crate::mqtt::decode(&f, v).expect("decodes"))
+    }
+
+    #[test]
+    fn subscriptions_are_capped_at_their_entry_qos() {
+        let v = Protocol::V5;
+        let s = limited(v);
+        let sub = |filter: &'static str| {
+            Packet::Subscribe(Subscribe {
+                pkid: 9,
+                filters: vec![SubscribeFilter {
+                    filter: MqttStr::from_static(filter),
+                    options: SubscriptionOptions { qos: QoS::ExactlyOnce, ..Default::default() },
+                }],
+                properties: Default::default(),
+            })
+        };
+        let Verdict::Replace(b) = s.from_client(&frame(sub("feed/+"), v)) else { panic!("rewritten") };
+        let Some(Packet::Subscribe(out)) = frame_packet(b, v) else { panic!("subscribe") };
+        assert_eq!(out.filters[0].options.qos, QoS::AtMostOnce);
+        assert_eq!(s.from_client(&frame(sub("any/x"), v)), Verdict::Forward, "no cap: untouched");
+    }
+
     #[test]
     fn topic_aliases_are_judged_by_their_topic() {
         let v = Protocol::V5;
@@ -310,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_huge_subscribe_is_trimmed_and_answered_in_order() {
-        let acl = Acl { publish: None, subscribe: Some(vec!["ok/#".into()]) };
+        let acl = Acl { publish: None, subscribe: Some(vec!["ok/#".into()]), ..Acl::default() };
         let a = Authorizer::new(acl, V3Denied::Drop);
         let n: usize = 100_000;
         let filters: Vec<SubscribeFilter> = (0..n)

@@ -58,6 +58,9 @@ pub enum Close {
     ReauthFailed,
     /// An invalid payload on a rule that says `disconnect` (5.0: DISCONNECT 0x99).
     InvalidPayload(String),
+    /// A publish above its topic's QoS (5.0: DISCONNECT 0x9B) or retained where the
+    /// topic forbids it (0x9A): PUBACK cannot carry these codes.
+    TopicLimit(String, ReasonCode),
 }
 
 impl Close {
@@ -70,7 +73,8 @@ impl Close {
             | Close::KeepAliveTimeout
             | Close::Denied(_)
             | Close::ReauthFailed
-            | Close::InvalidPayload(_) => Side::Client,
+            | Close::InvalidPayload(_)
+            | Close::TopicLimit(..) => Side::Client,
             Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
             Close::Shutdown | Close::TokenExpired => Side::Proxy,
         }
@@ -89,6 +93,7 @@ impl Close {
             Close::TokenExpired => Some(ReasonCode::MaximumConnectTime),
             Close::Denied(_) | Close::ReauthFailed => Some(ReasonCode::NotAuthorized),
             Close::InvalidPayload(_) => Some(ReasonCode::PayloadFormatInvalid),
+            Close::TopicLimit(_, r) => Some(*r),
         }
     }
 
@@ -107,6 +112,7 @@ impl Close {
             Close::Denied(_) => "acl_denied",
             Close::ReauthFailed => "reauth_failed",
             Close::InvalidPayload(_) => "invalid_payload",
+            Close::TopicLimit(..) => "topic_limit",
         }
     }
 }

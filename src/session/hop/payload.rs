@@ -41,13 +41,19 @@ impl Session {
             // An alias never set: the broker answers 0x94.
             return Verdict::Forward;
         };
+        let mut limits = crate::auth::Limits::default();
         if let Some(a) = &self.authorizer {
-            if let Some(verdict) = a.publish(&topic, view.qos, view.pkid, v, &self.dropped_up) {
-                return verdict;
+            match a.publish(&topic, (view.qos, view.retain), view.pkid, v, &self.dropped_up) {
+                Ok(l) => limits = l,
+                Err(verdict) => return verdict,
             }
         }
         let Some(rejection) = self.validate(&view, props.as_ref(), &topic, Direction::Publish) else {
-            return self.mounted(frame, &view);
+            let expiry = props.as_ref().and_then(|p| p.message_expiry_interval);
+            return match limits.max_expiry {
+                Some(max) if v.is_v5() && expiry.is_none_or(|e| e > max) => self.expiring(frame, max),
+                _ => self.mounted(frame, &view),
+            };
         };
         let on = self.schemas.as_ref().map(|s| s.rules[rejection.rule].on_invalid).unwrap_or_default();
         let policy = Policy {
@@ -107,6 +113,28 @@ impl Session {
                 None => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
             },
             _ => Verdict::Forward,
+        }
+    }
+
+    /// A 5.0 client PUBLISH re-encoded with Message Expiry Interval `max` (its ACL
+    /// entry's longest), and under the mount point.
+    fn expiring(&self, frame: &Frame, max: u32) -> Verdict {
+        let v = self.protocol;
+        let mut p = match mqtt::decode(frame, v) {
+            Ok(Packet::Publish(p)) => p,
+            Ok(_) => return Verdict::Forward,
+            Err(e) => return Verdict::End(Close::ClientProtocol(e)),
+        };
+        p.properties.message_expiry_interval = Some(max);
+        if let Some(m) = self.mount.as_ref().filter(|_| !p.topic.is_empty()) {
+            match MqttStr::try_from(m.outward(p.topic.as_str())) {
+                Ok(t) => p.topic = t,
+                Err(_) => return Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
+            }
+        }
+        match Packet::Publish(p).to_bytes(v) {
+            Ok(b) => Verdict::Replace(b),
+            Err(_) => Verdict::End(Close::ClientProtocol(DecodeError::Truncated)),
         }
     }
 
