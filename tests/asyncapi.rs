@@ -269,6 +269,14 @@ fn operation_bindings_cap_qos_forbid_retain_and_bound_expiry() {
     let Some(Packet::Publish(p)) = seen else { panic!("forwarded: {seen:?} after {got:?}") };
     let expiry = p.properties.message_expiry_interval.expect("the proxy set the binding's expiry");
     assert!((1..=60).contains(&expiry), "{expiry}");
+    // Message headers are 5.0 User Properties, checked like the payload.
+    let mut bad_unit = measured(QoS::AtLeastOnce, false, 4);
+    if let Packet::Publish(p) = &mut bad_unit {
+        p.properties.user = vec![(MqttStr::from_static("unit"), MqttStr::from_static("furlong"))];
+    }
+    c.send(&bad_unit);
+    let Some(Packet::Ack(a)) = c.recv() else { panic!("puback") };
+    assert_eq!(a.reason, ReasonCode::PayloadFormatInvalid, "`unit` is one of lm, lx");
     // Dimming at QoS 2 is asked of the broker at QoS 1.
     c.send(&subscribe_packet(2, &["plant/lights/9/dim"], QoS::ExactlyOnce));
     let Some(Packet::SubAck(ack)) = c.recv() else { panic!("suback") };

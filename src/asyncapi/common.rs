@@ -117,7 +117,30 @@ pub fn server(
     if h.contains('{') {
         return Err(o.error(format!("`{h}`: a variable without a definition")));
     }
-    Ok(Some(Server { name: name.to_string(), host: h, port, tls, line: o.node().line }))
+    let mut server = Server {
+        name: name.to_string(),
+        host: h,
+        port,
+        tls,
+        keep_alive: None,
+        max_packet_size: None,
+        line: o.node().line,
+    };
+    if let Some(mut b) = o.opt_obj("bindings")? {
+        if let Some(mut m) = b.opt_obj("mqtt")? {
+            m.skip(|k| k == "bindingVersion");
+            server.keep_alive = match m.opt_u64("keepAlive")? {
+                Some(k) => {
+                    Some(u16::try_from(k).map_err(|_| m.error_at("keepAlive", "at most 65535 seconds"))?)
+                }
+                None => None,
+            };
+            server.max_packet_size = m.opt_u64("maximumPacketSize")?;
+            warnings.extend(m.unread("MQTT server binding not enforced yet (ignored)"));
+        }
+        warnings.extend(b.unread("bindings of other protocols do not apply (ignored)"));
+    }
+    Ok(Some(server))
 }
 
 /// The address as a filter (parameters → `+`) and as an ACL template
@@ -278,12 +301,80 @@ pub fn message(
             }
         }
     };
-    if o.opt("headers").is_some() {
-        warnings.push(
-            o.error_at("headers", "message headers (5.0 user properties) are not checked yet (ignored)"),
-        );
-    }
+    let hp = o.child("headers");
+    let headers = match o.opt("headers") {
+        Some(h) => headers(h, &hp, warnings),
+        None => Vec::new(),
+    };
     bindings(&mut o, warnings)?;
     finish(o, warnings);
-    Ok(Message { name: name.to_string(), payload, content_type, line: node.line })
+    Ok(Message { name: name.to_string(), payload, content_type, headers, line: node.line })
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.replace('$', "$$")).to_string()
+}
+
+/// A `headers` schema (an object schema) as User Property checks: string (length,
+/// `pattern` or `enum`), integer / number (`minimum`, `maximum`), boolean. Other
+/// shapes are warnings. Headers are 5.0 User Properties; a missing one passes.
+fn headers(h: &Node, pointer: &str, warnings: &mut Vec<DocError>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(props) = h.get("properties").and_then(Node::entries) else {
+        warnings.push(DocError::at(h, pointer, "headers without `properties` (ignored)"));
+        return out;
+    };
+    for (name, _, p) in props {
+        let at = format!("{pointer}/properties/{}", pointer_escape(name));
+        let num = |k: &str| p.get(k).and_then(Node::scalar_text);
+        let mut keys = Vec::new();
+        match p.get("type").and_then(Node::as_str) {
+            Some("string") => {
+                keys.push("model: string".to_string());
+                if let Some(n) = num("minLength") {
+                    keys.push(format!("min_length: {n}"));
+                }
+                if let Some(n) = num("maxLength") {
+                    keys.push(format!("max_length: {n}"));
+                }
+                let choices = p.get("enum").and_then(|e| match &e.value {
+                    Value::Seq(s) => {
+                        Some(s.iter().filter_map(Node::as_str).map(regex::escape).collect::<Vec<_>>())
+                    }
+                    _ => None,
+                });
+                let pattern = p.get("pattern").and_then(Node::as_str);
+                if choices.is_some() && pattern.is_some() {
+                    warnings.push(DocError::at(p, &at, "`pattern` next to `enum`: only `enum` is checked"));
+                }
+                match (choices, pattern) {
+                    (Some(c), _) => {
+                        keys.push(format!("pattern: {}", json_str(&format!("^(?:{})$", c.join("|")))))
+                    }
+                    (None, Some(pat)) => keys.push(format!("pattern: {}", json_str(pat))),
+                    (None, None) => {}
+                }
+            }
+            Some(t @ ("integer" | "number")) => {
+                keys.push(format!("model: {}", if t == "integer" { "int64" } else { "double" }));
+                if let Some(n) = num("minimum") {
+                    keys.push(format!("min: {n}"));
+                }
+                if let Some(n) = num("maximum") {
+                    keys.push(format!("max: {n}"));
+                }
+            }
+            Some("boolean") => keys.push("model: boolean".to_string()),
+            other => {
+                warnings.push(DocError::at(
+                    p,
+                    &at,
+                    format!("header type {other:?} is not checked (ignored)"),
+                ));
+                continue;
+            }
+        }
+        out.push((name.clone(), format!("{{{}}}", keys.join(", "))));
+    }
+    out
 }

@@ -22,7 +22,7 @@ mod v2;
 mod v3;
 
 pub use model::{Action, Api, Channel, Message, Operation, Payload, Scheme, Server};
-pub use render::{broker_side, listeners, render, schemas, table, Listeners, Upstream};
+pub use render::{broker_side, limits, listeners, render, schemas, table, Listeners, Upstream};
 
 use crate::doc::{parse, DocError};
 use std::path::Path;

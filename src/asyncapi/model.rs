@@ -43,6 +43,10 @@ pub struct Server {
     pub port: u16,
     /// `mqtts` / `secure-mqtt`.
     pub tls: bool,
+    /// Its MQTT binding's `keepAlive` (seconds): the longest a client may ask for.
+    pub keep_alive: Option<u16>,
+    /// Its MQTT binding's `maximumPacketSize` (bytes).
+    pub max_packet_size: Option<u64>,
     /// Line.
     pub line: u64,
 }
@@ -124,6 +128,9 @@ pub struct Message {
     pub payload: Option<Payload>,
     /// Content Type (the message's, else the document's default).
     pub content_type: Option<String>,
+    /// 5.0 User Property checks from its `headers` schema: name and the native
+    /// content (a flow mapping: `{model: string, pattern: …}`).
+    pub headers: Vec<(String, String)>,
     /// Line.
     pub line: u64,
 }

@@ -1,7 +1,7 @@
 //! An [`Api`] as native config text ([`render`]) and as the table
 //! `mqtt-proxy asyncapi check` prints ([`table`]).
 
-use super::model::{Action, Api, Channel, Payload};
+use super::model::{Action, Api, Channel, Message, Payload};
 use std::fmt::Write;
 
 /// A broker group the listeners send their clients to.
@@ -67,25 +67,31 @@ fn common_scopes(api: &Api) -> Vec<String> {
     out
 }
 
-/// A validator for one direction of a channel: native model, schema text,
-/// content type.
-pub(crate) type Check = (&'static str, String, Option<String>);
+/// A validator for one direction of a channel.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Check {
+    /// Native model and schema text of the payload (none: any payload).
+    pub model: Option<(&'static str, String)>,
+    /// The Content Type every message names.
+    pub content_type: Option<String>,
+    /// User Property checks every message shares (name, native content).
+    pub headers: Vec<(String, String)>,
+}
 
-/// The schema of the messages of `c` in one direction, `None` when any payload
-/// goes, or why it cannot be checked.
+/// The checks of the messages of `c` in one direction, `None` when there is
+/// nothing to check, or why the payloads cannot be checked.
 pub(crate) fn schema(c: &Channel, action: Action) -> Result<Option<Check>, String> {
     let msgs: Vec<_> = c.operations.iter().filter(|o| o.action == action).flat_map(|o| &o.messages).collect();
-    if msgs.is_empty() || msgs.iter().any(|m| m.payload.is_none()) {
-        return Ok(None);
-    }
-    let mut cts: Vec<&Option<String>> = msgs.iter().map(|m| &m.content_type).collect();
-    cts.dedup();
-    let ct = if cts.len() == 1 { cts[0].clone() } else { None };
+    let Some(first) = msgs.first() else { return Ok(None) };
+    let same = |f: &dyn Fn(&&Message) -> bool| msgs.iter().all(f);
+    let content_type = first.content_type.clone().filter(|ct| same(&|m| m.content_type.as_ref() == Some(ct)));
+    let headers = if same(&|m| m.headers == first.headers) { first.headers.clone() } else { Vec::new() };
     let payloads: Vec<&Payload> = msgs.iter().filter_map(|m| m.payload.as_ref()).collect();
-    let (model, text) = match payloads.as_slice() {
-        [Payload::Json(s)] => ("json", s.to_string()),
-        [Payload::Avro(s)] => ("avro", s.to_string()),
-        [Payload::Protobuf(t, _)] => ("protobuf", t.clone()),
+    let model = match payloads.as_slice() {
+        _ if payloads.len() < msgs.len() => None,
+        [Payload::Json(s)] => Some(("json", s.to_string())),
+        [Payload::Avro(s)] => Some(("avro", s.to_string())),
+        [Payload::Protobuf(t, _)] => Some(("protobuf", t.clone())),
         many if many.iter().all(|p| matches!(p, Payload::Json(_))) => {
             let all: Vec<&serde_json::Value> = many
                 .iter()
@@ -94,7 +100,7 @@ pub(crate) fn schema(c: &Channel, action: Action) -> Result<Option<Check>, Strin
                     _ => None,
                 })
                 .collect();
-            ("json", serde_json::json!({ "anyOf": all }).to_string())
+            Some(("json", serde_json::json!({ "anyOf": all }).to_string()))
         }
         _ => {
             return Err(format!(
@@ -103,7 +109,10 @@ pub(crate) fn schema(c: &Channel, action: Action) -> Result<Option<Check>, Strin
             ))
         }
     };
-    Ok(Some((model, text, ct)))
+    if model.is_none() && content_type.is_none() && headers.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Check { model, content_type, headers }))
 }
 
 /// How a document's listeners are written.
@@ -162,35 +171,47 @@ pub fn schemas(api: &Api, catalog: &str) -> String {
         let recv = schema(c, Action::Receive).ok().flatten();
         let both = send.is_some() && send == recv;
         for (dir, s) in [("publish", send.clone()), ("deliver", recv)] {
-            let Some((model, text, ct)) = s else { continue };
+            let Some(check) = s else { continue };
             if both && dir == "deliver" {
                 continue;
             }
             let dir = if both { "both" } else { dir };
             let subject = format!("{}/{dir}", c.filter);
-            subjects.push((subject.clone(), text));
-            rules.push((c.filter.clone(), dir, model, subject, ct, c.line));
+            if let Some((_, text)) = &check.model {
+                subjects.push((subject.clone(), text.clone()));
+            }
+            rules.push((c, dir, subject, check));
         }
     }
     if rules.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "catalogs:\n  - name: {}\n    inline:", q(catalog));
-    for (subject, text) in &subjects {
-        let _ = writeln!(out, "      {}: {}", q(subject), q(text));
+    if !subjects.is_empty() {
+        let _ = writeln!(out, "catalogs:\n  - name: {}\n    inline:", q(catalog));
+        for (subject, text) in &subjects {
+            let _ = writeln!(out, "      {}: {}", q(subject), q(text));
+        }
     }
     let _ = writeln!(out, "schemas:");
-    for (filter, dir, model, subject, ct, line) in &rules {
-        let _ = writeln!(out, "  - filter: {}   # channel at line {line}", q(filter));
+    for (c, dir, subject, check) in &rules {
+        let _ = writeln!(out, "  - filter: {}   # channel at line {}", q(&c.filter), c.line);
         let _ = writeln!(out, "    direction: {dir}");
-        let _ = writeln!(
-            out,
-            "    content: {{model: {model}, catalog: {}, subject: {}}}",
-            q(catalog),
-            q(subject)
-        );
-        if let Some(ct) = ct {
+        if let Some((model, _)) = &check.model {
+            let _ = writeln!(
+                out,
+                "    content: {{model: {model}, catalog: {}, subject: {}}}",
+                q(catalog),
+                q(subject)
+            );
+        }
+        if let Some(ct) = &check.content_type {
             let _ = writeln!(out, "    content_type: {}", q(ct));
+        }
+        if !check.headers.is_empty() {
+            let _ = writeln!(out, "    user_properties:");
+            for (name, content) in &check.headers {
+                let _ = writeln!(out, "      {}: {content}", q(name));
+            }
         }
     }
     out
@@ -232,6 +253,14 @@ pub fn broker_side(api: &Api, name: &str) -> String {
     out
 }
 
+/// The limits the servers' MQTT bindings ask for: the smallest `keepAlive` and
+/// `maximumPacketSize` of them.
+pub fn limits(api: &Api) -> (Option<u16>, Option<u64>) {
+    let keep_alive = api.servers.iter().filter_map(|s| s.keep_alive).min();
+    let max_packet = api.servers.iter().filter_map(|s| s.max_packet_size).min();
+    (keep_alive, max_packet)
+}
+
 /// The native config for `api` (from `source`) run on its own: its listeners
 /// send clients to `upstream` and, with `guard`, authenticate them with that
 /// (native) guard.
@@ -253,6 +282,16 @@ pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>)
     let _ =
         writeln!(out, "upstreams:\n  - name: {}\n    servers: [{}]", q(&upstream.name), servers.join(", "));
     out.push_str(&schemas(api, "asyncapi"));
+    let (keep_alive, max_packet) = limits(api);
+    if keep_alive.is_some() || max_packet.is_some() {
+        let _ = writeln!(out, "limits:   # the servers' MQTT bindings");
+        if let Some(k) = keep_alive {
+            let _ = writeln!(out, "  keep_alive_max: {k}");
+        }
+        if let Some(m) = max_packet {
+            let _ = writeln!(out, "  max_packet_size: {m}");
+        }
+    }
     out
 }
 
@@ -287,8 +326,12 @@ pub fn table(api: &Api) -> String {
         let mut v = Vec::new();
         for (a, d) in [(Action::Send, "publish"), (Action::Receive, "deliver")] {
             match schema(c, a) {
-                Ok(Some((model, _, ct))) => {
-                    v.push(format!("{d}: {model}{}", ct.map(|c| format!(" ({c})")).unwrap_or_default()))
+                Ok(Some(check)) => {
+                    let model = check.model.map_or("any payload", |(m, _)| m);
+                    let ct = check.content_type.map(|c| format!(" ({c})")).unwrap_or_default();
+                    let h: Vec<&str> = check.headers.iter().map(|(n, _)| n.as_str()).collect();
+                    let h = if h.is_empty() { String::new() } else { format!(" user properties {h:?}") };
+                    v.push(format!("{d}: {model}{ct}{h}"))
                 }
                 Ok(None) => {}
                 Err(e) => v.push(format!("{d}: none ({e})")),

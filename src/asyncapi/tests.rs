@@ -62,6 +62,7 @@ fn the_rendered_config_loads_with_acl_and_validators() {
     assert!(text.contains("subscribe: [{filter: \"plant/lights/{sub}/dim\", max_qos: 1}]"), "{text}");
     let jwks = fixture("../jwt/TEST-ONLY-jwks.json");
     let text = format!("{text}guards:\n  - name: jwt\n    jwks_file: {}\n", jwks.display());
+    assert!(text.contains("      \"unit\": {model: string, pattern: \"^(?:lm|lx)$$\"}\n      \"seq\": {model: int64, min: 0}"), "{text}");
     let c = Config::parse(&text, |_| None).expect("loads");
     assert_eq!(c.schemas.rules.len(), 2);
     assert_eq!(c.listeners[0].acl.as_ref().map(|a| a.publish.as_ref().map(Vec::len)), Some(Some(1)));

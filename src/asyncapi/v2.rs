@@ -29,7 +29,6 @@ pub fn read(root: &Node, api: &mut Api) -> Result<(), DocError> {
             if let Some(s) = common::server(name, &mut o, &url, &mut api.warnings)? {
                 api.servers.push(s);
             }
-            common::bindings(&mut o, &mut api.warnings)?;
             finish(o, &mut api.warnings);
         }
     }

@@ -28,7 +28,6 @@ pub fn read(raw: &Node, root: &Node, api: &mut Api) -> Result<(), DocError> {
             if let Some(s) = common::server(name, &mut o, &host, &mut api.warnings)? {
                 api.servers.push(s);
             }
-            common::bindings(&mut o, &mut api.warnings)?;
             finish(o, &mut api.warnings);
         }
     }

@@ -43,6 +43,17 @@ impl Config {
         strict: bool,
     ) -> Result<(Config, Api), ConfigError> {
         let api = read(path, false, strict)?;
+        if let Some(s) = api.servers.iter().find(|s| s.tls) {
+            return Err(ConfigError::AsyncApi(DocError {
+                line: s.line,
+                pointer: format!("/servers/{}", crate::doc::pointer_escape(&s.name)),
+                message: format!(
+                    "server `{}` is {}: its certificate comes from a config file (`asyncapi: [{{spec, upstream, tls}}]`), never plaintext in its place",
+                    s.name,
+                    "mqtts"
+                ),
+            }));
+        }
         let text = asyncapi::render(&api, &path.display().to_string(), upstream, None);
         let config = Config::parse_in(&text, |_| None, path.parent())?;
         Ok((config, api))
@@ -134,6 +145,29 @@ pub(super) fn expand(
                         }
                     }
                 }
+                let (keep_alive, max_packet) = asyncapi::limits(&api);
+                let lim = &mut raw.limits;
+                match (keep_alive, lim.keep_alive_max) {
+                    (Some(k), None) => lim.keep_alive_max = Some(k),
+                    (Some(k), Some(c)) if c != k => warnings.push(format!(
+                        "{}: keepAlive {k} from the document, limits.keep_alive_max {c} from the config: the config's applies",
+                        e.spec.value
+                    )),
+                    _ => {}
+                }
+                match (max_packet, &lim.max_packet_size) {
+                    (Some(m), None) => {
+                        lim.max_packet_size = Some(
+                            serde_saphyr::from_str(&m.to_string())
+                                .map_err(|err| bad(&e.spec, key("spec"), format!("internal: {err}")))?,
+                        )
+                    }
+                    (Some(m), Some(c)) if c.value != m => warnings.push(format!(
+                        "{}: maximumPacketSize {m} from the document, limits.max_packet_size {} from the config: the config's applies",
+                        e.spec.value, c.value
+                    )),
+                    _ => {}
+                }
                 let how = asyncapi::Listeners {
                     upstream: &up.value,
                     guard: e.guard.as_ref().map(|g| g.value.as_str()),
@@ -217,6 +251,14 @@ mod tests {
         assert!(publish[0].scopes.is_empty());
         assert_eq!(publish[1].scopes, ["plant:alarm"], "the alarm channel needs more");
         assert_eq!(c.schemas.rules.len(), 2);
+        // The server's MQTT binding: keepAlive and maximumPacketSize as limits.
+        assert_eq!((c.limits.keep_alive_max, c.limits.max_packet_size), (Some(60), 4096));
+        // A limit the config sets itself wins, with a warning.
+        let own = config("plant-security-3.0.yaml\n    upstream: plant\n    guard: jwt")
+            + "limits:\n  keep_alive_max: 30\n";
+        let c = Config::parse(&own, |_| None).expect("loads");
+        assert_eq!(c.limits.keep_alive_max, Some(30));
+        assert!(c.warnings.iter().any(|w| w.contains("keepAlive 60 from the document")), "{:?}", c.warnings);
     }
 
     #[test]
@@ -246,6 +288,30 @@ mod tests {
         assert_eq!(c.upstreams[1].name, "factory");
         assert_eq!(c.routes.counts(), (0, 1), "one topic rule");
         assert_eq!(c.schemas.rules.len(), 2);
+    }
+
+    #[test]
+    fn an_mqtts_server_never_becomes_a_plaintext_listener() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let doc = std::fs::read_to_string(format!("{ROOT}/tests/fixtures/asyncapi/lighting-3.0.yaml"))
+            .expect("read")
+            .replace("protocol: mqtt\n", "protocol: mqtts\n");
+        let path = dir.path().join("api.yaml");
+        std::fs::write(&path, doc).expect("write");
+        let up = super::parse_upstream("b=127.0.0.1:1884").expect("upstream");
+        let e = Config::from_asyncapi(&path, &up, false).expect_err("no certificate");
+        assert!(e.to_string().contains("/servers/plant") && e.to_string().contains("never plaintext"), "{e}");
+        let entry = format!(
+            "upstreams:\n  - name: plant\n    servers: [\"127.0.0.1:1884\"]\nasyncapi:\n  - spec: {}\n    upstream: plant\n",
+            path.display()
+        );
+        let e = Config::parse(&entry, |_| None).expect_err("no tls");
+        assert!(e.to_string().contains("asyncapi[0].tls"), "{e}");
+        let tls = format!(
+            "    tls:\n      pkcs12: {ROOT}/tests/fixtures/tls/TEST-ONLY-localhost.p12\n      password: TEST-ONLY-keystore-password\n"
+        );
+        let c = Config::parse(&format!("{entry}{tls}"), |_| None).expect("loads");
+        assert!(c.listeners[0].tls.is_some(), "the entry's certificate serves the mqtts server");
     }
 
     #[test]
