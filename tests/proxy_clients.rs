@@ -151,3 +151,27 @@ fn persistent_session_survives_reconnect() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{topic} queued"), "v{v}");
     }
 }
+
+/// `limits.session_expiry_max`: a 5.0 client asking for longer is capped, and its
+/// CONNACK says so; one asking for less keeps its own.
+#[test]
+fn session_expiry_is_capped_and_the_client_told() {
+    use common::raw::{connect_packet, Raw};
+    use mqtt_proxy::mqtt::{Packet, Protocol};
+    let broker = Mosquitto::start();
+    let proxy = Proxy::start(&config(&[broker.addr()], "limits:\n  session_expiry_max: 60\n"));
+    let connack = |asked: u32, id: &'static str| {
+        let mut c = Raw::open(proxy.addr, Protocol::V5);
+        let mut p = connect_packet(Protocol::V5, id, 30);
+        if let Packet::Connect(c) = &mut p {
+            c.properties.session_expiry_interval = Some(asked);
+        }
+        c.send(&p);
+        match c.recv() {
+            Some(Packet::ConnAck(a)) => a.properties.session_expiry_interval,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(connack(3600, "long"), Some(60));
+    assert_eq!(connack(30, "short"), None, "30 s is within the cap: nothing to say");
+}

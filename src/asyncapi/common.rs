@@ -42,6 +42,14 @@ pub fn bindings(o: &mut Obj<'_>, warnings: &mut Vec<DocError>) -> Result<(), Doc
     Ok(())
 }
 
+/// Seconds from a binding field: an integer, or a schema's `maximum`.
+fn seconds(n: &Node) -> Option<u32> {
+    match &n.value {
+        Value::Int(i) => u32::try_from(*i).ok(),
+        _ => n.get("maximum").and_then(Node::scalar_text).and_then(|x| x.parse::<u32>().ok()),
+    }
+}
+
 /// An operation's `bindings`: the MQTT one read (`qos`, `retain`,
 /// `messageExpiryInterval`), others ignored.
 pub fn op_bindings(o: &mut Obj<'_>, warnings: &mut Vec<DocError>) -> Result<OpBinding, DocError> {
@@ -55,20 +63,12 @@ pub fn op_bindings(o: &mut Obj<'_>, warnings: &mut Vec<DocError>) -> Result<OpBi
             None => None,
         };
         out.retain = m.opt_bool("retain")?;
-        match m.opt("messageExpiryInterval") {
+        match m.opt("messageExpiryInterval").map(seconds) {
             None => {}
-            Some(Node { value: Value::Int(i), .. }) if *i >= 0 && *i <= i64::from(u32::MAX) => {
-                out.expiry = Some(*i as u32)
-            }
-            Some(n) => {
-                match n.get("maximum").and_then(|x| x.scalar_text()).and_then(|x| x.parse::<u32>().ok()) {
-                    Some(max) => out.expiry = Some(max),
-                    None => warnings.push(m.error_at(
-                        "messageExpiryInterval",
-                        "neither seconds nor a schema with `maximum` (ignored)",
-                    )),
-                }
-            }
+            Some(Some(e)) => out.expiry = Some(e),
+            Some(None) => warnings.push(
+                m.error_at("messageExpiryInterval", "neither seconds nor a schema with `maximum` (ignored)"),
+            ),
         }
         warnings.extend(m.unread("MQTT binding not enforced yet (ignored)"));
     }
@@ -124,6 +124,7 @@ pub fn server(
         tls,
         keep_alive: None,
         max_packet_size: None,
+        session_expiry: None,
         line: o.node().line,
     };
     if let Some(mut b) = o.opt_obj("bindings")? {
@@ -136,6 +137,12 @@ pub fn server(
                 None => None,
             };
             server.max_packet_size = m.opt_u64("maximumPacketSize")?;
+            server.session_expiry = match m.opt("sessionExpiryInterval") {
+                None => None,
+                Some(n) => Some(seconds(n).ok_or_else(|| {
+                    m.error_at("sessionExpiryInterval", "seconds, or a schema with `maximum`")
+                })?),
+            };
             warnings.extend(m.unread("MQTT server binding not enforced yet (ignored)"));
         }
         warnings.extend(b.unread("bindings of other protocols do not apply (ignored)"));

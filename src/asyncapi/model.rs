@@ -47,6 +47,8 @@ pub struct Server {
     pub keep_alive: Option<u16>,
     /// Its MQTT binding's `maximumPacketSize` (bytes).
     pub max_packet_size: Option<u64>,
+    /// Its MQTT binding's `sessionExpiryInterval` (seconds, or a schema's `maximum`).
+    pub session_expiry: Option<u32>,
     /// Line.
     pub line: u64,
 }

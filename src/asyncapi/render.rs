@@ -253,12 +253,13 @@ pub fn broker_side(api: &Api, name: &str) -> String {
     out
 }
 
-/// The limits the servers' MQTT bindings ask for: the smallest `keepAlive` and
-/// `maximumPacketSize` of them.
-pub fn limits(api: &Api) -> (Option<u16>, Option<u64>) {
+/// The limits the servers' MQTT bindings ask for: the smallest `keepAlive`,
+/// `maximumPacketSize` and `sessionExpiryInterval` of them.
+pub fn limits(api: &Api) -> (Option<u16>, Option<u64>, Option<u32>) {
     let keep_alive = api.servers.iter().filter_map(|s| s.keep_alive).min();
     let max_packet = api.servers.iter().filter_map(|s| s.max_packet_size).min();
-    (keep_alive, max_packet)
+    let session_expiry = api.servers.iter().filter_map(|s| s.session_expiry).min();
+    (keep_alive, max_packet, session_expiry)
 }
 
 /// The native config for `api` (from `source`) run on its own: its listeners
@@ -282,14 +283,17 @@ pub fn render(api: &Api, source: &str, upstream: &Upstream, guard: Option<&str>)
     let _ =
         writeln!(out, "upstreams:\n  - name: {}\n    servers: [{}]", q(&upstream.name), servers.join(", "));
     out.push_str(&schemas(api, "asyncapi"));
-    let (keep_alive, max_packet) = limits(api);
-    if keep_alive.is_some() || max_packet.is_some() {
+    let (keep_alive, max_packet, session_expiry) = limits(api);
+    if keep_alive.is_some() || max_packet.is_some() || session_expiry.is_some() {
         let _ = writeln!(out, "limits:   # the servers' MQTT bindings");
         if let Some(k) = keep_alive {
             let _ = writeln!(out, "  keep_alive_max: {k}");
         }
         if let Some(m) = max_packet {
             let _ = writeln!(out, "  max_packet_size: {m}");
+        }
+        if let Some(e) = session_expiry {
+            let _ = writeln!(out, "  session_expiry_max: {e}");
         }
     }
     out

@@ -145,8 +145,16 @@ pub(super) fn expand(
                         }
                     }
                 }
-                let (keep_alive, max_packet) = asyncapi::limits(&api);
+                let (keep_alive, max_packet, session_expiry) = asyncapi::limits(&api);
                 let lim = &mut raw.limits;
+                match (session_expiry, lim.session_expiry_max) {
+                    (Some(x), None) => lim.session_expiry_max = Some(x),
+                    (Some(x), Some(c)) if c != x => warnings.push(format!(
+                        "{}: sessionExpiryInterval {x} from the document, limits.session_expiry_max {c} from the config: the config's applies",
+                        e.spec.value
+                    )),
+                    _ => {}
+                }
                 match (keep_alive, lim.keep_alive_max) {
                     (Some(k), None) => lim.keep_alive_max = Some(k),
                     (Some(k), Some(c)) if c != k => warnings.push(format!(
@@ -253,6 +261,7 @@ mod tests {
         assert_eq!(c.schemas.rules.len(), 2);
         // The server's MQTT binding: keepAlive and maximumPacketSize as limits.
         assert_eq!((c.limits.keep_alive_max, c.limits.max_packet_size), (Some(60), 4096));
+        assert_eq!(c.limits.session_expiry_max, Some(3600));
         // A limit the config sets itself wins, with a warning.
         let own = config("plant-security-3.0.yaml\n    upstream: plant\n    guard: jwt")
             + "limits:\n  keep_alive_max: 30\n";

@@ -172,6 +172,8 @@ pub struct Limits {
     pub max_subscriptions_per_session: Option<usize>,
     /// Most client → broker topic aliases a 5.0 session is offered.
     pub topic_alias_maximum: u16,
+    /// Longest Session Expiry Interval a 5.0 client gets, seconds.
+    pub session_expiry_max: Option<u32>,
 }
 
 /// The validated configuration.
@@ -597,6 +599,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         )? as usize,
         topic_alias_maximum: bounded(&lim.topic_alias_maximum, "limits.topic_alias_maximum", 0, 65_535, 64)?
             as u16,
+        session_expiry_max: lim.session_expiry_max,
         max_subscriptions_per_session: match &lim.max_subscriptions_per_session {
             None => None,
             Some(_) => Some(bounded(

@@ -432,4 +432,6 @@ pub struct RawLimits {
     pub max_subscriptions_per_session: Option<Spanned<u64>>,
     /// Most client → broker topic aliases a 5.0 session is offered (default 64).
     pub topic_alias_maximum: Option<Spanned<u64>>,
+    /// Longest Session Expiry Interval a 5.0 client gets, seconds (none: its own).
+    pub session_expiry_max: Option<u32>,
 }

@@ -7,7 +7,7 @@ use super::unix_now;
 use super::Core;
 use crate::auth::acl::Context as AclContext;
 use crate::auth::{AuthError, Found, Identity, Reject};
-use crate::config::Listener;
+use crate::config::{Limits, Listener};
 use crate::mqtt::{ConnAck, Connect, Frame, MqttStr, Packet, Protocol, ReasonCode};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -49,16 +49,26 @@ fn with_upstream_credentials(
 
 /// The CONNECT with (5.0) a Maximum Packet Size no larger than the proxy reads, so
 /// the broker drops a delivery that large [MQTT-3.1.2-25] instead of sending one the
-/// proxy must refuse (which would end the session, again on every reconnect).
-/// `upstream`: the CONNECT as changed so far (`None`: the client's own, `connect`).
-fn with_packet_limit(upstream: Option<Connect>, connect: &Connect, max: usize) -> Option<Connect> {
-    let max = u32::try_from(max).unwrap_or(u32::MAX);
-    let asked = upstream.as_ref().unwrap_or(connect).properties.maximum_packet_size;
-    if connect.protocol != Protocol::V5 || asked.is_some_and(|a| a <= max) {
+/// proxy must refuse (which would end the session, again on every reconnect), and a
+/// Session Expiry Interval no longer than `limits.session_expiry_max` (the session
+/// tells the client in CONNACK). `upstream`: the CONNECT as changed so far (`None`:
+/// the client's own, `connect`).
+fn with_limits(upstream: Option<Connect>, connect: &Connect, limits: &Limits) -> Option<Connect> {
+    let max = u32::try_from(limits.max_packet_size).unwrap_or(u32::MAX);
+    let props = &upstream.as_ref().unwrap_or(connect).properties;
+    let packet_ok = props.maximum_packet_size.is_some_and(|a| a <= max);
+    let expiry_ok = match (props.session_expiry_interval, limits.session_expiry_max) {
+        (Some(a), Some(m)) => a <= m,
+        _ => true,
+    };
+    if connect.protocol != Protocol::V5 || packet_ok && expiry_ok {
         return upstream;
     }
     let mut c = upstream.unwrap_or_else(|| connect.clone());
     c.properties.maximum_packet_size = Some(max);
+    if !expiry_ok {
+        c.properties.session_expiry_interval = limits.session_expiry_max;
+    }
     Some(c)
 }
 
@@ -72,10 +82,10 @@ pub(super) async fn authenticate(
     peer: SocketAddr,
 ) -> Option<Authenticated> {
     let config = &core.config;
-    let max = config.limits.max_packet_size;
+    let limits = &config.limits;
     let Some(gi) = lcfg.guard else {
         let upstream = with_upstream_credentials(connect.clone(), lcfg, None);
-        let forward = match with_packet_limit(upstream, connect, max) {
+        let forward = match with_limits(upstream, connect, limits) {
             Some(c) => Packet::Connect(Box::new(c)).to_bytes(connect.protocol).ok()?,
             None => frame.raw().clone(),
         };
@@ -107,7 +117,7 @@ pub(super) async fn authenticate(
             };
             let stripped = guard.strip(connect);
             let upstream = with_upstream_credentials(stripped.clone(), lcfg, Some(&id)).unwrap_or(stripped);
-            let upstream = with_packet_limit(None, &upstream, max).unwrap_or(upstream);
+            let upstream = with_limits(None, &upstream, limits).unwrap_or(upstream);
             match Packet::Connect(Box::new(upstream)).to_bytes(connect.protocol) {
                 Ok(forward) => Some(Authenticated { forward, identity: Some(id), reauth_method }),
                 Err(e) => {

@@ -91,6 +91,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
         .with_schemas(&config.schemas)
         .with_mount(routed.route.mount.clone())
         .with_max_packet_size(limits.max_packet_size)
+        .with_session_expiry_cap(connect.properties.session_expiry_interval, limits.session_expiry_max)
         .with_topic_alias_cap(limits.topic_alias_maximum)
         .with_assigned_client_id(routed.assigned_client_id.as_deref());
     if routed.multi.is_some() {

@@ -83,6 +83,9 @@ pub struct Session {
     no_topic_aliases: bool,
     /// The largest packet the proxy reads (promised to 5.0 clients in CONNACK).
     max_packet_size: Option<u32>,
+    /// Session Expiry Interval to tell a 5.0 client in CONNACK (the proxy capped
+    /// what it asked for before the broker saw it).
+    session_expiry: Option<u32>,
     /// The client id the proxy made up for the client (5.0 CONNACK tells it).
     assigned_client_id: Option<MqttStr>,
     /// The most client → broker topic aliases the proxy lets a session have (each
@@ -110,6 +113,7 @@ impl Session {
             mount: None,
             no_topic_aliases: false,
             max_packet_size: None,
+            session_expiry: None,
             assigned_client_id: None,
             alias_cap: u16::MAX,
             alias_max: Cell::new(0),
@@ -144,6 +148,18 @@ impl Session {
     /// client never sends one the proxy must refuse.
     pub fn with_max_packet_size(mut self, max: usize) -> Self {
         self.max_packet_size = Some(u32::try_from(max).unwrap_or(u32::MAX));
+        self
+    }
+
+    /// The same session, for a client whose CONNECT asked for `asked` seconds of
+    /// session expiry when at most `max` are allowed: a 5.0 CONNACK then tells it
+    /// the capped value [MQTT-3.2.2.3.2] (the broker was sent the capped one).
+    pub fn with_session_expiry_cap(mut self, asked: Option<u32>, max: Option<u32>) -> Self {
+        if let (Some(a), Some(m)) = (asked, max) {
+            if a > m && self.protocol.is_v5() {
+                self.session_expiry = Some(m);
+            }
+        }
         self
     }
 
@@ -336,6 +352,12 @@ impl Session {
         if let (Some(max), true) = (self.max_packet_size, self.protocol.is_v5()) {
             if broker_max.is_none_or(|b| b > max) {
                 ack.properties.maximum_packet_size = Some(max);
+                changed = true;
+            }
+        }
+        if let Some(cap) = self.session_expiry {
+            if ack.properties.session_expiry_interval.is_none_or(|b| b > cap) {
+                ack.properties.session_expiry_interval = Some(cap);
                 changed = true;
             }
         }
