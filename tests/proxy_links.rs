@@ -371,7 +371,10 @@ fn defect_7_a_silent_broker_blocks_nothing_else() {
             _ => None,
         })
         .collect();
-    assert_eq!(order, vec![2, 3, 1], "the healthy brokers answered while line2 was opening");
+    // Two different brokers answer 2 and 3: either may be first; both before 1.
+    assert_eq!(order.len(), 3, "{order:?}");
+    assert_eq!(order[2], 1, "the healthy brokers answered while line2 was opening: {order:?}");
+    assert!(order[..2].contains(&2) && order[..2].contains(&3), "{order:?}");
     assert_eq!(ack_of(&got, AckKind::PubAck, 1), Some(ReasonCode::UnspecifiedError));
     drop(proxy);
     drop(held);

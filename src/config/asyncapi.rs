@@ -104,6 +104,34 @@ fn scheme_mismatch(scheme: &asyncapi::Scheme, guard: &super::raw::RawGuard) -> O
     })
 }
 
+/// Binds channel parameters to token claims by name (the entry's `parameters`):
+/// the channels' ACL templates get `{sub}` / `{claims.x}` at those levels.
+fn bind_parameters(api: &mut Api, params: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
+    for (name, claim) in params {
+        let placeholder = match claim.as_str() {
+            "sub" => "{sub}".to_string(),
+            c if c.strip_prefix("claims.").is_some_and(|p| !p.is_empty()) => format!("{{{c}}}"),
+            c => return Err(format!("parameter `{name}`: `{c}` is not `sub` or `claims.<path>`")),
+        };
+        let wanted = format!("{{{name}}}");
+        let mut used = false;
+        for c in &mut api.channels {
+            let levels: Vec<String> = c
+                .address
+                .split('/')
+                .zip(c.template.split('/'))
+                .map(|(a, t)| if a == wanted { placeholder.clone() } else { t.to_string() })
+                .collect();
+            used |= c.address.split('/').any(|a| a == wanted);
+            c.template = levels.join("/");
+        }
+        if !used {
+            return Err(format!("no channel has a parameter `{name}`"));
+        }
+    }
+    Ok(())
+}
+
 /// Adds every `asyncapi:` entry's listeners (role server) or upstream and routes
 /// (role client), and its validators, to `raw`; returns the documents' warnings.
 pub(super) fn expand(
@@ -116,8 +144,9 @@ pub(super) fn expand(
         let key = |k: &str| format!("asyncapi[{i}].{k}");
         let path = base.map_or_else(|| Path::new(&e.spec.value).to_path_buf(), |b| b.join(&e.spec.value));
         let guarded = e.guard.is_some() && e.role.as_ref().is_none_or(|r| r.value == "server");
-        let api = read(&path, guarded, e.strict)
+        let mut api = read(&path, guarded, e.strict)
             .map_err(|err| bad(&e.spec, key("spec"), format!("{}: {err}", e.spec.value)))?;
+        bind_parameters(&mut api, &e.parameters).map_err(|m| bad(&e.spec, key("parameters"), m))?;
         warnings.extend(api.warnings.iter().map(|w| format!("{}: {w}", e.spec.value)));
         let role = e.role.as_ref().map_or("server", |r| r.value.as_str());
         let mut text = String::new();
@@ -321,6 +350,21 @@ mod tests {
         );
         let c = Config::parse(&format!("{entry}{tls}"), |_| None).expect("loads");
         assert!(c.listeners[0].tls.is_some(), "the entry's certificate serves the mqtts server");
+    }
+
+    #[test]
+    fn the_config_can_bind_a_parameter_the_document_leaves_open() {
+        let entry = "factory-3.0.yaml\n    upstream: plant\n    guard: jwt\n    parameters: {machine: claims.machine}";
+        let c = Config::parse(&config(entry), |_| None).expect("loads");
+        let publish = c.listeners[0].acl.as_ref().and_then(|a| a.publish.clone()).expect("publish");
+        let filters: Vec<String> = publish.iter().map(|e| format!("{:?}", e.filter)).collect();
+        assert!(filters.iter().all(|f| f.contains("factory/{claims.machine}/")), "{filters:?}");
+        let e = Config::parse(&config(&entry.replace("machine: claims", "nope: claims")), |_| None)
+            .expect_err("unknown");
+        assert!(e.to_string().contains("no channel has a parameter `nope`"), "{e}");
+        let e = Config::parse(&config(&entry.replace("claims.machine", "tenant")), |_| None)
+            .expect_err("bad claim");
+        assert!(e.to_string().contains("asyncapi[0].parameters"), "{e}");
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub struct RawAsyncApi {
     /// Role client: the name of the upstream group its servers form.
     #[serde(default)]
     pub name: Option<Spanned<String>>,
+    /// Channel parameter → token claim (`sub`, `claims.tenant`), for documents that
+    /// do not say `x-mqtt-proxy-identity` themselves.
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, String>,
     /// Warnings (things read but not applied) are errors.
     #[serde(default)]
     pub strict: bool,
