@@ -157,16 +157,7 @@ fn check_prints_the_derived_table_and_strict_refuses_warnings() {
 
 /// A token for `sub` with `scope`, signed with the TEST-ONLY RSA key.
 fn token(sub: &str, scope: &str) -> String {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    mqtt_proxy::auth::ring_provider::install();
-    let key =
-        EncodingKey::from_rsa_pem(include_bytes!("fixtures/jwt/TEST-ONLY-rsa-private.pem")).expect("key");
-    let mut h = Header::new(Algorithm::RS256);
-    h.kid = Some("example".into());
-    let exp =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 3600;
-    let claims = serde_json::json!({"sub": sub, "scope": scope, "exp": exp});
-    format!("Bearer {}", encode(&h, &claims, &key).expect("sign"))
+    common::tokens::bearer(serde_json::json!({"sub": sub, "scope": scope}))
 }
 
 /// Publishes each (topic, payload) at QoS 1 as `sub` and returns the PUBACK

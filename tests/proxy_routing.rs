@@ -95,16 +95,7 @@ fn one_session_spans_brokers_by_topic() {
 
 /// A token for `sub` of `tenant`, signed with the TEST-ONLY RSA key.
 fn token(sub: &str, tenant: &str) -> String {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    mqtt_proxy::auth::ring_provider::install();
-    let key =
-        EncodingKey::from_rsa_pem(include_bytes!("fixtures/jwt/TEST-ONLY-rsa-private.pem")).expect("key");
-    let mut h = Header::new(Algorithm::RS256);
-    h.kid = Some("example".into());
-    let exp =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 3600;
-    let claims = serde_json::json!({"sub": sub, "tenant": tenant, "exp": exp});
-    format!("Bearer {}", encode(&h, &claims, &key).expect("sign"))
+    common::tokens::bearer(serde_json::json!({"sub": sub, "tenant": tenant}))
 }
 
 fn tenant_config(shared: &Mosquitto, own: &Mosquitto) -> String {

@@ -25,6 +25,19 @@ pub fn is_documentation(k: &str) -> bool {
     ) || (k.starts_with("x-") && !k.starts_with("x-mqtt-proxy"))
 }
 
+/// The document's top level: `info.title` into `api`, documentation keys marked
+/// read; returns the cursor and `defaultContentType`.
+pub fn top<'a>(root: &'a Node, api: &mut super::model::Api) -> Result<(Obj<'a>, Option<String>), DocError> {
+    let mut top = Obj::new(root, "")?;
+    top.skip(|k| k == "asyncapi" || k == "id" || k == "components" || is_documentation(k));
+    if let Some(mut info) = top.opt_obj("info")? {
+        api.title = info.opt_str("title")?.unwrap_or_default().to_string();
+        info.skip(|_| true);
+    }
+    let default_ct = top.opt_str("defaultContentType")?.map(str::to_string);
+    Ok((top, default_ct))
+}
+
 /// Collects `o`'s unread keys as warnings.
 pub fn finish(o: Obj<'_>, warnings: &mut Vec<DocError>) {
     warnings.extend(o.unread(IGNORED));

@@ -93,31 +93,28 @@ fn follow(
             format!("`{target}`: only references into local files are supported"),
         ));
     }
-    let key = if path_part.is_empty() {
-        format!("{}#{fragment}", file.display())
+    let target_file = if path_part.is_empty() {
+        file.to_path_buf()
     } else {
-        let p = file.parent().unwrap_or(Path::new(".")).join(path_part);
-        format!("{}#{fragment}", p.display())
+        file.parent().unwrap_or(Path::new(".")).join(path_part)
     };
+    let key = format!("{}#{fragment}", target_file.display());
     if stack.contains(&key) || stack.len() >= MAX_DEPTH {
         return Err(DocError::at(at, pointer, format!("`{target}`: recursive references are not supported")));
     }
-    stack.push(key);
-    let result = if path_part.is_empty() {
-        let t = root
-            .at_pointer(fragment)
-            .ok_or_else(|| DocError::at(at, pointer, format!("`{target}` points at nothing")))?
-            .clone();
-        walk(&t, file, root, pointer, files, stack)
+    let loaded;
+    let doc = if path_part.is_empty() {
+        root
     } else {
-        let other = file.parent().unwrap_or(Path::new(".")).join(path_part);
-        let doc = files.load(&other, at, pointer)?.clone();
-        let t = doc
-            .at_pointer(fragment)
-            .ok_or_else(|| DocError::at(at, pointer, format!("`{target}` points at nothing")))?
-            .clone();
-        walk(&t, &other, &doc, pointer, files, stack)
+        loaded = files.load(&target_file, at, pointer)?.clone();
+        &loaded
     };
+    let t = doc
+        .at_pointer(fragment)
+        .ok_or_else(|| DocError::at(at, pointer, format!("`{target}` points at nothing")))?
+        .clone();
+    stack.push(key);
+    let result = walk(&t, &target_file, doc, pointer, files, stack);
     stack.pop();
     result
 }

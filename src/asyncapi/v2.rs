@@ -8,13 +8,7 @@ use crate::doc::{pointer_escape, DocError, Node, Obj, Value};
 
 /// Reads a resolved 2.6 document.
 pub fn read(root: &Node, api: &mut Api) -> Result<(), DocError> {
-    let mut top = Obj::new(root, "")?;
-    top.skip(|k| k == "asyncapi" || k == "id" || k == "components" || is_documentation(k));
-    if let Some(mut info) = top.opt_obj("info")? {
-        api.title = info.opt_str("title")?.unwrap_or_default().to_string();
-        info.skip(|_| true);
-    }
-    let default_ct = top.opt_str("defaultContentType")?.map(str::to_string);
+    let (mut top, default_ct) = common::top(root, api)?;
     if let Some(mut servers) = top.opt_obj("servers")? {
         let sp = servers.pointer().to_string();
         for (name, node) in servers.all() {

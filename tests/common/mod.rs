@@ -10,3 +10,4 @@ pub mod proxy;
 pub mod raw;
 pub mod session;
 pub mod shipped;
+pub mod tokens;
