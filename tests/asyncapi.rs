@@ -119,6 +119,14 @@ fn deliveries_are_validated_against_the_receive_messages() {
     publish(broker.port, &["-t", "plant/lights/3/dim", "-q", "1", "-m", r#"{"percent": 900}"#]);
     publish(broker.port, &["-t", "plant/lights/3/dim", "-q", "1", "-m", r#"{"percent": 40}"#]);
     assert_eq!(sub.next_message().as_deref(), Some(r#"plant/lights/3/dim {"percent": 40}"#));
+    // mosquitto_pub through the proxy (3.1.1): the invalid measurement is dropped,
+    // the valid one reaches a subscriber on the broker; an undeclared topic too.
+    let mut on_broker = Sub::start(broker.port, &["-t", "plant/#", "-q", "1"]);
+    publish(proxy.port(), &["-t", "plant/lights/3/measured", "-q", "1", "-m", r#"{"lumens": "bright"}"#]);
+    publish(proxy.port(), &["-t", "plant/doors/3", "-q", "1", "-m", "open"]);
+    let good = r#"{"lumens": 7, "sentAt": "2026-12-02T07:00:00Z"}"#;
+    publish(proxy.port(), &["-t", "plant/lights/3/measured", "-q", "1", "-m", good]);
+    assert_eq!(on_broker.next_message(), Some(format!("plant/lights/3/measured {good}")));
 }
 
 #[test]
