@@ -174,8 +174,10 @@ pub fn watch(
                 *last = now;
                 match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| parse_jwks(&t).map_err(|e| e.to_string())) {
                     Ok(keys) => {
-                        tracing::info!(file = %path.display(), keys = keys.len(), "JWKS reloaded");
+                        // Swap first, then say so: whoever reads the line can use the keys.
+                        let n = keys.len();
                         set.replace_file_keys(keys);
+                        tracing::info!(file = %path.display(), keys = n, "JWKS reloaded");
                     }
                     Err(e) => tracing::warn!(file = %path.display(), error = %e, "JWKS reload failed; keeping the keys in use"),
                 }
