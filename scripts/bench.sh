@@ -1,41 +1,98 @@
 #!/usr/bin/env bash
 # The proxy side by side with Mosquitto directly and with HAProxy (TCP mode) in
-# front of the same Mosquitto, in one run, alternating.
+# front of the same Mosquitto, in one run, alternating, the hop under test pinned to
+# a CPU of its own.
 #
 # Usage: scripts/bench.sh [SECONDS] [PUBLISHERS] [SIZE] [QOS] [CORES]
-#        scripts/bench.sh idle [CONNECTIONS]   memory per idle connection (default 5000)
+#            throughput (unlimited rate) and latency (at half of direct's maximum):
+#            ROUNDS alternating rounds of direct, proxy, HAProxy each, then one more
+#            round of each hop under `perf stat`; medians and ratios at the end
+#        scripts/bench.sh idle [CONNECTIONS ...]   memory per idle connection (default 5000)
+#        scripts/bench.sh connect [COUNT]          CONNECT/s: direct, proxy without a guard,
+#            proxy with RS256 JWTs (one token for all, and a new token per connection)
+#        scripts/bench.sh profile [SECONDS]        `perf record` of the proxy under the flood:
+#            top symbols, kernel vs user share
+#        scripts/bench.sh scale [SECONDS]          CPU per message and memory per connection
+#            from 1k to 19k connections and on 1 and 2 cores; writes bench-scale.html
 #        scripts/bench.sh schema [SECONDS] [PUBLISHERS] [SIZE] [QOS] [CORES]
 #            the cost of payload validation: JSON payloads through the proxy with and
 #            without a JSON Schema rule on their topics (HAProxy's place in the table
 #            goes to the validating proxy)
-# Defaults: 30 s, 10 publishers, 64-byte payloads, QoS 0, one core for the proxy and
-# one thread for HAProxy. One subscriber on all topics. PROXY_FLAGS adds flags to the
-# proxy (e.g. PROXY_FLAGS=--no-pin); PROXY_BIN runs another build of it (e.g. an older
-# commit's, for a before/after pair measured against the same direct baseline).
-#   1. throughput, unlimited rate: direct, proxy, HAProxy, twice;
-#   2. latency at half of the direct maximum rate: the percentiles each hop adds.
-# Prints each run's JSON, then a table: throughput ratio against direct, added
-# latency, and CPU time per delivered message of the proxy and of HAProxy (from
-# /proc/<pid>/stat; every message crosses each hop twice: in and out).
+# Defaults: 10 s, 10 publishers, 64-byte payloads, QoS 0, one core for the proxy and
+# one thread for HAProxy. One subscriber on all topics.
+# Environment:
+#   ROUNDS=5        alternating rounds per figure (the median is reported)
+#   HOP_CPUS=LIST   the CPUs of the hop under test (default: the last CORES CPUs); the
+#                   broker and the load generator get the others (taskset). When no CPU
+#                   is left for them, nothing is pinned and the table says so.
+#   PROXY_FLAGS     extra flags for the proxy; PROXY_BIN another build of it (e.g. an
+#                   older commit's, for a before/after pair against the same baseline)
+#   BENCH_JSON=F    also write every measurement as JSON lines to F
+# CPU per delivered message comes from /proc/<pid>/stat (user + system time); every
+# message crosses a hop twice (in and out). `perf stat` (software counters: this
+# machine's VM exposes no hardware counters) adds context switches, syscalls and
+# io_uring submissions per message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_packages mosquitto:mosquitto haproxy:haproxy
+ensure_packages mosquitto:mosquitto haproxy:haproxy perf:linux-perf
 ensure_cargo
 ensure_memlock
 export PATH="/usr/sbin:$PATH"
 mode=throughput
-if [ "${1:-}" = idle ]; then mode=idle; conns=${2:-5000}; shift $#; fi
-if [ "${1:-}" = schema ]; then mode=schema; shift; fi
-secs=${1:-30} pubs=${2:-10} size=${3:-64} qos=${4:-0} cores=${5:-1}
+case "${1:-}" in idle | connect | profile | scale | schema) mode=$1; shift ;; esac
+if [ $mode = idle ]; then conns=("${@:-5000}"); set --; fi
+if [ $mode = connect ]; then count=${1:-20000}; set --; fi
+secs=${1:-10} pubs=${2:-10} size=${3:-64} qos=${4:-0} cores=${5:-1}
+rounds=${ROUNDS:-5}
 
 cargo build --release -p mqtt-proxy -p mqtt-loadtest >&2
+proxy_bin=${PROXY_BIN:-target/release/mqtt-proxy}
+lt=target/release/mqtt-loadtest
 work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# CPU placement: the hop on its own CPUs, everything else on the rest.
+ncpu=$(nproc)
+if [ -n "${HOP_CPUS:-}" ]; then hop_cpus=$HOP_CPUS; else hop_cpus=$(seq -s, $((ncpu - cores)) $((ncpu - 1))); fi
+load_cpus=$(python3 - "$ncpu" "$hop_cpus" <<'PY'
+import sys
+n, hop = int(sys.argv[1]), set()
+for part in sys.argv[2].split(","):
+    a, _, b = part.partition("-")
+    hop.update(range(int(a), int(b or a) + 1))
+print(",".join(str(c) for c in range(n) if c not in hop))
+PY
+)
+if [ -n "$load_cpus" ] && [ $mode != scale ]; then
+  load_pin=(taskset -c "$load_cpus")
+  hop_pin=(taskset -c "$hop_cpus")
+  proxy_place=(--cpus "$hop_cpus")
+  placement="hop on CPU $hop_cpus, broker and load generator on CPU $load_cpus"
+else
+  load_pin=()
+  hop_pin=()
+  proxy_place=(--cores "$cores")
+  placement="not pinned: no CPU left for the broker and the load generator"
+fi
+echo "placement: $placement" >&2
+
 bport=$(free); hport=$(free)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n' "$bport" > "$work/mosquitto.conf"
-mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
-broker=$!
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nmax_keepalive 65535\n' "$bport" > "$work/mosquitto.conf"
+"${load_pin[@]}" mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+broker=$!; pids+=($broker)
+
+# start_proxy NAME CONFIG [FLAGS...]: runs a proxy, waits for it, sets $paddr and $ppid.
+start_proxy() {
+  local name=$1 cfg=$2; shift 2
+  RUST_LOG=warn "$proxy_bin" --config "$cfg" "$@" ${PROXY_FLAGS:-} > "$work/$name.ready" 2> "$work/$name.log" &
+  ppid=$!; pids+=($ppid)
+  for _ in $(seq 200); do grep -q ready "$work/$name.ready" 2>/dev/null && break; sleep 0.05; done
+  paddr=$(grep -o 'addr=[^ ]*' "$work/$name.ready" | head -1 | cut -d= -f2)
+  [ -n "$paddr" ] || { cat "$work/$name.log" >&2; exit 1; }
+}
 cat > "$work/proxy.yaml" <<YAML
 listeners:
   - name: bench
@@ -45,9 +102,167 @@ upstreams:
   - name: broker
     servers: ["127.0.0.1:$bport"]
 YAML
-# PROXY_FLAGS: extra flags for the proxy (e.g. --no-pin).
-RUST_LOG=warn "${PROXY_BIN:-target/release/mqtt-proxy}" --config "$work/proxy.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready" 2> "$work/proxy.log" &
-proxy=$!
+cat > "$work/haproxy.cfg" <<CFG
+global
+  nbthread $cores
+  maxconn 9900
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+frontend mqtt
+  bind 127.0.0.1:$hport
+  default_backend broker
+backend broker
+  server mosquitto 127.0.0.1:$bport
+CFG
+start_haproxy() { "${hop_pin[@]}" haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 & hap=$!; pids+=($hap); }
+
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+out=$work/results.jsonl
+: > "$out"
+# record KIND NAME ROUND TICKS PERFFILE JSON: one measurement, as a JSON line.
+record() {
+  python3 - "$@" >> "$out" <<'PY'
+import json, sys
+kind, name, rnd, ticks, perf, js = sys.argv[1:7]
+stat = {}
+if perf and perf != "-":
+    for line in open(perf):
+        f = line.strip().split(",")
+        if len(f) > 2 and f[0] and f[0][0].isdigit():
+            stat[f[2]] = float(f[0])
+print(json.dumps({"kind": kind, "name": name, "round": int(rnd), "ticks": int(ticks),
+                  "perf": stat, "result": json.loads(js)}))
+PY
+}
+perf_events=task-clock,context-switches,raw_syscalls:sys_enter,io_uring:io_uring_submit_req
+
+if [ $mode = idle ]; then
+  start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"
+  start_haproxy
+  sleep 0.3
+  # Each hop holds N client connections and as many to the broker. Client addresses
+  # are spread over 127.0.0.2-127.0.0.60 so ports never run out.
+  printf '%-10s%12s%14s%14s%12s\n' hop connections "RSS before" "RSS after" bytes/conn
+  for n in "${conns[@]}"; do
+    for hop in proxy haproxy; do
+      case $hop in proxy) a=$paddr; p=$ppid ;; haproxy) a="127.0.0.1:$hport"; p=$hap ;; esac
+      before=$(rss "$p")
+      coproc IDLE { "${load_pin[@]}" "$lt" idle --addr "$a" --connections "$n" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
+      read -r -u "${IDLE[0]}" _ready
+      sleep 0.5
+      after=$(rss "$p")
+      echo go >&"${IDLE[1]}"
+      read -r -u "${IDLE[0]}" result
+      wait "$IDLE_PID" 2>/dev/null || true
+      printf '%-10s%12s%10s KiB%10s KiB%12s\n' "$hop" "$n" "$before" "$after" "$(((after - before) * 1024 / n))"
+      echo "$hop $result" >&2
+      # Let the hop close the connections before the next count.
+      sleep 1
+    done
+  done
+  exit 0
+fi
+
+if [ $mode = connect ]; then
+  # A guard with the TEST-ONLY RSA key; connections per second through each hop.
+  cat > "$work/jwt.yaml" <<YAML
+listeners:
+  - name: bench
+    bind: 127.0.0.1:0
+    upstream: broker
+    guard: jwt
+upstreams:
+  - name: broker
+    servers: ["127.0.0.1:$bport"]
+guards:
+  - name: jwt
+    issuer: https://auth.example.com
+    audience: https://api.example.com
+    jwks_file: $PWD/tests/fixtures/jwt/TEST-ONLY-jwks.json
+YAML
+  start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"; plain=$paddr; plain_pid=$ppid
+  start_proxy jwt "$work/jwt.yaml" "${proxy_place[@]}"; jwt=$paddr; jwt_pid=$ppid
+  conc=${CONCURRENCY:-16}
+  jwtargs=(--jwt-key tests/fixtures/jwt/TEST-ONLY-rsa-private.pem --jwt-kid example
+    --jwt-iss https://auth.example.com --jwt-aud https://api.example.com)
+  for r in $(seq "$rounds"); do
+    for what in direct proxy jwt-cached jwt-new; do
+      case $what in
+        direct) a=127.0.0.1:$bport; p=""; extra=() ;;
+        proxy) a=$plain; p=$plain_pid; extra=() ;;
+        jwt-cached) a=$jwt; p=$jwt_pid; extra=("${jwtargs[@]}") ;;
+        jwt-new) a=$jwt; p=$jwt_pid; extra=("${jwtargs[@]}" --unique) ;;
+      esac
+      c0=$([ -n "$p" ] && cpu "$p" || echo 0)
+      res=$("${load_pin[@]}" "$lt" connect --addr "$a" --count "$count" --concurrency "$conc" "${extra[@]}" 2>/dev/null | tail -1)
+      c1=$([ -n "$p" ] && cpu "$p" || echo 0)
+      echo "$what $res" >&2
+      record connect "$what" "$r" $((c1 - c0)) - "$res"
+    done
+  done
+  python3 scripts/bench_summary.py connect "$hz" "$placement" < "$out"
+  [ -z "${BENCH_JSON:-}" ] || cp "$out" "$BENCH_JSON"
+  exit 0
+fi
+
+pubsub() { # addr [rate] [extra flags...]
+  local a=$1 r=$2; shift 2
+  "${load_pin[@]}" "$lt" pubsub --addr "$a" --duration "$secs" --publishers "$pubs" --size "$size" --qos "$qos" \
+    ${json:-} ${r:+--rate "$r"} "$@" 2>/dev/null
+}
+
+if [ $mode = profile ]; then
+  start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"
+  pubsub "$paddr" "" > /dev/null & load=$!
+  sleep 1
+  "${load_pin[@]}" perf record -q -F 2000 -g -p "$ppid" -o "$work/perf.data" -- sleep $((secs - 2)) 2> /dev/null
+  wait $load
+  [ -z "${PERF_DATA:-}" ] || cp "$work/perf.data" "$PERF_DATA"
+  perf report -i "$work/perf.data" --stdio --no-children --sort sym 2> /dev/null |
+    grep -E '^ +[0-9.]+%' > "$work/symbols" || true
+  echo "Top symbols (self time, % of the proxy's samples; [k] kernel, [.] user):"
+  head -"${TOP:-30}" "$work/symbols"
+  echo
+  awk '{ sub("%", "", $1); if ($2 == "[k]") k += $1; else u += $1 }
+       END { printf "Kernel %.1f %%, user %.1f %% of samples\n", k, u }' "$work/symbols"
+  exit 0
+fi
+
+if [ $mode = scale ]; then
+  # mqtt-loadtest idle holds N connections while a flood of 10 publishers runs through
+  # the same proxy: CPU per message and memory per connection at each N and core count.
+  for c in 1 2; do
+    start_proxy "scale$c" "$work/proxy.yaml" --cores "$c"
+    for n in ${SCALE_CONNS:-1000 5000 10000 19000}; do
+      before=$(rss "$ppid")
+      coproc IDLE { "$lt" idle --addr "$paddr" --connections "$n" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
+      read -r -u "${IDLE[0]}" _ready
+      sleep 0.5
+      after=$(rss "$ppid")
+      c0=$(cpu "$ppid")
+      res=$(pubsub "$paddr" "")
+      c1=$(cpu "$ppid")
+      echo go >&"${IDLE[1]}"
+      read -r -u "${IDLE[0]}" _result
+      wait "$IDLE_PID" 2>/dev/null || true
+      echo "cores=$c conns=$n $res" >&2
+      record scale "$c:$n:$before:$after" 1 $((c1 - c0)) - "$res"
+      sleep 1
+    done
+    kill "$ppid"; wait "$ppid" 2>/dev/null || true
+  done
+  python3 scripts/bench_summary.py scale "$hz" "$placement" bench-scale.html < "$out"
+  [ -z "${BENCH_JSON:-}" ] || cp "$out" "$BENCH_JSON"
+  exit 0
+fi
+
+start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"; proxy=$ppid; proxy_addr=$paddr
+third=haproxy
 if [ $mode = schema ]; then
   # The same proxy, validating every bench/# payload against the loadtest's JSON shape.
   cat "$work/proxy.yaml" - > "$work/schema.yaml" <<'YAML'
@@ -64,109 +279,49 @@ schemas:
   - filter: bench/#
     content: {model: json, catalog: bench, subject: payload}
 YAML
-  RUST_LOG=warn "${PROXY_BIN:-target/release/mqtt-proxy}" --config "$work/schema.yaml" --cores "$cores" ${PROXY_FLAGS:-} > "$work/ready2" 2> "$work/proxy2.log" &
-  hap=$!
-fi
-cat > "$work/haproxy.cfg" <<CFG
-global
-  nbthread $cores
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-frontend mqtt
-  bind 127.0.0.1:$hport
-  default_backend broker
-backend broker
-  server mosquitto 127.0.0.1:$bport
-CFG
-if [ $mode != schema ]; then
-  haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 &
-  hap=$!
-fi
-trap 'kill $proxy $hap $broker 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q ready "$work/ready" 2>/dev/null && break; sleep 0.1; done
-paddr=$(grep -o 'addr=[^ ]*' "$work/ready" | cut -d= -f2)
-haddr="127.0.0.1:$hport"
-json=""
-if [ $mode = schema ]; then
-  for _ in $(seq 100); do grep -q ready "$work/ready2" 2>/dev/null && break; sleep 0.1; done
-  haddr=$(grep -o 'addr=[^ ]*' "$work/ready2" | cut -d= -f2)
+  start_proxy validating "$work/schema.yaml" "${proxy_place[@]}"; hap=$ppid; haddr=$paddr
+  third=validating
   json=--json-payload
+else
+  start_haproxy; haddr="127.0.0.1:$hport"
+  sleep 0.3
 fi
 
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-
-if [ $mode = idle ]; then
-  # Each hop holds $conns client connections and as many to the broker. Client
-  # addresses are spread over 127.0.0.2-127.0.0.60 so ports never run out.
-  printf '%-10s%14s%14s%16s\n' hop "RSS before" "RSS after" "bytes/conn"
-  for hop in proxy haproxy; do
-    case $hop in proxy) a=$paddr; p=$proxy;; haproxy) a="127.0.0.1:$hport"; p=$hap;; esac
-    before=$(rss "$p")
-    coproc IDLE { target/release/mqtt-loadtest idle --addr "$a" --connections "$conns" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
-    read -r -u "${IDLE[0]}" _ready
-    after=$(rss "$p")
-    echo go >&"${IDLE[1]}"
-    read -r -u "${IDLE[0]}" result
-    wait "$IDLE_PID" 2>/dev/null || true
-    printf '%-10s%11s KiB%11s KiB%16s\n' "$hop" "$before" "$after" "$(( (after - before) * 1024 / conns ))"
-    echo "$hop $result" >&2
-  done
-  exit 0
-fi
-run() { target/release/mqtt-loadtest pubsub --addr "$1" --duration "$secs" --publishers "$pubs" --size "$size" --qos "$qos" $json ${2:+--rate "$2"} 2>/dev/null; }
-
-results=()
-measure() { # name addr pid rate
-  local c0 c1 r
-  c0=$( [ -n "$3" ] && cpu "$3" || echo 0 )
-  r=$(run "$2" "$4")
-  c1=$( [ -n "$3" ] && cpu "$3" || echo 0 )
-  echo "$1 $r" >&2
-  results+=("$1|$((c1 - c0))|$r")
+# measure KIND NAME ROUND ADDR PID RATE [perf]: one run, CPU of PID around it.
+measure() {
+  local kind=$1 name=$2 rnd=$3 a=$4 p=$5 rate=$6 perf=${7:-} c0 c1 r pf=-
+  if [ -n "$perf" ]; then
+    pf=$work/perf.$name.$kind
+    "${load_pin[@]}" perf stat -x, -e "$perf_events" -p "$p" -o "$pf" & local ps=$!
+    sleep 0.2
+  fi
+  c0=$([ -n "$p" ] && cpu "$p" || echo 0)
+  r=$(pubsub "$a" "$rate")
+  c1=$([ -n "$p" ] && cpu "$p" || echo 0)
+  if [ -n "$perf" ]; then kill -INT $ps; wait $ps 2>/dev/null || true; fi
+  echo "$kind $name $rnd $r" >&2
+  record "$kind" "$name" "$rnd" $((c1 - c0)) "$pf" "$r"
 }
-for round in 1 2; do
-  measure direct "127.0.0.1:$bport" "" ""
-  measure proxy "$paddr" "$proxy" ""
-  measure haproxy "$haddr" "$hap" ""
-done
-max=$(printf '%s\n' "${results[@]}" | grep '^direct|' | head -1 | sed -E 's/.*"out_msgs_per_s":([0-9]+).*/\1/')
-half=$(( max / 2 / pubs ))
-for name in direct proxy haproxy; do
-  case $name in direct) a="127.0.0.1:$bport"; p="";; proxy) a=$paddr; p=$proxy;; haproxy) a=$haddr; p=$hap;; esac
-  measure "$name@half" "$a" "$p" "$half"
-done
-python3 - "$(getconf CLK_TCK)" "$half" "$cores" "$mode" "${results[@]}" <<'PY'
-import json, sys
-hz, half, cores, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-third = "validating" if mode == "schema" else "haproxy"
-rows = []
-for item in sys.argv[5:]:
-    name, ticks, js = item.split("|", 2)
-    name = name.replace("haproxy", third)
-    rows.append((name, int(ticks), json.loads(js)))
-direct = [r for n, t, r in rows if n == "direct"]
-what = "the validating proxy on as many" if mode == "schema" else f"HAProxy nbthread {cores}"
-print(f"\nThroughput (unlimited rate; proxy on {cores} core(s), {what}):")
-print(f"{'hop':<10}{'round':>6}{'out msg/s':>12}{'vs direct':>11}{'CPU ns/msg':>12}{'lost':>8}")
-seen = {}
-for name, ticks, r in rows:
-    if "@" in name:
-        continue
-    seen[name] = seen.get(name, 0) + 1
-    d = direct[seen[name] - 1]["out_msgs_per_s"]
-    cpu = ticks / hz * 1e9 / max(r["received"], 1) if name != "direct" else float("nan")
-    print(f"{name:<10}{seen[name]:>6}{r['out_msgs_per_s']:>12.0f}{r['out_msgs_per_s'] / d:>11.3f}{cpu:>12.0f}{r['lost']:>8}")
-print(f"\nLatency at {half} msg/s per publisher (half of direct's maximum), microseconds:")
-print(f"{'hop':<10}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'+p50':>9}{'+p99':>9}{'CPU ns/msg':>12}")
-base = next(r for n, t, r in rows if n == "direct@half")["latency_us"]
-for name, ticks, r in rows:
-    if "@" not in name:
-        continue
-    l = r["latency_us"]
-    cpu = ticks / hz * 1e9 / max(r["received"], 1) if not name.startswith("direct") else float("nan")
-    print(f"{name.split('@')[0]:<10}{l['p50']:>9.0f}{l['p90']:>9.0f}{l['p99']:>9.0f}{l['p999']:>9.0f}{l['p50'] - base['p50']:>9.0f}{l['p99'] - base['p99']:>9.0f}{cpu:>12.0f}")
-PY
+hops() { # KIND ROUND RATE: the three, alternating which hop goes first
+  if [ $(($2 % 2)) -eq 1 ]; then
+    measure "$1" direct "$2" "127.0.0.1:$bport" "" "$3"
+    measure "$1" proxy "$2" "$proxy_addr" "$proxy" "$3"
+    measure "$1" "$third" "$2" "$haddr" "$hap" "$3"
+  else
+    measure "$1" direct "$2" "127.0.0.1:$bport" "" "$3"
+    measure "$1" "$third" "$2" "$haddr" "$hap" "$3"
+    measure "$1" proxy "$2" "$proxy_addr" "$proxy" "$3"
+  fi
+}
+for r in $(seq "$rounds"); do hops throughput "$r" ""; done
+max=$(python3 -c '
+import json, statistics, sys
+v = [json.loads(l) for l in open(sys.argv[1])]
+print(int(statistics.median(x["result"]["out_msgs_per_s"] for x in v if x["name"] == "direct")))' "$out")
+half=$((max / 2 / pubs))
+for r in $(seq "$rounds"); do hops latency "$r" "$half"; done
+# One more round of each hop under perf stat (kept out of the medians above).
+measure perfstat proxy 0 "$proxy_addr" "$proxy" "" "$perf_events"
+measure perfstat "$third" 0 "$haddr" "$hap" "" "$perf_events"
+python3 scripts/bench_summary.py throughput "$hz" "$placement" "$third" "$half" < "$out"
+[ -z "${BENCH_JSON:-}" ] || cp "$out" "$BENCH_JSON"

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Tables for scripts/bench.sh: reads its JSON lines on stdin, prints medians and
+ratios (each against direct and against HAProxy, measured in the same run).
+
+Usage: bench_summary.py throughput HZ PLACEMENT THIRD HALF_RATE
+       bench_summary.py connect HZ PLACEMENT
+       bench_summary.py scale HZ PLACEMENT
+"""
+import json
+import statistics
+import sys
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def cpu_ns_per_msg(row, hz):
+    if row["name"] == "direct":
+        return None
+    return row["ticks"] / hz * 1e9 / max(row["result"].get("received", 0), 1)
+
+
+def fmt_rounds(xs, f="{:.0f}"):
+    return " / ".join(f.format(x) for x in xs)
+
+
+def throughput(rows, hz, placement, third, half):
+    names = ["direct", "proxy", third]
+    print(f"\nPlacement: {placement}. Rounds: {max(r['round'] for r in rows)}, medians shown, every round listed.")
+    by = lambda kind, name: [r for r in rows if r["kind"] == kind and r["name"] == name]
+    tput = {n: [r["result"]["out_msgs_per_s"] for r in by("throughput", n)] for n in names}
+    cpu = {n: [cpu_ns_per_msg(r, hz) for r in by("throughput", n)] for n in names}
+    lost = {n: sum(r["result"].get("lost", 0) for r in by("throughput", n)) for n in names}
+    d = median(tput["direct"])
+    print("\nThroughput (unlimited rate), delivered msg/s:")
+    print(f"{'hop':<11}{'median':>10}{'vs direct':>11}{'CPU ns/msg':>12}{'vs HAProxy':>12}{'lost':>7}   rounds (msg/s; CPU ns/msg)")
+    for n in names:
+        c = median(cpu[n])
+        vs_h = c / median(cpu[third]) if n == "proxy" else float("nan")
+        cr = "" if n == "direct" else "; " + fmt_rounds(cpu[n])
+        print(f"{n:<11}{median(tput[n]):>10.0f}{median(tput[n]) / d:>11.3f}{c:>12.0f}{vs_h:>12.2f}{lost[n]:>7}   {fmt_rounds(tput[n])}{cr}")
+    print(f"\nLatency at {half} msg/s per publisher (half of direct's median maximum), microseconds:")
+    print(f"{'hop':<11}{'p50':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'+p50':>8}{'+p99':>8}{'CPU ns/msg':>12}   +p99 per round")
+    base = {}
+    for r in by("latency", "direct"):
+        base[r["round"]] = r["result"]["latency_us"]
+    for n in names:
+        rs = by("latency", n)
+        lat = lambda k: median(r["result"]["latency_us"][k] for r in rs)
+        add = lambda k: [r["result"]["latency_us"][k] - base[r["round"]][k] for r in rs if r["round"] in base]
+        c = median(cpu_ns_per_msg(r, hz) for r in rs)
+        print(f"{n:<11}{lat('p50'):>8.0f}{lat('p90'):>8.0f}{lat('p99'):>8.0f}{lat('p999'):>8.0f}"
+              f"{median(add('p50')):>8.0f}{median(add('p99')):>8.0f}{c:>12.0f}   {fmt_rounds(add('p99'))}")
+    ps = [r for r in rows if r["kind"] == "perfstat"]
+    if ps:
+        print("\nperf stat, one more unlimited round per hop (software counters), per delivered message:")
+        print(f"{'hop':<11}{'CPU ns':>9}{'ctx sw':>9}{'syscalls':>10}{'uring SQEs':>12}{'msg/s':>10}")
+        for r in ps:
+            m = max(r["result"].get("received", 0), 1)
+            p = r["perf"]
+            get = lambda k: p.get(k, float("nan")) / m
+            print(f"{r['name']:<11}{get('task-clock') * 1e6:>9.0f}{get('context-switches'):>9.3f}"
+                  f"{get('raw_syscalls:sys_enter'):>10.2f}{get('io_uring:io_uring_submit_req'):>12.2f}"
+                  f"{r['result']['out_msgs_per_s']:>10.0f}")
+
+
+def connect(rows, hz, placement):
+    print(f"\nPlacement: {placement}. CONNECT + CONNACK + DISCONNECT per connection; medians of {max(r['round'] for r in rows)} rounds.")
+    print(f"{'path':<12}{'connects/s':>12}{'vs direct':>11}{'hop CPU µs/conn':>17}{'p99 µs':>9}{'errors':>8}   rounds")
+    d = median(r["result"]["connects_per_s"] for r in rows if r["name"] == "direct")
+    for n in ["direct", "proxy", "jwt-cached", "jwt-new"]:
+        rs = [r for r in rows if r["name"] == n]
+        cps = [r["result"]["connects_per_s"] for r in rs]
+        cpu = median(r["ticks"] / hz * 1e6 / max(r["result"]["ok"], 1) for r in rs) if n != "direct" else float("nan")
+        p99 = median(r["result"]["latency_us"]["p99"] for r in rs)
+        err = sum(r["result"]["errors"] for r in rs)
+        print(f"{n:<12}{median(cps):>12.0f}{median(cps) / d:>11.3f}{cpu:>17.1f}{p99:>9.0f}{err:>8}   {fmt_rounds(cps)}")
+
+
+def scale(rows, hz, placement):
+    print("\nScale: N idle connections held open while 10 publishers flood (proxy not pinned apart from its cores).")
+    print(f"{'cores':>5}{'connections':>13}{'msg/s':>10}{'CPU ns/msg':>12}{'bytes/conn':>12}")
+    points = []
+    for r in rows:
+        c, n, before, after = (int(x) for x in r["name"].split(":"))
+        per = (after - before) * 1024 / n
+        cpu = cpu_ns_per_msg(r, hz)
+        points.append({"cores": c, "connections": n, "msgs_per_s": r["result"]["out_msgs_per_s"],
+                       "cpu_ns_per_msg": cpu, "bytes_per_conn": per})
+        print(f"{c:>5}{n:>13}{r['result']['out_msgs_per_s']:>10.0f}{cpu:>12.0f}{per:>12.0f}")
+    return points
+
+
+def main():
+    mode, hz, placement = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    rows = [json.loads(line) for line in sys.stdin if line.strip()]
+    if mode == "throughput":
+        throughput(rows, hz, placement, sys.argv[4], sys.argv[5])
+    elif mode == "connect":
+        connect(rows, hz, placement)
+    elif mode == "scale":
+        points = scale(rows, hz, placement)
+        if len(sys.argv) > 4:
+            with open(sys.argv[4] + ".json", "w") as f:
+                json.dump(points, f)
+
+
+if __name__ == "__main__":
+    main()
