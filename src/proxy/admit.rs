@@ -38,8 +38,9 @@ pub(super) struct Admitted<'c> {
     pub client: Shared,
     /// Bytes read after the CONNECT.
     pub cbuf: BytesMut,
-    /// The CONNECT.
-    pub connect: Box<Connect>,
+    /// What the session needs of the CONNECT (not the CONNECT itself: its fields are
+    /// slices of the first read, which would stay allocated for the whole session).
+    pub connect: Hello,
     /// Its client id (logs).
     pub client_id: String,
     /// The verified identity (token or client certificate).
@@ -62,6 +63,38 @@ pub(super) struct Admitted<'c> {
     pub server: String,
 }
 
+/// The few fields of a client's CONNECT a running session still reads, copied out.
+pub(super) struct Hello {
+    /// Protocol version.
+    pub protocol: Protocol,
+    /// Clean Session / Clean Start.
+    pub clean_start: bool,
+    /// Keep Alive, seconds.
+    pub keep_alive: u16,
+    /// The client id the client sent (routing facts).
+    pub client_id: String,
+    /// 5.0 Session Expiry Interval.
+    pub session_expiry_interval: Option<u32>,
+    /// 5.0 Receive Maximum.
+    pub receive_maximum: Option<u16>,
+    /// Bytes of the CONNECT the session's broker got.
+    pub forwarded: usize,
+}
+
+impl Hello {
+    fn of(c: &Connect, forwarded: usize) -> Self {
+        Hello {
+            protocol: c.protocol,
+            clean_start: c.clean_start,
+            keep_alive: c.keep_alive,
+            client_id: c.client_id.to_string(),
+            session_expiry_interval: c.properties.session_expiry_interval,
+            receive_maximum: c.properties.receive_maximum,
+            forwarded,
+        }
+    }
+}
+
 /// Why a connection ended before the relay started.
 enum Early {
     Timeout,
@@ -82,7 +115,7 @@ async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> R
             Err(e) => return Err(Early::Refused(format!("first packet: {e}"))),
         }
         let size = MIN_READ.max(buf.len()).min(limits.read_buffer);
-        match read_into(client, buf, size).await {
+        match read_into(client, buf, size, &core.scratch).await {
             Ok(0) => return Err(Early::Gone("closed before CONNECT".into())),
             Ok(_) => {}
             Err(e) => return Err(Early::Gone(e.to_string())),
@@ -257,13 +290,18 @@ pub(super) async fn admit(
         mount = routed.route.mount.as_deref().unwrap_or(""),
         "session routed"
     );
+    let hello = Hello::of(&connect, routed.forward.len());
+    // A single-broker session is done with the CONNECT bytes (they were sent).
+    if routed.multi.is_none() {
+        routed.forward = bytes::Bytes::new();
+    }
     Some(Admitted {
         open,
         peer,
         listener,
         client,
         cbuf,
-        connect,
+        connect: hello,
         client_id,
         identity,
         token_expires,

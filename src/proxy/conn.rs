@@ -7,7 +7,7 @@
 //!
 //! Phases: [`serve`] = [`admit`] (`admit.rs`) → [`hop`] → [`finish`].
 
-use super::admit::{admit, Admitted};
+use super::admit::{admit, Admitted, Hello};
 use super::goodbye::send;
 use super::io::ReadSize;
 use super::keepalive::Watchdog;
@@ -21,7 +21,7 @@ use super::writer::Writer;
 use super::{unix_now, Core};
 use crate::auth::AuthError;
 use crate::config::Config;
-use crate::mqtt::{ConnAck, Connect, Disconnect, Packet, ReasonCode};
+use crate::mqtt::{ConnAck, Disconnect, Packet, ReasonCode};
 use crate::route::Facts;
 use crate::session::close::{Close, Side};
 use crate::session::multi::Setup;
@@ -41,9 +41,12 @@ const MAX_DEADLINE_SLEEP: u64 = 86_400;
 /// Serves one accepted client until it is closed.
 pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener: usize) {
     let _ = stream.set_nodelay(true);
-    let Some(mut admitted) = admit(&core, stream, peer, listener).await else { return };
+    // Admission (TLS, guard, upstream connect) and the goodbye are boxed: their
+    // states are large and short-lived, and inline they would size the task that
+    // every idle connection keeps for its whole life (`footprint.rs`).
+    let Some(mut admitted) = Box::pin(admit(&core, stream, peer, listener)).await else { return };
     let ended = hop(&core, &mut admitted).await;
-    finish(&core, admitted, ended).await;
+    Box::pin(finish(&core, admitted, ended)).await;
 }
 
 /// How a session ended, and what the goodbye needs to know.
@@ -64,7 +67,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     let limits = &config.limits;
     let (peer, listener) = (a.peer, a.listener);
     let lcfg = &config.listeners[listener];
-    let connect = &*a.connect;
+    let connect = &a.connect;
     let protocol = connect.protocol;
     let client_id = a.client_id.as_str();
     let routed = &a.routed;
@@ -91,7 +94,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
         .with_schemas(&config.schemas)
         .with_mount(routed.route.mount.clone())
         .with_max_packet_size(limits.max_packet_size)
-        .with_session_expiry_cap(connect.properties.session_expiry_interval, limits.session_expiry_max)
+        .with_session_expiry_cap(connect.session_expiry_interval, limits.session_expiry_max)
         .with_topic_alias_cap(limits.topic_alias_maximum)
         .with_assigned_client_id(routed.assigned_client_id.as_deref());
     if routed.multi.is_some() {
@@ -143,9 +146,9 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
         }
     };
     let (up, down) = (Counters::default(), Counters::default());
-    up.bytes.set(routed.forward.len() as u64);
+    up.bytes.set(connect.forwarded as u64);
     up.packets.set(1);
-    core.metrics.bytes_up.add(routed.forward.len() as u64);
+    core.metrics.bytes_up.add(connect.forwarded as u64);
     core.metrics.packets_up.add(1);
     let client_writer = Writer::new(Some(client.clone()), true);
     let upstream_writer = Writer::new(Some(upstream.clone()), session.answers_upstream());
@@ -154,6 +157,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
         session: &session,
         max_packet_size: limits.max_packet_size,
         read_buffer: limits.read_buffer,
+        scratch: &core.scratch,
         client: &client_writer,
         metrics: &core.metrics,
         watchdog: &watchdog,
@@ -301,7 +305,7 @@ async fn finish(core: &Core, a: Admitted<'_>, e: Ended) {
 /// will when its broker holds it), the will's link gets the will, the others a
 /// CONNECT without it. The will's broker opens at once; so does every link of a
 /// persistent session (its state on any broker must reach the client).
-fn multi_setup(config: &Config, routed: &Routed, multi: &Multi, connect: &Connect) -> Setup {
+fn multi_setup(config: &Config, routed: &Routed, multi: &Multi, connect: &Hello) -> Setup {
     let links = routed.route.upstreams.len();
     let will_link = multi.will.as_ref().map(|(k, _)| *k);
     let connects = (0..links)
@@ -328,7 +332,7 @@ fn multi_setup(config: &Config, routed: &Routed, multi: &Multi, connect: &Connec
         open_at_connect,
         will_link,
         keep_alive: connect.keep_alive,
-        receive_maximum: connect.properties.receive_maximum.unwrap_or(u16::MAX),
+        receive_maximum: connect.receive_maximum.unwrap_or(u16::MAX),
         open_timeout,
     }
 }

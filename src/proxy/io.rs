@@ -146,12 +146,51 @@ impl ReadSize {
     }
 }
 
+/// A core's read scratch: a read that starts with an empty connection buffer lands
+/// here and only the bytes that came are copied into a buffer of their size. So a
+/// connection waiting for its next packet holds no read buffer at all (an idle
+/// fleet's memory), and nothing is zero-filled per read. Borrowed only inside one
+/// `poll_read` (never across an await), so every task of the core can use it.
+pub struct Scratch(RefCell<Vec<u8>>);
+
+impl Scratch {
+    /// Room for reads of up to `size` bytes.
+    pub fn new(size: usize) -> Self {
+        Scratch(RefCell::new(vec![0; size.max(MIN_READ)]))
+    }
+}
+
 /// Reads at most `chunk` more bytes into `buf`; `Ok(0)` at end of stream.
-pub async fn read_into(s: &mut Shared, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
-    let filled = buf.len();
-    buf.resize(filled + chunk, 0);
-    let r = s.read(&mut buf[filled..]).await;
-    let n = *r.as_ref().unwrap_or(&0);
-    buf.truncate(filled + n);
-    r
+///
+/// With a partial frame in `buf`, the read goes straight into it (the frame's bytes
+/// stay where they are). With `buf` empty, the buffer is given back first and the
+/// read goes through the core's [`Scratch`]: what arrives is copied once into a new
+/// buffer of exactly that size, from which frames are then cut without copying.
+pub async fn read_into(
+    s: &mut Shared,
+    buf: &mut BytesMut,
+    chunk: usize,
+    scratch: &Scratch,
+) -> io::Result<usize> {
+    if !buf.is_empty() {
+        let filled = buf.len();
+        buf.resize(filled + chunk, 0);
+        let r = s.read(&mut buf[filled..]).await;
+        let n = *r.as_ref().unwrap_or(&0);
+        buf.truncate(filled + n);
+        return r;
+    }
+    *buf = BytesMut::new();
+    futures_lite::future::poll_fn(|cx| {
+        let mut room = scratch.0.borrow_mut();
+        let want = chunk.min(room.len());
+        match Pin::new(&mut *s).poll_read(cx, &mut room[..want]) {
+            Poll::Ready(Ok(n)) => {
+                buf.extend_from_slice(&room[..n]);
+                Poll::Ready(Ok(n))
+            }
+            other => other,
+        }
+    })
+    .await
 }

@@ -21,6 +21,7 @@
 mod admit;
 mod authenticate;
 mod conn;
+mod footprint;
 mod goodbye;
 mod health;
 mod io;
@@ -77,6 +78,8 @@ pub struct Core {
     schema_log: stats::LogLimiter,
     /// Connections per tenant (shared by all cores).
     tenants: tenants::Tenants,
+    /// Where reads into an empty connection buffer land (`io::read_into`).
+    scratch: io::Scratch,
 }
 
 /// One open connection on its core: created in `conn::serve` after the socket is
@@ -105,6 +108,7 @@ impl Core {
     fn new(config: Arc<Config>, metrics: Arc<CoreMetrics>, tenants: tenants::Tenants) -> Self {
         Core {
             id: glommio::executor().id(),
+            scratch: io::Scratch::new(config.limits.read_buffer),
             config,
             shutdown: Trigger::default(),
             live: Cell::new(0),

@@ -238,7 +238,7 @@ impl<'a> Driver<'a> {
                     Err(e) => return Close::ClientProtocol(e),
                 }
             }
-            match read_into(&mut src, &mut buf, self.args.io.read_buffer).await {
+            match read_into(&mut src, &mut buf, self.args.io.read_buffer, self.args.io.scratch).await {
                 Ok(0) => return Close::ClientGone("end of stream".into()),
                 Ok(_) => self.args.io.watchdog.touch(),
                 Err(e) => return Close::ClientGone(e.to_string()),
@@ -325,7 +325,7 @@ impl<'a> Driver<'a> {
                 }
             }
             self.until(|m| m.link_readable(k)).await;
-            match read_into(&mut sock, &mut buf, self.args.io.read_buffer).await {
+            match read_into(&mut sock, &mut buf, self.args.io.read_buffer, self.args.io.scratch).await {
                 Ok(0) => return Ok(Some("end of stream".into())),
                 Ok(_) => {}
                 Err(e) => return Ok(Some(e.to_string())),

@@ -172,7 +172,7 @@ impl Pump<'_> {
             if let Err(c) = self.drain(buf).await {
                 return c;
             }
-            match read_into(src, buf, self.read_size.get()).await {
+            match read_into(src, buf, self.read_size.get(), self.io.scratch).await {
                 Ok(0) => return self.gone("end of stream".into()),
                 Ok(n) => {
                     if self.dir == Dir::Up {

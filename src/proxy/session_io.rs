@@ -19,6 +19,8 @@ pub struct SessionIo<'a> {
     pub max_packet_size: usize,
     /// Largest read.
     pub read_buffer: usize,
+    /// The core's read scratch (reads into an empty buffer land there first).
+    pub scratch: &'a super::io::Scratch,
     /// Writes to the client (several tasks may: forwards and the proxy's answers).
     pub client: &'a Writer,
     /// The core's counters.

@@ -63,8 +63,9 @@ pub struct Session {
     /// Keep-alive cap from the config, to announce to 5.0 clients.
     cap: Option<u16>,
     connack_seen: Cell<bool>,
-    /// Topic ACL enforcement, when the listener has one.
-    pub authorizer: Option<Authorizer>,
+    /// Topic ACL enforcement, when the listener has one (boxed: most sessions have
+    /// none, and every idle session would carry its size).
+    pub authorizer: Option<Box<Authorizer>>,
     /// The 5.0 Authentication Method the proxy authenticated (re-auth stays here).
     auth_method: Option<MqttStr>,
     /// Payload validation rules (none: nothing is checked).
@@ -207,7 +208,7 @@ impl Session {
 
     /// The same session, enforcing a topic ACL.
     pub fn with_authorizer(mut self, a: Authorizer) -> Self {
-        self.authorizer = Some(a);
+        self.authorizer = Some(Box::new(a));
         self
     }
 
@@ -223,7 +224,7 @@ impl Session {
             }
             kind::UNSUBSCRIBE
                 if self.mount.is_some()
-                    || self.authorizer.as_ref().is_some_and(Authorizer::counts_subscriptions) =>
+                    || self.authorizer.as_deref().is_some_and(Authorizer::counts_subscriptions) =>
             {
                 Some(self.unsubscribe(frame))
             }
