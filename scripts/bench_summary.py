@@ -103,7 +103,7 @@ def main():
     elif mode == "scale":
         points = scale(rows, hz, placement)
         if len(sys.argv) > 4:
-            with open(sys.argv[4] + ".json", "w") as f:
+            with open(sys.argv[4], "w") as f:
                 json.dump(points, f)
 
 

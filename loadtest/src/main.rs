@@ -20,6 +20,7 @@ mod client;
 mod connect;
 mod idle;
 mod payload;
+mod plot;
 mod pubsub;
 mod report;
 mod track;
@@ -42,6 +43,8 @@ enum Scenario {
     Connect(connect::ConnectArgs),
     /// N connections held open with pings, for memory per connection.
     Idle(idle::IdleArgs),
+    /// The page for a scale series from `scripts/bench.sh scale` (JSON points in, HTML out).
+    Plot(plot::PlotArgs),
 }
 
 fn main() -> Result<()> {
@@ -49,5 +52,6 @@ fn main() -> Result<()> {
         Scenario::Connect(args) => connect::run(args),
         Scenario::Pubsub(args) => pubsub::run(args),
         Scenario::Idle(args) => idle::run(args),
+        Scenario::Plot(args) => plot::run(args),
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 /// A line chart of `series` (name, colour, points) over `x` labels.
-fn chart(title: &str, y_unit: &str, x: &[String], series: &[(&str, &str, Vec<f64>)]) -> String {
+pub(crate) fn chart(title: &str, y_unit: &str, x: &[String], series: &[(&str, &str, Vec<f64>)]) -> String {
     let (w, h, left, bottom) = (720.0, 260.0, 70.0, 40.0);
     let max = series.iter().flat_map(|s| s.2.iter().copied()).fold(0.0f64, f64::max).max(1e-9) * 1.1;
     let n = x.len().max(2) as f64;
