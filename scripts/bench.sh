@@ -188,13 +188,15 @@ guards:
 YAML
   start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"; plain=$paddr; plain_pid=$ppid
   start_proxy jwt "$work/jwt.yaml" "${proxy_place[@]}"; jwt=$paddr; jwt_pid=$ppid
+  start_haproxy; sleep 0.3
   conc=${CONCURRENCY:-16}
   jwtargs=(--jwt-key tests/fixtures/jwt/TEST-ONLY-rsa-private.pem --jwt-kid example
     --jwt-iss https://auth.example.com --jwt-aud https://api.example.com)
   for r in $(seq "$rounds"); do
-    for what in direct proxy jwt-cached jwt-new; do
+    for what in direct haproxy proxy jwt-cached jwt-new; do
       case $what in
         direct) a=127.0.0.1:$bport; p=""; extra=() ;;
+        haproxy) a=127.0.0.1:$hport; p=$hap; extra=() ;;
         proxy) a=$plain; p=$plain_pid; extra=() ;;
         jwt-cached) a=$jwt; p=$jwt_pid; extra=("${jwtargs[@]}") ;;
         jwt-new) a=$jwt; p=$jwt_pid; extra=("${jwtargs[@]}" --unique) ;;
@@ -238,10 +240,11 @@ if [ $mode = scale ]; then
   # mqtt-loadtest idle holds N connections while a flood of 10 publishers runs through
   # the same proxy: CPU per message and memory per connection at each N and core count.
   for c in 1 2; do
-    start_proxy "scale$c" "$work/proxy.yaml" --cores "$c"
     # The proxy holds two descriptors per connection and this machine allows 20,000
     # per process: 9,500 is the most one proxy can hold here.
     for n in ${SCALE_CONNS:-1000 5000 9500}; do
+      # A fresh proxy per point: memory a larger count left behind is not this one's.
+      start_proxy "scale$c.$n" "$work/proxy.yaml" --cores "$c"
       before=$(rss "$ppid")
       coproc IDLE { "$lt" idle --addr "$paddr" --connections "$n" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
       read -r -u "${IDLE[0]}" _ready
@@ -255,9 +258,8 @@ if [ $mode = scale ]; then
       wait "$IDLE_PID" 2>/dev/null || true
       echo "cores=$c conns=$n $res" >&2
       record scale "$c:$n:$before:$after" 1 $((c1 - c0)) - "$res"
-      sleep 1
+      kill "$ppid"; wait "$ppid" 2>/dev/null || true
     done
-    kill "$ppid"; wait "$ppid" 2>/dev/null || true
   done
   python3 scripts/bench_summary.py scale "$hz" "$placement" "$work/scale.json" < "$out"
   "$lt" plot --input "$work/scale.json" --report "${SCALE_REPORT:-bench-scale.html}"

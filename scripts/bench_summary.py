@@ -68,15 +68,16 @@ def throughput(rows, hz, placement, third, half):
 
 def connect(rows, hz, placement):
     print(f"\nPlacement: {placement}. CONNECT + CONNACK + DISCONNECT per connection; medians of {max(r['round'] for r in rows)} rounds.")
-    print(f"{'path':<12}{'connects/s':>12}{'vs direct':>11}{'hop CPU µs/conn':>17}{'p99 µs':>9}{'errors':>8}   rounds")
+    print(f"{'path':<12}{'connects/s':>12}{'vs direct':>11}{'hop CPU µs/conn':>17}{'per core/s':>14}{'p99 µs':>9}{'errors':>8}   rounds")
     d = median(r["result"]["connects_per_s"] for r in rows if r["name"] == "direct")
-    for n in ["direct", "proxy", "jwt-cached", "jwt-new"]:
+    for n in ["direct", "haproxy", "proxy", "jwt-cached", "jwt-new"]:
         rs = [r for r in rows if r["name"] == n]
         cps = [r["result"]["connects_per_s"] for r in rs]
         cpu = median(r["ticks"] / hz * 1e6 / max(r["result"]["ok"], 1) for r in rs) if n != "direct" else float("nan")
         p99 = median(r["result"]["latency_us"]["p99"] for r in rs)
         err = sum(r["result"]["errors"] for r in rs)
-        print(f"{n:<12}{median(cps):>12.0f}{median(cps) / d:>11.3f}{cpu:>17.1f}{p99:>9.0f}{err:>8}   {fmt_rounds(cps)}")
+        cap = 1e6 / cpu if cpu == cpu and cpu > 0 else float("nan")
+        print(f"{n:<12}{median(cps):>12.0f}{median(cps) / d:>11.3f}{cpu:>17.1f}{cap:>14.0f}{p99:>9.0f}{err:>8}   {fmt_rounds(cps)}")
 
 
 def scale(rows, hz, placement):
