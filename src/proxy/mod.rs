@@ -17,6 +17,7 @@
 //!   and bounded reads; `keepalive`, `notify`, `trigger`: wake-ups and deadlines;
 //! - `runtime`, `health`, `tenants`, `stats`: executors, upstream probes, tenant
 //!   counts, log limiting.
+//! - `footprint`: the memory an idle connection costs, under test.
 
 mod admit;
 mod authenticate;
