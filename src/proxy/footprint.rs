@@ -1,8 +1,8 @@
 //! What one connection costs in memory while it is idle, kept under test so it
 //! cannot grow unnoticed: the connection's task (the `conn::serve` future: admit,
-//! hop and finish with everything they hold across awaits), the only per-connection
-//! allocation besides the two sockets' glommio state and a partial frame, if any
-//! (idle directions hold no read buffer: `io.rs`).
+//! hop and finish with everything they hold across awaits), the largest
+//! per-connection allocation; the others are the two sockets' glommio state and a
+//! partial frame, if any (quiet directions hold no read buffer: `io.rs`).
 //!
 //! Measured, not estimated: `size_of_val` of a real `serve` future built on a real
 //! accepted socket (never polled). Nothing here runs on the data path.
