@@ -153,10 +153,10 @@ impl ReadSize {
 /// `poll_read` (never across an await), so every task of the core can use it.
 pub struct Scratch(RefCell<Vec<u8>>);
 
-impl Scratch {
-    /// Room for reads of up to `size` bytes.
-    pub fn new(size: usize) -> Self {
-        Scratch(RefCell::new(vec![0; size.max(MIN_READ)]))
+impl Default for Scratch {
+    /// Room for one quiet read: only reads of at most [`MIN_READ`] come here.
+    fn default() -> Self {
+        Scratch(RefCell::new(vec![0; MIN_READ]))
     }
 }
 

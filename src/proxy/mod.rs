@@ -109,7 +109,7 @@ impl Core {
     fn new(config: Arc<Config>, metrics: Arc<CoreMetrics>, tenants: tenants::Tenants) -> Self {
         Core {
             id: glommio::executor().id(),
-            scratch: io::Scratch::new(config.limits.read_buffer),
+            scratch: io::Scratch::default(),
             config,
             shutdown: Trigger::default(),
             live: Cell::new(0),

@@ -110,7 +110,7 @@ impl Future for Write<'_> {
             this.sock = Some(s);
             this.w.busy.set(true);
         }
-        let Some(s) = this.sock.as_mut() else { return Poll::Pending };
+        let Some(s) = this.sock.as_mut() else { return this.done(Err(io::ErrorKind::NotConnected.into())) };
         while !this.b.is_empty() {
             match Pin::new(&mut *s).poll_write(cx, this.b) {
                 Poll::Ready(Ok(0)) => return this.done(Err(io::ErrorKind::WriteZero.into())),
