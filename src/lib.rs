@@ -23,6 +23,8 @@
 //! - [`doc`]: YAML / JSON documents we do not own the schema of (Zilla configs,
 //!   AsyncAPI) as a tree with lines, read by cursors that name every unread key;
 //!   `config::zilla` translates a Zilla `zilla.yaml` with it.
+//! - [`proxy_protocol`]: HAProxy's PROXY protocol v1 / v2 headers (pure): who a
+//!   balanced connection is from, and the header sent to brokers.
 //! - [`asyncapi`]: AsyncAPI 2.6 / 3.0 documents → listeners, topic ACLs per
 //!   direction and payload validators, as native config text (pure).
 #![warn(missing_docs)]
@@ -34,6 +36,7 @@ pub mod doc;
 pub mod metrics;
 pub mod mqtt;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod registry;
 pub mod route;
 

@@ -89,6 +89,10 @@ pub struct Listener {
     pub upstream_password: Option<Secret>,
     /// TLS, when the listener is TLS.
     pub tls: Option<ServerTls>,
+    /// The PROXY protocol header every connection must start with.
+    pub proxy_protocol: Option<crate::proxy_protocol::Accept>,
+    /// A verified client certificate's common name from the v2 SSL TLV names the client.
+    pub proxy_protocol_tls_identity: bool,
 }
 
 /// A secret from the config: usable, never shown by `Debug`.
@@ -153,6 +157,8 @@ pub struct Upstream {
     pub connect_timeout: Duration,
     /// TLS to its servers.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Connections to its servers start with a PROXY protocol v2 header.
+    pub proxy_protocol: bool,
 }
 
 /// Limits with defaults applied.
@@ -374,6 +380,32 @@ fn bounded(
     }
 }
 
+/// A listener's PROXY protocol settings: the accepted version, and whether the v2
+/// SSL TLV's common name may name the client (only without TLS here: TLS ends at
+/// the balancer or at this listener, not both).
+fn proxy_protocol(
+    i: usize,
+    l: &raw::RawListener,
+) -> Result<(Option<crate::proxy_protocol::Accept>, bool), ConfigError> {
+    use crate::proxy_protocol::Accept;
+    let accept = match &l.proxy_protocol {
+        None => None,
+        Some(v) => Some(Accept::parse(&v.value).ok_or_else(|| {
+            invalid(v, format!("listeners[{i}].proxy_protocol"), format!("`{}`: use v1, v2 or any", v.value))
+        })?),
+    };
+    if l.proxy_protocol_tls_identity {
+        let key = format!("listeners[{i}].proxy_protocol_tls_identity");
+        if !matches!(accept, Some(Accept::V2 | Accept::Any)) {
+            return Err(invalid(&l.name, key, "needs `proxy_protocol: v2` (the SSL TLV is v2 only)"));
+        }
+        if l.tls.is_some() {
+            return Err(invalid(&l.name, key, "TLS ends at the balancer or at this listener, not both"));
+        }
+    }
+    Ok((accept, l.proxy_protocol_tls_identity))
+}
+
 fn acl_config(i: usize, a: &raw::RawAcl, has_guard: bool) -> Result<crate::auth::AclConfig, ConfigError> {
     use crate::auth::{Entry, Template, V3Denied};
     type Raw = Option<Vec<Spanned<raw::RawAclEntry>>>;
@@ -511,6 +543,14 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             up,
             connect_timeout: u.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
             tls: tls.map(|t| t.0),
+            proxy_protocol: match &u.proxy_protocol {
+                None => false,
+                Some(v) if v.value == "v2" => true,
+                Some(v) => {
+                    let key = format!("upstreams[{}].proxy_protocol", upstreams.len());
+                    return Err(invalid(v, key, format!("`{}`: brokers are sent v2 only", v.value)));
+                }
+            },
         });
     }
     if raw.listeners.is_empty() {
@@ -549,11 +589,14 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             return Err(invalid(&l.name, format!("listeners[{i}].scopes"), "scopes need a `guard`"));
         }
         // Token or client-certificate placeholders need something that names the client.
-        let has_identity = guard.is_some() || l.tls.as_ref().is_some_and(|t| t.client_auth.is_some());
+        let has_identity = guard.is_some()
+            || l.tls.as_ref().is_some_and(|t| t.client_auth.is_some())
+            || l.proxy_protocol_tls_identity;
         let acl = match &l.acl {
             Some(a) => Some(acl_config(i, a, has_identity)?),
             None => None,
         };
+        let (proxy_protocol, proxy_protocol_tls_identity) = proxy_protocol(i, l)?;
         let upstream_username = match &l.upstream_username {
             Some(t) => Some(
                 crate::auth::Template::parse_text(&t.value, guard.is_some())
@@ -576,6 +619,8 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
                 }
                 None => None,
             },
+            proxy_protocol,
+            proxy_protocol_tls_identity,
         });
     }
     let lim = &raw.limits;
@@ -742,6 +787,44 @@ mod tests {
         assert!(e.to_string().contains("listeners[0].acl.publish[0]"), "{e}");
         let typo = guarded.replace("scopes: [operator]", "scope: [operator]");
         assert!(parse(&typo).expect_err("typo").to_string().contains("scope"));
+    }
+
+    #[test]
+    fn proxy_protocol_settings() {
+        use crate::proxy_protocol::Accept;
+        let with = |listener: &str, upstream: &str| {
+            parse(&OK.replace("upstream: b\n", &format!("upstream: b\n{listener}")).replace(
+                "servers: [\"127.0.0.1:1884\"]\n",
+                &format!("servers: [\"127.0.0.1:1884\"]\n{upstream}"),
+            ))
+        };
+        let c = with("    proxy_protocol: any\n", "    proxy_protocol: v2\n").expect("valid");
+        assert_eq!(c.listeners[0].proxy_protocol, Some(Accept::Any));
+        assert!(c.upstreams[0].proxy_protocol);
+        assert!(!parse(OK).expect("valid").upstreams[0].proxy_protocol);
+        let c = with("    proxy_protocol: v2\n    proxy_protocol_tls_identity: true\n", "").expect("valid");
+        assert!(c.listeners[0].proxy_protocol_tls_identity);
+        for (listener, upstream, key) in [
+            (
+                "    proxy_protocol: auto\n",
+                "",
+                "line 5: listeners[0].proxy_protocol: `auto`: use v1, v2 or any",
+            ),
+            (
+                "",
+                "    proxy_protocol: v1\n",
+                "line 8: upstreams[0].proxy_protocol: `v1`: brokers are sent v2 only",
+            ),
+            ("    proxy_protocol_tls_identity: true\n", "", "needs `proxy_protocol: v2`"),
+            (
+                "    proxy_protocol: v1\n    proxy_protocol_tls_identity: true\n",
+                "",
+                "needs `proxy_protocol: v2`",
+            ),
+        ] {
+            let e = with(listener, upstream).expect_err(key).to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

@@ -113,6 +113,15 @@ pub struct RawListener {
     /// TLS on this listener.
     #[serde(default)]
     pub tls: Option<RawServerTls>,
+    /// A PROXY protocol header (`v1`, `v2` or `any`) is required before each
+    /// connection's bytes: the listener sits behind an L4 balancer.
+    #[serde(default)]
+    pub proxy_protocol: Option<Spanned<String>>,
+    /// With `proxy_protocol` v2: the common name of a client certificate the
+    /// balancer verified (SSL TLV) names the client, as a verified certificate on a
+    /// TLS listener does.
+    #[serde(default)]
+    pub proxy_protocol_tls_identity: bool,
 }
 
 /// A certificate and key: PEM files or a PKCS#12 keystore.
@@ -343,6 +352,10 @@ pub struct RawUpstream {
     /// Periodic MQTT probes of each server.
     #[serde(default)]
     pub health_check: Option<RawHealthCheck>,
+    /// `v2`: every connection to a server starts with a PROXY protocol v2 header
+    /// naming the client (probes send a LOCAL one).
+    #[serde(default)]
+    pub proxy_protocol: Option<Spanned<String>>,
 }
 
 /// Health probes of an upstream's servers.

@@ -53,15 +53,18 @@ pub enum Refusal {
     TlsHandshake,
     /// No route could be resolved (missing claim, tenant at its limit).
     Unroutable,
+    /// A balanced listener got no valid PROXY protocol header in time.
+    ProxyHeader,
 }
 
-const REFUSALS: [(Refusal, &str); 6] = [
+const REFUSALS: [(Refusal, &str); 7] = [
     (Refusal::ConnectTimeout, "connect_timeout"),
     (Refusal::BadConnect, "bad_connect"),
     (Refusal::UpstreamUnavailable, "upstream_unavailable"),
     (Refusal::ConnectionLimit, "connection_limit"),
     (Refusal::TlsHandshake, "tls_handshake"),
     (Refusal::Unroutable, "unroutable"),
+    (Refusal::ProxyHeader, "proxy_header"),
 ];
 
 const CLOSE_LABELS: [&str; 13] = [
@@ -87,7 +90,7 @@ pub struct CoreMetrics {
     pub accepted: Counter,
     /// Connections open now (gauge).
     pub open: Counter,
-    refused: [Counter; 6],
+    refused: [Counter; REFUSALS.len()],
     closed: [Counter; 13],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.

@@ -1,5 +1,6 @@
-//! Admitting one client connection, on the core that accepted it: the TLS
-//! handshake on TLS listeners; the CONNECT within the connect timeout (a malformed
+//! Admitting one client connection, on the core that accepted it: the PROXY
+//! protocol header on balanced listeners (`preamble.rs`); the TLS handshake on TLS
+//! listeners; the CONNECT within the connect timeout (a malformed
 //! or unsupported one answered the way the client's version expects); the
 //! listener's guard (`authenticate.rs`; refusals all look alike); the session's
 //! topic ACL; its route; the upstream connection with the CONNECT forwarded
@@ -10,6 +11,7 @@
 use super::authenticate::{authenticate, Authenticated};
 use super::goodbye::send;
 use super::io::{read_into, Shared, MIN_READ};
+use super::preamble::read_header;
 use super::routing::{self, Routed};
 use super::streams::{accept_tls, open_upstream};
 use super::tenants::Slot;
@@ -30,8 +32,10 @@ use tracing::{debug, info};
 pub(super) struct Admitted<'c> {
     /// The connection's place in the core's count (released first, at the end).
     pub open: Open<'c>,
-    /// The client's address.
+    /// The client's address (from the PROXY header on a balanced listener).
     pub peer: SocketAddr,
+    /// The address it connected to (idem).
+    pub local: SocketAddr,
     /// Index of its listener.
     pub listener: usize,
     /// The client socket.
@@ -127,18 +131,50 @@ async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> R
 /// when it was refused (it has been told as its version expects, counted, logged).
 pub(super) async fn admit(
     core: &Core,
-    stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: TcpStream,
+    socket_peer: SocketAddr,
     listener: usize,
 ) -> Option<Admitted<'_>> {
     let _ = stream.set_nodelay(true);
     let config = core.config.clone();
-    let lname = &config.listeners[listener].name;
+    let lcfg = &config.listeners[listener];
+    let lname = &lcfg.name;
     let core_id = core.id;
-    info!(%peer, listener = %lname, core = core_id, "connection opened");
-    let (stream, cert_name, sni) = match accept_tls(stream, config.listeners[listener].tls.as_ref()).await {
+    let local = stream.local_addr().unwrap_or(lcfg.bind);
+    // Behind a balancer, the PROXY header says who the client is: that address is
+    // what the logs, the failed-auth throttle and the broker's header see.
+    let (peer, local, balancer_cn) = match lcfg.proxy_protocol {
+        None => (socket_peer, local, None),
+        Some(accept) => {
+            let header = future::or(async { Some(read_header(&mut stream, accept).await) }, async {
+                glommio::timer::sleep(config.limits.connect_timeout).await;
+                None
+            });
+            match header.await {
+                Some(Ok(h)) => {
+                    let cn = h.tls.as_ref().and_then(|t| t.verified_common_name()).map(str::to_string);
+                    let (peer, local) = h.addresses.unwrap_or((socket_peer, local));
+                    (peer, local, cn.filter(|_| lcfg.proxy_protocol_tls_identity))
+                }
+                failed => {
+                    let why = failed.map_or("timed out".to_string(), |e| {
+                        e.err().map(|e| e.to_string()).unwrap_or_default()
+                    });
+                    core.metrics.refused(Refusal::ProxyHeader);
+                    core.open().release();
+                    info!(peer = %socket_peer, listener = %lname, %why, "closed: no valid PROXY protocol header");
+                    return None;
+                }
+            }
+        }
+    };
+    match peer == socket_peer {
+        true => info!(%peer, listener = %lname, core = core_id, "connection opened"),
+        false => info!(%peer, via = %socket_peer, listener = %lname, core = core_id, "connection opened"),
+    }
+    let (stream, cert_name, sni) = match accept_tls(stream, lcfg.tls.as_ref()).await {
         Ok(s) => {
-            let (name, sni) = (s.peer_common_name(), s.server_name());
+            let (name, sni) = (s.peer_common_name().or(balancer_cn), s.server_name());
             (s, name, sni)
         }
         Err(why) => {
@@ -212,7 +248,6 @@ pub(super) async fn admit(
     let mut client_id = connect.client_id.to_string();
 
     // The guard, if any: authenticate, then forward a CONNECT without the token.
-    let lcfg = &config.listeners[listener];
     let auth = authenticate(core, &mut client, lcfg, &connect, &frame, peer).await?;
     let Authenticated { forward, mut identity, reauth_method } = auth;
     let token_expires = identity.as_ref().map(|i| i.expires_at);
@@ -271,16 +306,17 @@ pub(super) async fn admit(
         client_id = id.clone();
     }
     let upstream_cfg = &config.upstreams[routed.route.upstream];
-    let (upstream, server) = match open_upstream(upstream_cfg, &routed.forward, &client_id).await {
-        Ok(x) => x,
-        Err(why) => {
-            info!(%peer, client_id, upstream = %upstream_cfg.name, %why, "refused: upstream unavailable");
-            core.metrics.refused(Refusal::UpstreamUnavailable);
-            let refusal = ConnAck::new(ReasonCode::ServerUnavailable, false);
-            send(&mut client, &Packet::ConnAck(refusal), protocol).await;
-            return None;
-        }
-    };
+    let (upstream, server) =
+        match open_upstream(upstream_cfg, &routed.forward, &client_id, (peer, local)).await {
+            Ok(x) => x,
+            Err(why) => {
+                info!(%peer, client_id, upstream = %upstream_cfg.name, %why, "refused: upstream unavailable");
+                core.metrics.refused(Refusal::UpstreamUnavailable);
+                let refusal = ConnAck::new(ReasonCode::ServerUnavailable, false);
+                send(&mut client, &Packet::ConnAck(refusal), protocol).await;
+                return None;
+            }
+        };
     info!(
         %peer,
         client_id,
@@ -298,6 +334,7 @@ pub(super) async fn admit(
     Some(Admitted {
         open,
         peer,
+        local,
         listener,
         client,
         cbuf,

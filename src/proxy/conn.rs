@@ -66,6 +66,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     let config = core.config.clone();
     let limits = &config.limits;
     let (peer, listener) = (a.peer, a.listener);
+    let origin = (a.peer, a.local);
     let lcfg = &config.listeners[listener];
     let connect = &a.connect;
     let protocol = connect.protocol;
@@ -196,6 +197,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
                     route: &routed.route,
                     router: &router,
                     client_id,
+                    origin,
                     client: client.clone(),
                     cbuf: std::mem::take(&mut cbuf),
                     primary: upstream.clone(),

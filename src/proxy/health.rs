@@ -54,6 +54,10 @@ pub fn probe(up: &Upstream, server: &Server, hc: &HealthCheck, id: &str) -> Resu
     tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     let _ = tcp.set_nodelay(true);
+    if up.proxy_protocol {
+        // The probe is the proxy's own connection, not a client's.
+        (&tcp).write_all(&crate::proxy_protocol::encode_v2_local()).map_err(|e| e.to_string())?;
+    }
     let connect = probe_connect(id, hc);
     match (&up.tls, &server.tls_name) {
         (Some(cfg), Some(name)) => {

@@ -29,6 +29,7 @@ mod io;
 mod keepalive;
 mod multi;
 mod notify;
+mod preamble;
 mod relay;
 mod routing;
 mod runtime;

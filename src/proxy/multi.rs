@@ -19,7 +19,7 @@ use super::io::{read_into, Shared};
 use super::notify::Notify;
 use super::session_io::SessionIo;
 use super::stats::Counters;
-use super::streams::open_upstream;
+use super::streams::{open_upstream, Origin};
 use super::writer::Writer;
 use crate::config::Config;
 use crate::mqtt::{DecodeError, Frame};
@@ -86,6 +86,8 @@ pub struct Args<'a> {
     pub router: &'a SessionRouter<'a>,
     /// The client id the servers are placed by.
     pub client_id: &'a str,
+    /// The client's connection (the PROXY header of links that send one).
+    pub origin: Origin,
     /// The client socket (reads).
     pub client: Shared,
     /// Bytes already read from the client.
@@ -257,7 +259,7 @@ impl<'a> Driver<'a> {
                 None => {
                     let Some(connect) = opened.recv().await else { return future::pending().await };
                     let up = &self.args.config.upstreams[self.args.route.upstreams[k]];
-                    match open_upstream(up, &connect, self.args.client_id).await {
+                    match open_upstream(up, &connect, self.args.client_id, self.args.origin).await {
                         Ok((s, server)) => {
                             self.args.io.metrics.links_opened.add(1);
                             info!(client_id = self.args.client_id, upstream = %up.name, %server, "link opened");

@@ -1,19 +1,30 @@
 //! Opening the byte streams of a session: the TLS handshake of a TLS listener, and
-//! the connection to the first upstream server that answers (TCP, then TLS when the
-//! upstream has it), which gets the client's CONNECT. Deadlines on both; no MQTT
+//! the connection to the first upstream server that answers (TCP, a PROXY v2 header
+//! when the upstream wants one, then TLS when the upstream has it), which gets the
+//! client's CONNECT. Deadlines on both; no MQTT
 //! beyond writing the CONNECT bytes it is handed.
 
 use super::io::{Shared, Stream};
 use crate::config::{Balance, Server, ServerTls, Upstream};
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use tracing::warn;
 
-/// Opens one server's connection: TCP, then TLS when the upstream has it.
-async fn dial(up: &Upstream, s: &Server) -> Result<Stream, String> {
-    let t = TcpStream::connect_timeout(s.addr, up.connect_timeout).await.map_err(|e| e.to_string())?;
+/// Where a client's connection came from and went to (the PROXY protocol header a
+/// broker gets names them).
+pub type Origin = (SocketAddr, SocketAddr);
+
+/// Opens one server's connection: TCP (with a PROXY v2 header naming `origin`
+/// when the upstream sends one), then TLS when the upstream has it.
+async fn dial(up: &Upstream, s: &Server, origin: Origin) -> Result<Stream, String> {
+    let mut t = TcpStream::connect_timeout(s.addr, up.connect_timeout).await.map_err(|e| e.to_string())?;
     let _ = t.set_nodelay(true);
+    if up.proxy_protocol {
+        let header = crate::proxy_protocol::encode_v2(origin.0, origin.1);
+        t.write_all(&header).await.map_err(|e| format!("PROXY header: {e}"))?;
+    }
     let (Some(cfg), Some(name)) = (&up.tls, &s.tls_name) else { return Ok(Stream::Tcp(t)) };
     let handshake = futures_rustls::TlsConnector::from(cfg.clone()).connect(name.clone(), t);
     match future::or(async { Some(handshake.await) }, async {
@@ -45,10 +56,11 @@ pub(super) async fn open_upstream<'a>(
     up: &'a Upstream,
     connect: &[u8],
     client_id: &str,
+    origin: Origin,
 ) -> Result<(Shared, &'a str), String> {
     let mut last = String::from("no server");
     for s in server_order(up, client_id).into_iter().map(|i| &up.servers[i]) {
-        match dial(up, s).await {
+        match dial(up, s, origin).await {
             Ok(t) => {
                 let mut t = Shared::new(t);
                 match async {

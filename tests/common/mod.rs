@@ -6,6 +6,7 @@ pub mod cli;
 pub mod codec;
 pub mod gate;
 pub mod gen;
+pub mod haproxy;
 pub mod proxy;
 pub mod raw;
 pub mod session;
