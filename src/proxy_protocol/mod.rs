@@ -193,6 +193,25 @@ mod tests {
         assert!(matches!(parse(&v2, Accept::V1), Err(HeaderError::Missing("v1"))));
     }
 
+    proptest::proptest! {
+        /// Any bytes, with or without a signature in front: a header, incomplete, or
+        /// an error; never a panic, never a length past the input or the maximum.
+        #[test]
+        fn arbitrary_bytes(kind in 0u8..3, tail in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let mut buf = match kind {
+                0 => V2_SIGNATURE.to_vec(),
+                1 => b"PROXY ".to_vec(),
+                _ => Vec::new(),
+            };
+            buf.extend_from_slice(&tail);
+            for accept in [Accept::V1, Accept::V2, Accept::Any] {
+                if let Ok(Parsed::Done { len, .. }) = parse(&buf, accept) {
+                    proptest::prop_assert!(len <= buf.len() && len <= accept.max_len());
+                }
+            }
+        }
+    }
+
     #[test]
     fn config_names() {
         assert_eq!(Accept::parse("v1"), Some(Accept::V1));
