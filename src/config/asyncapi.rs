@@ -21,7 +21,11 @@ pub fn parse_upstream(s: &str) -> Result<Upstream, String> {
 /// Reads the document (without `guarded`, what only a guard can apply is a
 /// warning too); with `strict`, the first warning is an error.
 pub fn read(path: &Path, guarded: bool, strict: bool) -> Result<Api, ConfigError> {
-    let mut api = asyncapi::read(path, &|p| std::fs::read_to_string(p)).map_err(ConfigError::AsyncApi)?;
+    let read = |p: &Path| {
+        super::sources::note(p);
+        std::fs::read_to_string(p)
+    };
+    let mut api = asyncapi::read(path, &read).map_err(ConfigError::AsyncApi)?;
     if !guarded {
         let w = asyncapi::without_guard(&api);
         api.warnings.extend(w);
@@ -42,6 +46,11 @@ impl Config {
         upstream: &Upstream,
         strict: bool,
     ) -> Result<(Config, Api), ConfigError> {
+        let (loaded, sources) = super::sources::recording(|| Config::asyncapi_file(path, upstream, strict));
+        loaded.map(|(c, api)| (Config { sources, ..c }, api))
+    }
+
+    fn asyncapi_file(path: &Path, upstream: &Upstream, strict: bool) -> Result<(Config, Api), ConfigError> {
         let api = read(path, false, strict)?;
         if let Some(s) = api.servers.iter().find(|s| s.tls) {
             return Err(ConfigError::AsyncApi(DocError {

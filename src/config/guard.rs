@@ -25,6 +25,7 @@ pub fn validate(i: usize, g: &RawGuard, base: Option<&Path>) -> Result<Guard, Co
     let mut jwks_file = None;
     if let Some(f) = &g.jwks_file {
         let path = base.map_or_else(|| Path::new(&f.value).to_path_buf(), |b| b.join(&f.value));
+        super::sources::note(&path);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| err(f, key("jwks_file"), format!("{}: {e}", path.display())))?;
         file_keys = auth::parse_jwks(&text).map_err(|e| err(f, key("jwks_file"), e.to_string()))?;

@@ -14,6 +14,7 @@ mod raw;
 mod raw_schema;
 mod routes;
 mod schema;
+pub mod sources;
 mod tls;
 pub mod zilla;
 
@@ -207,6 +208,8 @@ pub struct Config {
     pub log_output: LogOutput,
     /// What the config's AsyncAPI documents say that is not applied (logged at start).
     pub warnings: Vec<String>,
+    /// The files it was loaded from (`Config::load`; empty for text), for `--watch`.
+    pub sources: Vec<std::path::PathBuf>,
 }
 
 /// Where log lines go.
@@ -228,6 +231,12 @@ impl Config {
     /// Reads and validates a config file (environment from the process): a native
     /// config, or a Zilla `zilla.yaml` (recognised by its `bindings:` key).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let (config, sources) = sources::recording(|| Config::load_file(path));
+        config.map(|c| Config { sources, ..c })
+    }
+
+    fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        sources::note(path);
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         let env = |k: &str| std::env::var(k).ok();
@@ -674,6 +683,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
     };
     Ok(Config {
         warnings: Vec::new(),
+        sources: Vec::new(),
         log_output,
         listeners,
         upstreams,

@@ -122,6 +122,7 @@ impl Validator {
                 let s = subject()?;
                 let p =
                     map.get(s).ok_or_else(|| format!("catalog `{}` has no subject `{s}`", src.catalog))?;
+                crate::config::sources::note(p);
                 let t =
                     std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
                 (t, src.id, Some(p))

@@ -81,6 +81,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// Reads every certificate of a PEM file.
 pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    crate::config::sources::note(path);
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| file_err(path, e))?
         .collect::<Result<Vec<_>, _>>()
@@ -97,10 +98,12 @@ impl Identity {
         match self {
             Identity::Pem { cert, key } => {
                 let chain = read_certs(cert)?;
+                crate::config::sources::note(key);
                 let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e))?;
                 Ok((chain, key))
             }
             Identity::Pkcs12 { path, password, alias } => {
+                crate::config::sources::note(path);
                 let data = std::fs::read(path).map_err(|e| file_err(path, e))?;
                 let store = p12_keystore::KeyStore::from_pkcs12(&data, password, Default::default())
                     .map_err(|e| file_err(path, format!("{e} (wrong password?)")))?;
