@@ -42,6 +42,12 @@ impl TokenCache {
         }
     }
 
+    /// Forgets every token (the guards changed: a config reload).
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+
     fn key(&self, guard: usize, token: &str) -> u64 {
         self.hasher.hash_one((guard, token))
     }

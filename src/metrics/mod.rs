@@ -158,11 +158,27 @@ impl CoreMetrics {
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     cores: Arc<Mutex<Vec<Arc<CoreMetrics>>>>,
-    /// Topic filters of the validation rules (metric labels), in rule order.
-    schema_filters: Arc<Vec<String>>,
-    /// Upstream groups: name, server names, health marks (from the probe threads).
+    /// What the config snapshots add (replaced or extended on reload).
+    labels: Arc<Mutex<Labels>>,
+    /// Config reloads: applied, refused.
+    reloads: Arc<[AtomicU64; 2]>,
+}
+
+/// Labels that come from the config.
+#[derive(Debug, Default)]
+struct Labels {
+    /// Topic filters of validation rules, every one any snapshot had, in order of
+    /// first appearance: a filter keeps its counters across reloads.
+    schema_filters: Vec<String>,
+    /// Filters each core has counters for.
+    schema_capacity: usize,
+    /// The running snapshot's upstream groups: name, servers, health marks.
     upstreams: Arc<Vec<UpstreamHealth>>,
 }
+
+/// Validation-rule filters every core has counters for, at least (more when the
+/// first config has more than half of this).
+const SCHEMA_LABELS_MIN: usize = 256;
 
 /// An upstream group's servers and their health marks.
 #[derive(Debug, Clone)]
@@ -178,22 +194,54 @@ pub struct UpstreamHealth {
 impl Registry {
     /// A registry whose cores count rejections for these validation rules.
     pub fn new(schema_filters: Vec<String>) -> Self {
-        Registry {
-            cores: Arc::default(),
-            schema_filters: Arc::new(schema_filters),
+        let labels = Labels {
+            schema_capacity: SCHEMA_LABELS_MIN.max(2 * schema_filters.len()),
+            schema_filters,
             upstreams: Arc::default(),
-        }
+        };
+        Registry { cores: Arc::default(), labels: Arc::new(Mutex::new(labels)), reloads: Arc::default() }
     }
 
     /// The same registry, also reporting the health marks of these upstreams.
-    pub fn with_upstreams(mut self, upstreams: Vec<UpstreamHealth>) -> Self {
-        self.upstreams = Arc::new(upstreams);
+    pub fn with_upstreams(self, upstreams: Vec<UpstreamHealth>) -> Self {
+        self.set_upstreams(upstreams);
         self
+    }
+
+    /// Reports these upstreams' health marks from now on (a reloaded config's).
+    pub fn set_upstreams(&self, upstreams: Vec<UpstreamHealth>) {
+        if let Ok(mut l) = self.labels.lock() {
+            l.upstreams = Arc::new(upstreams);
+        }
+    }
+
+    /// The counter index of each of a snapshot's validation rules, by filter: the
+    /// same filter always gets the same one. `None` past the counters the cores
+    /// have (that rule's refusals are logged but not counted).
+    pub fn schema_labels(&self, filters: &[String]) -> Vec<Option<usize>> {
+        let Ok(mut l) = self.labels.lock() else { return vec![None; filters.len()] };
+        filters
+            .iter()
+            .map(|f| match l.schema_filters.iter().position(|x| x == f) {
+                Some(i) => Some(i),
+                None if l.schema_filters.len() < l.schema_capacity => {
+                    l.schema_filters.push(f.clone());
+                    Some(l.schema_filters.len() - 1)
+                }
+                None => None,
+            })
+            .collect()
+    }
+
+    /// Counts a config reload, applied or refused.
+    pub fn reloaded(&self, applied: bool) {
+        self.reloads[usize::from(!applied)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Adds a core (once, at start-up) and returns its counters.
     pub fn register(&self) -> Arc<CoreMetrics> {
-        let slots = self.schema_filters.len() * SCHEMA_SLOTS;
+        let capacity = self.labels.lock().map_or(0, |l| l.schema_capacity);
+        let slots = capacity * SCHEMA_SLOTS;
         let m = Arc::new(CoreMetrics {
             schema_rejected: (0..slots).map(|_| Counter::default()).collect(),
             ..CoreMetrics::default()
@@ -277,13 +325,25 @@ impl Registry {
             let v = sum(&|c| c.closed[i].get());
             let _ = writeln!(out, "mqtt_proxy_sessions_closed_total{{reason=\"{label}\"}} {v}");
         }
-        if !self.upstreams.is_empty() {
+        let (schema_filters, upstreams) = match self.labels.lock() {
+            Ok(l) => (l.schema_filters.clone(), l.upstreams.clone()),
+            Err(_) => Default::default(),
+        };
+        let _ = writeln!(
+            out,
+            "# HELP mqtt_proxy_config_reloads_total Config reloads (SIGHUP, --watch) by result.\n# TYPE mqtt_proxy_config_reloads_total counter"
+        );
+        for (i, result) in ["applied", "refused"].iter().enumerate() {
+            let v = self.reloads[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "mqtt_proxy_config_reloads_total{{result=\"{result}\"}} {v}");
+        }
+        if !upstreams.is_empty() {
             let _ = writeln!(
                 out,
                 "# HELP mqtt_proxy_upstream_server_up 1 while the server's health probes succeed (always 1 without health_check).\n# TYPE mqtt_proxy_upstream_server_up gauge"
             );
         }
-        for u in self.upstreams.iter() {
+        for u in upstreams.iter() {
             for (i, server) in u.servers.iter().enumerate() {
                 let up = u.up.get(i).is_some_and(|x| x.load(Ordering::Relaxed));
                 let _ = writeln!(
@@ -294,13 +354,13 @@ impl Registry {
                 );
             }
         }
-        if !self.schema_filters.is_empty() {
+        if !schema_filters.is_empty() {
             let _ = writeln!(
                 out,
                 "# HELP mqtt_proxy_schema_rejected_total Messages refused by payload validation, by rule filter, direction and reason.\n# TYPE mqtt_proxy_schema_rejected_total counter"
             );
         }
-        for (rule, filter) in self.schema_filters.iter().enumerate() {
+        for (rule, filter) in schema_filters.iter().enumerate() {
             let filter = filter.replace('\\', "\\\\").replace('"', "\\\"");
             for dir in [Direction::Publish, Direction::Deliver] {
                 for reason in Reason::ALL {
@@ -338,7 +398,7 @@ mod tests {
         let (a, b) = (r.register(), r.register());
         a.schema_rejected(0, Direction::Deliver, Reason::Schema);
         b.schema_rejected(0, Direction::Deliver, Reason::Schema);
-        b.schema_rejected(7, Direction::Deliver, Reason::Schema);
+        b.schema_rejected(7000, Direction::Deliver, Reason::Schema);
         a.bytes_up.add(10);
         b.bytes_up.add(5);
         a.closed(&Close::KeepAliveTimeout);
@@ -363,6 +423,22 @@ mod tests {
         assert!(text.contains(
             "mqtt_proxy_schema_rejected_total{filter=\"factory/+/telemetry\",direction=\"publish\",reason=\"schema\"} 0\n"
         ));
+        // A reload: the same filter keeps its counters, a new one gets its own.
+        let labels = r.schema_labels(&["other/#".into(), "factory/+/telemetry".into()]);
+        assert_eq!(labels, [Some(1), Some(0)]);
+        a.schema_rejected(1, Direction::Publish, Reason::Schema);
+        r.reloaded(true);
+        r.reloaded(false);
+        r.reloaded(false);
+        let text = r.render();
+        assert!(text.contains(
+            "mqtt_proxy_schema_rejected_total{filter=\"other/#\",direction=\"publish\",reason=\"schema\"} 1\n"
+        ));
+        assert!(text.contains("mqtt_proxy_config_reloads_total{result=\"applied\"} 1\n"), "{text}");
+        assert!(text.contains("mqtt_proxy_config_reloads_total{result=\"refused\"} 2\n"), "{text}");
+        let many: Vec<String> = (0..SCHEMA_LABELS_MIN).map(|i| format!("t/{i}")).collect();
+        let labels = r.schema_labels(&many);
+        assert_eq!(labels.iter().filter(|l| l.is_none()).count(), 2, "past the counters the cores have");
         // Every Close label is known here.
         for c in [
             Close::ClientDisconnect,
