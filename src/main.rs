@@ -63,6 +63,11 @@ struct Cli {
     #[arg(long, value_name = "MICROS", default_value_t = 0)]
     spin: u64,
 
+    /// Reload the config when it or a file it names (keys, certificates, schemas)
+    /// changes, looking every MILLIS (default 1000). SIGHUP always reloads.
+    #[arg(long, value_name = "MILLIS", num_args = 0..=1, default_missing_value = "1000")]
+    watch: Option<u64>,
+
     /// Validate the config, print a summary, and exit (0: valid, 1: invalid).
     #[arg(long)]
     check_config: bool,
@@ -212,26 +217,34 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal() && std::io::stdout().is_terminal())
         .init();
     mqtt_proxy::auth::ring_provider::install();
-    let (path, loaded) = match (&cli.config, &cli.asyncapi) {
-        (Some(p), _) => (p.clone(), Config::load(p)),
+    // The same loader at start and on every reload; its error is what
+    // `--check-config` prints.
+    let source: proxy::Source = match (&cli.config, &cli.asyncapi) {
+        (Some(p), _) => {
+            let p = p.clone();
+            Box::new(move || Config::load(&p).map_err(|e| format!("invalid config {}: {e}", p.display())))
+        }
         (None, Some(doc)) => {
             let upstream = cli.upstream.as_deref().context("--asyncapi needs --upstream NAME=HOST:PORT")?;
             let upstream = mqtt_proxy::config::asyncapi::parse_upstream(upstream)
                 .map_err(|e| anyhow::anyhow!("--upstream: {e}"))?;
-            let loaded = Config::from_asyncapi(doc, &upstream, cli.strict).map(|(c, api)| {
+            let (doc, strict) = (doc.clone(), cli.strict);
+            Box::new(move || {
+                let (c, api) = Config::from_asyncapi(&doc, &upstream, strict)
+                    .map_err(|e| format!("invalid config {}: {e}", doc.display()))?;
                 for w in &api.warnings {
                     tracing::warn!(document = %doc.display(), "{w}");
                 }
-                c
-            });
-            (doc.clone(), loaded)
+                Ok(c)
+            })
         }
         (None, None) => anyhow::bail!("--config or --asyncapi is required"),
     };
-    let config = match loaded {
+    let path = cli.config.as_ref().or(cli.asyncapi.as_ref()).cloned().unwrap_or_default();
+    let config = match source() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("mqtt-proxy: invalid config {}: {e}", path.display());
+            eprintln!("mqtt-proxy: {e}");
             std::process::exit(1);
         }
     };
@@ -258,8 +271,12 @@ fn main() -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handler")?;
     }
+    let hangup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone())
+        .context("cannot install signal handler")?;
+    let reload = proxy::Reload { source, hangup, watch: cli.watch.map(std::time::Duration::from_millis) };
     let spin = (cli.spin > 0).then(|| std::time::Duration::from_micros(cli.spin));
-    proxy::run(Arc::new(config), &placement, spin, stop, |listeners, metrics| {
+    let ready: proxy::Announce = Arc::new(|listeners, metrics| {
         let mut out = std::io::stdout().lock();
         for (name, addr) in listeners {
             let _ = writeln!(out, "ready listener={name} addr={addr}");
@@ -268,6 +285,7 @@ fn main() -> anyhow::Result<()> {
             let _ = writeln!(out, "ready metrics addr={addr}");
         }
         let _ = out.flush();
-    })?;
+    });
+    proxy::run(config, &placement, spin, stop, ready, Some(reload))?;
     Ok(())
 }

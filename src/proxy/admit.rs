@@ -11,13 +11,15 @@
 use super::authenticate::{authenticate, Authenticated};
 use super::goodbye::send;
 use super::io::{read_into, Shared, MIN_READ};
+use super::listeners::Life;
 use super::preamble::read_header;
 use super::routing::{self, Routed};
 use super::streams::{accept_tls, open_upstream};
 use super::tenants::Slot;
-use super::{Core, Open};
+use super::{Core, Open, Snapshot};
 use crate::auth::acl::Context as AclContext;
 use crate::auth::{Identity, Reject};
+use crate::config::Limits;
 use crate::metrics::Refusal;
 use crate::mqtt::{self, ConnAck, Connect, Frame, MqttStr, Packet, Protocol, ReasonCode};
 use crate::session::authorize::Authorizer;
@@ -26,12 +28,17 @@ use futures_lite::future;
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use tracing::{debug, info};
 
 /// A client that passed every check, with its broker connection open.
 pub(super) struct Admitted<'c> {
     /// The connection's place in the core's count (released first, at the end).
     pub open: Open<'c>,
+    /// The config snapshot it was admitted under (kept for its whole life).
+    pub snap: Arc<Snapshot>,
+    /// Its listener's life: the session ends when the listener is retired.
+    pub life: Rc<Life>,
     /// The client's address (from the PROXY header on a balanced listener).
     pub peer: SocketAddr,
     /// The address it connected to (idem).
@@ -106,8 +113,12 @@ enum Early {
     Refused(String),
 }
 
-async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> Result<Frame, Early> {
-    let limits = &core.config.limits;
+async fn read_connect(
+    client: &mut Shared,
+    buf: &mut BytesMut,
+    core: &Core,
+    limits: &Limits,
+) -> Result<Frame, Early> {
     loop {
         // Not CONNECT: no need to wait for the rest of whatever this is.
         if buf.first().is_some_and(|b| b >> 4 != mqtt::kind::CONNECT) {
@@ -131,12 +142,14 @@ async fn read_connect(client: &mut Shared, buf: &mut BytesMut, core: &Core) -> R
 /// when it was refused (it has been told as its version expects, counted, logged).
 pub(super) async fn admit(
     core: &Core,
+    snap: Arc<Snapshot>,
     mut stream: TcpStream,
     socket_peer: SocketAddr,
     listener: usize,
+    life: Rc<Life>,
 ) -> Option<Admitted<'_>> {
     let _ = stream.set_nodelay(true);
-    let config = core.config.clone();
+    let config = &snap.config;
     let lcfg = &config.listeners[listener];
     let lname = &lcfg.name;
     let core_id = core.id;
@@ -192,7 +205,7 @@ pub(super) async fn admit(
     let limits = &config.limits;
 
     let mut cbuf = BytesMut::new();
-    let first = future::or(async { read_connect(&mut client, &mut cbuf, core).await }, async {
+    let first = future::or(async { read_connect(&mut client, &mut cbuf, core, limits).await }, async {
         glommio::timer::sleep(limits.connect_timeout).await;
         Err(Early::Timeout)
     })
@@ -248,7 +261,7 @@ pub(super) async fn admit(
     let mut client_id = connect.client_id.to_string();
 
     // The guard, if any: authenticate, then forward a CONNECT without the token.
-    let auth = authenticate(core, &mut client, lcfg, &connect, &frame, peer).await?;
+    let auth = authenticate(core, &snap, &mut client, lcfg, &connect, &frame, peer).await?;
     let Authenticated { forward, mut identity, reauth_method } = auth;
     let token_expires = identity.as_ref().map(|i| i.expires_at);
     // Without a guard, a verified client certificate names the session (`{sub}`).
@@ -284,7 +297,7 @@ pub(super) async fn admit(
 
     // The route: upstream group, mount point, client-id prefix, tenant.
     let mut routed = match routing::route(
-        &config,
+        config,
         &core.tenants,
         listener,
         sni.as_deref(),
@@ -327,12 +340,15 @@ pub(super) async fn admit(
         "session routed"
     );
     let hello = Hello::of(&connect, routed.forward.len());
+    let server = server.to_string();
     // A single-broker session is done with the CONNECT bytes (they were sent).
     if routed.multi.is_none() {
         routed.forward = bytes::Bytes::new();
     }
     Some(Admitted {
         open,
+        snap,
+        life,
         peer,
         local,
         listener,
@@ -348,6 +364,6 @@ pub(super) async fn admit(
         routed,
         tenant_slot,
         upstream,
-        server: server.to_string(),
+        server,
     })
 }

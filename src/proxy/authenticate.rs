@@ -4,13 +4,14 @@
 
 use super::goodbye::send;
 use super::unix_now;
-use super::Core;
+use super::{Core, Snapshot};
 use crate::auth::acl::Context as AclContext;
 use crate::auth::{AuthError, Found, Identity, Reject};
 use crate::config::{Limits, Listener};
 use crate::mqtt::{ConnAck, Connect, Frame, MqttStr, Packet, Protocol, ReasonCode};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::{info, warn};
 
@@ -75,13 +76,14 @@ fn with_limits(upstream: Option<Connect>, connect: &Connect, limits: &Limits) ->
 /// Runs the listener's guard; `None` when the client was refused (already answered).
 pub(super) async fn authenticate(
     core: &Core,
+    snap: &Arc<Snapshot>,
     client: &mut Shared,
     lcfg: &Listener,
     connect: &Connect,
     frame: &Frame,
     peer: SocketAddr,
 ) -> Option<Authenticated> {
-    let config = &core.config;
+    let config = &snap.config;
     let limits = &config.limits;
     let Some(gi) = lcfg.guard else {
         let upstream = with_upstream_credentials(connect.clone(), lcfg, None);
@@ -99,9 +101,11 @@ pub(super) async fn authenticate(
         glommio::timer::sleep(guard.throttle.penalty).await;
         Err(AuthError::Throttled)
     } else {
-        let hits = core.tokens.borrow().hits;
-        let r = guard.check(connect, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), gi)));
-        core.metrics.token_cache_hits.add(core.tokens.borrow().hits - hits);
+        let mut cache = core.tokens_for(snap);
+        let hits = cache.as_ref().map_or(0, |c| c.hits);
+        let r = guard.check(connect, &lcfg.scopes, unix_now(), cache.as_deref_mut().map(|c| (c, gi)));
+        core.metrics.token_cache_hits.add(cache.as_ref().map_or(0, |c| c.hits) - hits);
+        drop(cache);
         if r.is_err() {
             core.throttle.borrow_mut().failed(ip, &guard.throttle, Instant::now());
         }

@@ -11,6 +11,7 @@ use super::admit::{admit, Admitted, Hello};
 use super::goodbye::send;
 use super::io::ReadSize;
 use super::keepalive::Watchdog;
+use super::listeners::Life;
 use super::multi::{self, SessionRouter};
 use super::notify::Notify;
 use super::relay::{Dir, Pump};
@@ -18,7 +19,7 @@ use super::routing::{Multi, Routed};
 use super::session_io::SessionIo;
 use super::stats::Counters;
 use super::writer::Writer;
-use super::{unix_now, Core};
+use super::{unix_now, Core, Snapshot};
 use crate::auth::AuthError;
 use crate::config::Config;
 use crate::mqtt::{ConnAck, Disconnect, Packet, ReasonCode};
@@ -32,6 +33,7 @@ use glommio::net::TcpStream;
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
 
@@ -39,12 +41,20 @@ use tracing::info;
 const MAX_DEADLINE_SLEEP: u64 = 86_400;
 
 /// Serves one accepted client until it is closed.
-pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: SocketAddr, listener: usize) {
+pub async fn serve(
+    core: Rc<Core>,
+    snap: Arc<Snapshot>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: usize,
+    life: Rc<Life>,
+) {
     let _ = stream.set_nodelay(true);
     // Admission (TLS, guard, upstream connect) and the goodbye are boxed: their
     // states are large and short-lived, and inline they would size the task that
     // every idle connection keeps for its whole life (`footprint.rs`).
-    let Some(mut admitted) = Box::pin(admit(&core, stream, peer, listener)).await else { return };
+    let admission = admit(&core, snap, stream, peer, listener, life);
+    let Some(mut admitted) = Box::pin(admission).await else { return };
     let ended = hop(&core, &mut admitted).await;
     Box::pin(finish(&core, admitted, ended)).await;
 }
@@ -63,10 +73,11 @@ struct Ended {
 
 /// Runs the session until it ends.
 async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
-    let config = core.config.clone();
+    let snap = a.snap.clone();
+    let config = &snap.config;
     let limits = &config.limits;
     let (peer, listener) = (a.peer, a.listener);
-    let origin = (a.peer, a.local);
+    let local = &a.local;
     let lcfg = &config.listeners[listener];
     let connect = &a.connect;
     let protocol = connect.protocol;
@@ -103,7 +114,9 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     }
     // Payload rejections: counted always, logged at most once a second per rule.
     let rejected = |r: &Rejection| {
-        core.metrics.schema_rejected(r.rule, r.dir, r.invalid.reason);
+        if let Some(&Some(label)) = snap.schema_labels.get(r.rule) {
+            core.metrics.schema_rejected(label, r.dir, r.invalid.reason);
+        }
         if let Some(held_back) = core.schema_log.allow((r.rule, r.dir as u8), std::time::Instant::now()) {
             let filter = &config.schemas.rules[r.rule].filter;
             info!(
@@ -122,8 +135,9 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     // MQTT 5.0 re-authentication: a fresh token moves the session's deadline.
     let reauth = |token: &str| -> Result<(), AuthError> {
         let guard = lcfg.guard.map(|g| (&config.guards[g], g)).ok_or(AuthError::Missing)?;
-        let id =
-            guard.0.verify(token, &lcfg.scopes, unix_now(), Some((&mut core.tokens.borrow_mut(), guard.1)));
+        let mut cache = core.tokens_for(&snap);
+        let id = guard.0.verify(token, &lcfg.scopes, unix_now(), cache.as_deref_mut().map(|c| (c, guard.1)));
+        drop(cache);
         // The token must name the identity the session was admitted (and shaped) as.
         let id = id.and_then(|id| match identity {
             Some(was) if !was.same_as(&id, &config.identity_claims(listener)) => {
@@ -185,19 +199,19 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
             // it; inline it would grow every connection's task.
             Some(multi) => {
                 let router = SessionRouter {
-                    config: &config,
+                    config,
                     route: &routed.route,
                     facts: Facts { listener, client_id: &connect.client_id, sni, identity },
                 };
-                let setup = multi_setup(&config, routed, multi, connect);
+                let setup = multi_setup(config, routed, multi, connect);
                 Box::pin(multi::run(multi::Args {
                     setup,
                     io: &io,
-                    config: &config,
+                    config,
                     route: &routed.route,
                     router: &router,
                     client_id,
-                    origin,
+                    origin: (peer, *local),
                     client: client.clone(),
                     cbuf: std::mem::take(&mut cbuf),
                     primary: upstream.clone(),
@@ -213,7 +227,8 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
         future::or(
             future::or(
                 async {
-                    core.shutdown.wait().await;
+                    // The core's shutdown retires every listener at once.
+                    a.life.retired.wait().await;
                     Close::Shutdown
                 },
                 watchdog.expired(&session.keep_alive),
@@ -243,6 +258,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
 async fn finish(core: &Core, a: Admitted<'_>, e: Ended) {
     let Admitted {
         open,
+        snap,
         peer,
         listener,
         mut client,
@@ -256,7 +272,7 @@ async fn finish(core: &Core, a: Admitted<'_>, e: Ended) {
     } = a;
     let Ended { close, session, up, down, client_busy } = e;
     let protocol = connect.protocol;
-    let config = &core.config;
+    let config = &snap.config;
     let lname = &config.listeners[listener].name;
     let upstream_cfg = &config.upstreams[routed.route.upstream];
     let core_id = core.id;

@@ -9,7 +9,7 @@
 
 #[cfg(test)]
 mod tests {
-    use super::super::{conn, tenants::Tenants, Core};
+    use super::super::{conn, listeners::Life, tenants::Tenants, Core, Snapshot};
     use crate::config::Config;
     use crate::metrics::Registry;
     use std::rc::Rc;
@@ -24,16 +24,20 @@ mod tests {
     fn the_connection_task_stays_small() {
         let yaml = "listeners:\n  - name: l\n    bind: 127.0.0.1:0\n    upstream: b\n\
                     upstreams:\n  - name: b\n    servers: [\"127.0.0.1:1\"]\n";
-        let config = Arc::new(Config::parse(yaml, |_| None).expect("config"));
+        let config = Config::parse(yaml, |_| None).expect("config");
+        let snap = Arc::new(Snapshot { config, addrs: Vec::new(), schema_labels: Vec::new(), generation: 1 });
         let size = glommio::LocalExecutorBuilder::default()
             .spawn(move || async move {
-                let core =
-                    Rc::new(Core::new(config, Registry::new(Vec::new()).register(), Tenants::default()));
+                let core = Rc::new(Core::new(
+                    snap.clone(),
+                    Registry::new(Vec::new()).register(),
+                    Tenants::default(),
+                ));
                 let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 let addr = listener.local_addr().expect("addr");
                 let _client = glommio::net::TcpStream::connect(addr).await.expect("connect");
                 let accepted = listener.accept().await.expect("accept");
-                let task = conn::serve(core, accepted, addr, 0);
+                let task = conn::serve(core, snap, accepted, addr, 0, Rc::new(Life::default()));
                 std::mem::size_of_val(&task)
             })
             .expect("executor")

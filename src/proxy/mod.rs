@@ -3,7 +3,7 @@
 //!
 //! Each core owns its listeners (SO_REUSEPORT), the connections it accepts and
 //! their upstream sockets; the only thing shared between cores is the read-only
-//! `Arc<Config>`. Inside a core everything is `Rc`/`Cell`: no locks, no atomics on
+//! config snapshot (`snapshot`, replaced as a whole by a reload: `reload`). Inside a core everything is `Rc`/`Cell`: no locks, no atomics on
 //! the data path. The MQTT decisions live in [`crate::session`] (pure); this module
 //! does the I/O around them:
 //!
@@ -27,27 +27,31 @@ mod goodbye;
 mod health;
 mod io;
 mod keepalive;
+mod listeners;
 mod multi;
 mod notify;
 mod preamble;
 mod relay;
+mod reload;
 mod routing;
 mod runtime;
+mod services;
 mod session_io;
+mod snapshot;
 mod stats;
 mod streams;
 mod tenants;
 mod trigger;
 mod writer;
 
-pub use runtime::{run, Placement, RuntimeError};
+pub use reload::{Reload, Source};
+pub use runtime::{run, Announce, Placement, RuntimeError};
+pub use snapshot::Snapshot;
 
 use crate::auth::{Throttle, TokenCache};
-use crate::config::Config;
 use crate::metrics::CoreMetrics;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
-use trigger::Trigger;
 
 /// Seconds since the Unix epoch (token lifetimes are in these).
 pub(crate) fn unix_now() -> u64 {
@@ -64,10 +68,9 @@ const THROTTLE_ADDRESSES_PER_CORE: usize = 100_000;
 pub struct Core {
     /// This core's executor id (in logs).
     pub id: usize,
-    /// The config snapshot.
-    pub config: Arc<Config>,
-    /// Fired when this core shuts down.
-    shutdown: Trigger,
+    /// The config snapshot new connections are admitted under (each connection
+    /// keeps the one it was admitted with).
+    snapshot: RefCell<Arc<Snapshot>>,
     /// Open connections on this core.
     live: Cell<usize>,
     /// This core's counters (read by the metrics thread).
@@ -107,12 +110,33 @@ impl Core {
         Open(self)
     }
 
-    fn new(config: Arc<Config>, metrics: Arc<CoreMetrics>, tenants: tenants::Tenants) -> Self {
+    /// The current snapshot.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// The core's verified-token cache, for a session admitted under `snap`: only
+    /// while that is the current snapshot (the cache holds only the current
+    /// guards' verdicts; an older snapshot's guard verifies without it).
+    pub(crate) fn tokens_for(&self, snap: &Arc<Snapshot>) -> Option<std::cell::RefMut<'_, TokenCache>> {
+        match Arc::ptr_eq(snap, &self.snapshot.borrow()) {
+            true => Some(self.tokens.borrow_mut()),
+            false => None,
+        }
+    }
+
+    /// Runs new connections on `next` from now on. Verified tokens are forgotten:
+    /// the guard that verified them may have changed.
+    fn take_snapshot(&self, next: Arc<Snapshot>) {
+        *self.snapshot.borrow_mut() = next;
+        self.tokens.borrow_mut().clear();
+    }
+
+    fn new(snapshot: Arc<Snapshot>, metrics: Arc<CoreMetrics>, tenants: tenants::Tenants) -> Self {
         Core {
             id: glommio::executor().id(),
             scratch: io::Scratch::default(),
-            config,
-            shutdown: Trigger::default(),
+            snapshot: RefCell::new(snapshot),
             live: Cell::new(0),
             metrics,
             tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_PER_CORE)),

@@ -3,16 +3,20 @@
 //!
 //! Start-up: ports given as 0 are reserved first (a bound, non-listening
 //! SO_REUSEPORT socket, so every core binds the same port), every core binds and
-//! reports, and only then `ready` is called with the real addresses. Shutdown: a
-//! signal sets a shared flag; each core's watcher fires its local trigger, accept
-//! loops stop, sessions end with DISCONNECT 0x8B (5.0), and the core waits for its
-//! connections up to the shutdown timeout.
+//! reports, and only then `ready` is called with the real addresses. Each core then
+//! looks every 50 ms for a stop or a new config snapshot (`reload.rs`; it takes it
+//! and re-binds its listeners: `listeners.rs`). Shutdown: a signal sets a shared
+//! flag; each core's watcher fires its local trigger, accept loops stop, sessions
+//! end with DISCONNECT 0x8B (5.0), and the core waits for its connections up to the
+//! shutdown timeout.
 
-use super::conn;
+use super::listeners::Listeners;
+use super::reload::{health_of, Reload, Reloader};
+use super::services::Services;
+use super::snapshot::{Published, Snapshot};
 use super::Core;
 use crate::config::Config;
-use crate::metrics::{self, Refusal, Registry};
-use glommio::net::TcpListener;
+use crate::metrics::{self, Registry};
 use glommio::{CpuSet, LocalExecutorPoolBuilder, PoolPlacement};
 use socket2::{Domain, Socket, Type};
 use std::net::SocketAddr;
@@ -53,7 +57,9 @@ pub enum RuntimeError {
     Executor(String),
 }
 
-fn reserve(addr: SocketAddr) -> std::io::Result<(Socket, SocketAddr)> {
+/// Binds `addr` without listening (SO_REUSEPORT), so a port 0 becomes a real port
+/// every core can bind too; the socket is dropped once they have.
+pub(super) fn reserve(addr: SocketAddr) -> std::io::Result<(Socket, SocketAddr)> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     s.set_reuse_port(true)?;
     s.set_reuse_address(true)?;
@@ -81,46 +87,14 @@ fn placement(p: &Placement) -> Result<PoolPlacement, RuntimeError> {
     })
 }
 
-async fn accept_loop(core: Rc<Core>, listener: TcpListener, index: usize) {
-    let max = core.config.limits.max_connections_per_core;
-    loop {
-        let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
-            core.shutdown.wait().await;
-            None
-        })
-        .await;
-        match accepted {
-            None => return,
-            Some(Ok(stream)) => {
-                let peer = match stream.peer_addr() {
-                    Ok(p) => p,
-                    Err(_) => continue,
-                };
-                core.metrics.accepted.add(1);
-                if core.live.get() >= max {
-                    warn!(%peer, limit = max, "refused: connection limit of this core reached");
-                    core.metrics.refused(Refusal::ConnectionLimit);
-                    continue;
-                }
-                core.live.set(core.live.get() + 1);
-                core.metrics.open.add(1);
-                // `serve` gives the count back (before its sockets close).
-                glommio::spawn_local(conn::serve(core.clone(), stream, peer, index)).detach();
-            }
-            Some(Err(e)) => {
-                // E.g. out of file descriptors: back off instead of spinning.
-                warn!(error = %e, "accept failed");
-                glommio::timer::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
+/// Says where listeners (and the metrics endpoint, at start) are bound: at start
+/// and for the listeners a reload adds.
+pub type Announce = Arc<dyn Fn(&[(String, SocketAddr)], Option<SocketAddr>) + Send + Sync>;
 
 /// What every shard starts from.
 #[derive(Clone)]
 struct Start {
-    config: Arc<Config>,
-    addrs: Vec<SocketAddr>,
+    published: Arc<Published>,
     report: mpsc::Sender<Result<(), RuntimeError>>,
     stop: Arc<AtomicBool>,
     registry: Registry,
@@ -128,32 +102,33 @@ struct Start {
 }
 
 async fn shard(start: Start) {
-    let Start { config, addrs, report, stop, registry, tenants } = start;
-    let core = Rc::new(Core::new(config.clone(), registry.register(), tenants));
-    let mut listeners = Vec::new();
-    for (l, addr) in config.listeners.iter().zip(&addrs) {
-        match TcpListener::bind(addr) {
-            Ok(t) => listeners.push(t),
-            Err(e) => {
-                let _ = report.send(Err(RuntimeError::Bind {
-                    name: l.name.clone(),
-                    addr: *addr,
-                    reason: e.to_string(),
-                }));
-                return;
-            }
-        }
+    let Start { published, report, stop, registry, tenants } = start;
+    let snap = published.load();
+    let core = Rc::new(Core::new(snap.clone(), registry.register(), tenants));
+    let mut listeners = Listeners::default();
+    if let Err(e) = listeners.apply(&core, &snap) {
+        let _ = report.send(Err(e));
+        return;
     }
     let _ = report.send(Ok(()));
-    for (i, l) in listeners.into_iter().enumerate() {
-        glommio::spawn_local(accept_loop(core.clone(), l, i)).detach();
-    }
-    // The signal handler only sets a flag; poll it at a human timescale.
+    let mut generation = snap.generation;
+    drop(snap);
+    // The signal handler and the reloader only set shared state; look at it at a
+    // human timescale.
     while !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(50)).await;
+        if published.generation() != generation {
+            let next = published.load();
+            generation = next.generation;
+            core.take_snapshot(next.clone());
+            if let Err(e) = listeners.apply(&core, &next) {
+                warn!(core = core.id, error = %e, "reload: a listener could not be bound on this core");
+            }
+            published.taken();
+        }
     }
-    core.shutdown.fire();
-    let deadline = std::time::Instant::now() + config.shutdown_timeout;
+    listeners.close_all();
+    let deadline = std::time::Instant::now() + core.snapshot().config.shutdown_timeout;
     while core.live.get() > 0 && std::time::Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
@@ -163,27 +138,20 @@ async fn shard(start: Start) {
 }
 
 /// Runs the proxy until `stop` is set. `ready` gets each listener's name and bound
-/// address, and the metrics endpoint's address, once every core listens. With
-/// `spin_before_park`, an idle core polls that long before it sleeps (lower
-/// wake-up latency, more CPU).
+/// address, and the metrics endpoint's address, once every core listens (and again
+/// for listeners a reload adds). With `spin_before_park`, an idle core polls that
+/// long before it sleeps (lower wake-up latency, more CPU). With `reload`, the
+/// config is loaded again on SIGHUP or when its files change (`reload.rs`).
 pub fn run(
-    config: Arc<Config>,
+    config: Config,
     placement_of: &Placement,
     spin_before_park: Option<Duration>,
     stop: Arc<AtomicBool>,
-    ready: impl FnOnce(&[(String, SocketAddr)], Option<SocketAddr>),
+    ready: Announce,
+    reload: Option<Reload>,
 ) -> Result<(), RuntimeError> {
-    let health = config
-        .upstreams
-        .iter()
-        .map(|u| metrics::UpstreamHealth {
-            name: u.name.clone(),
-            servers: u.servers.iter().map(|s| s.name.clone()).collect(),
-            up: u.up.clone(),
-        })
-        .collect();
-    let registry =
-        Registry::new(config.schemas.rules.iter().map(|r| r.filter.clone()).collect()).with_upstreams(health);
+    let filters: Vec<String> = config.schemas.rules.iter().map(|r| r.filter.clone()).collect();
+    let registry = Registry::new(filters.clone()).with_upstreams(health_of(&config.upstreams));
     let metrics_addr = match config.metrics {
         Some(addr) => Some(metrics::http::serve(addr, registry.clone()).map_err(|e| RuntimeError::Bind {
             name: "metrics".into(),
@@ -203,29 +171,20 @@ pub fn run(
         reserved.push(sock);
         addrs.push(addr);
     }
-    // JWKS files are re-read off the data path; cores see new keys on their next load.
-    for g in &config.guards {
-        if let Some((path, every)) = &g.jwks_file {
-            let files = vec![(g.verifier.keys.clone(), path.clone())];
-            crate::auth::keys::watch(files, *every, stop.clone())
-                .map_err(|e| RuntimeError::Executor(format!("JWKS watcher: {e}")))?;
-        }
-    }
-    // Upstream servers are probed off the data path.
-    super::health::spawn(&config.upstreams, stop.clone())
-        .map_err(|e| RuntimeError::Executor(format!("health checks: {e}")))?;
-    // Registry schemas are re-read off the data path too.
-    crate::registry::spawn_refresh(config.schemas.clone(), config.registries.clone(), stop.clone())
-        .map_err(|e| RuntimeError::Executor(format!("registry refresh: {e}")))?;
+    // Health probes, JWKS and registry refreshes run off the data path.
+    let services = Services::start(&config).map_err(RuntimeError::Executor)?;
+    let named: Vec<(String, SocketAddr)> =
+        config.listeners.iter().map(|l| l.name.clone()).zip(addrs.iter().copied()).collect();
+    let first = Snapshot { schema_labels: registry.schema_labels(&filters), addrs, generation: 1, config };
+    let published = Arc::new(Published::new(first));
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
     let (tx, rx) = mpsc::channel();
     let start = Start {
-        config: config.clone(),
-        addrs: addrs.clone(),
+        published: published.clone(),
         report: tx,
         stop: stop.clone(),
-        registry,
+        registry: registry.clone(),
         tenants: super::tenants::Tenants::default(),
     };
     let mut builder = LocalExecutorPoolBuilder::new(pool).name("mqtt-proxy");
@@ -248,10 +207,29 @@ pub fn run(
         handles.join_all();
         return Err(e);
     }
-    let named: Vec<(String, SocketAddr)> =
-        config.listeners.iter().map(|l| l.name.clone()).zip(addrs).collect();
     info!(cores = shards, "listening");
     ready(&named, metrics_addr);
+    // The reloader owns the running snapshot's services from here on (and replaces
+    // them); without it they live until the end.
+    let _services = match reload {
+        None => Some(services),
+        Some(reload) => {
+            let reloader = Reloader {
+                reload,
+                published,
+                services,
+                registry,
+                announce: ready,
+                cores: shards,
+                stop: stop.clone(),
+            };
+            std::thread::Builder::new()
+                .name("reload".into())
+                .spawn(move || reloader.run())
+                .map_err(|e| RuntimeError::Executor(format!("reloader: {e}")))?;
+            None
+        }
+    };
     for r in handles.join_all() {
         if let Err(e) = r {
             warn!(error = %e, "executor ended with an error");

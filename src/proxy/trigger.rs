@@ -29,7 +29,6 @@ impl Trigger {
     }
 
     /// True once fired.
-    #[cfg(test)]
     pub fn is_fired(&self) -> bool {
         self.fired.get()
     }

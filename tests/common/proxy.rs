@@ -15,7 +15,33 @@ pub struct Proxy {
     /// The metrics endpoint, when the config enables it.
     pub metrics: Option<SocketAddr>,
     log: Arc<(Mutex<String>, Condvar)>,
-    _dir: tempfile::TempDir,
+    /// What it printed on stdout after its first ready lines (a reload's `ready`).
+    stdout: Arc<(Mutex<String>, Condvar)>,
+    dir: tempfile::TempDir,
+}
+
+/// Waits (up to 20 s) until `text` contains `needle`; returns the text.
+fn wait_for(text: &(Mutex<String>, Condvar), needle: &str, what: &str) -> String {
+    let (lock, cv) = text;
+    let guard = lock.lock().expect("log");
+    let (guard, _) =
+        cv.wait_timeout_while(guard, Duration::from_secs(20), |l| !l.contains(needle)).expect("log");
+    assert!(guard.contains(needle), "proxy never printed `{needle}` on {what}; it printed:\n{}", *guard);
+    guard.clone()
+}
+
+/// Appends everything `from` yields to `to`, waking waiters.
+fn collect(mut from: impl Read + Send + 'static, to: Arc<(Mutex<String>, Condvar)>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            to.0.lock().expect("log").push_str(&String::from_utf8_lossy(&buf[..n]));
+            to.1.notify_all();
+        }
+    });
 }
 
 /// A one-listener config in front of `upstreams` (host:port strings).
@@ -61,18 +87,7 @@ impl Proxy {
             .spawn()
             .expect("start proxy");
         let log = Arc::new((Mutex::new(String::new()), Condvar::new()));
-        let mut stderr = child.stderr.take().expect("stderr");
-        let l = log.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                l.0.lock().expect("log").push_str(&String::from_utf8_lossy(&buf[..n]));
-                l.1.notify_all();
-            }
-        });
+        collect(child.stderr.take().expect("stderr"), log.clone());
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut ready = |what: &str| -> SocketAddr {
             let mut line = String::new();
@@ -84,8 +99,23 @@ impl Proxy {
                 .expect("address")
         };
         let addr = ready("the listener");
-        let metrics = with_metrics.then(|| ready("metrics"));
-        Proxy { child, addr, metrics, log, _dir: dir }
+        // The other listeners' lines come before the metrics line: kept for
+        // `wait_listener`.
+        let mut before = String::new();
+        let metrics = with_metrics.then(|| loop {
+            let mut line = String::new();
+            let _ = out.read_line(&mut line);
+            match line.strip_prefix("ready metrics addr=") {
+                Some(a) => break a.trim().parse().expect("metrics address"),
+                None if line.is_empty() => {
+                    panic!("no metrics ready line; log:\n{}", log.0.lock().expect("log"))
+                }
+                None => before.push_str(&line),
+            }
+        });
+        let stdout = Arc::new((Mutex::new(before), Condvar::new()));
+        collect(out, stdout.clone());
+        Proxy { child, addr, metrics, log, stdout, dir }
     }
 
     /// `GET /metrics` (the config must enable `metrics:`); the whole HTTP answer.
@@ -128,12 +158,38 @@ impl Proxy {
 
     /// Waits (up to 20 s) until the log contains `needle`; returns the log.
     pub fn wait_log(&self, needle: &str) -> String {
-        let (lock, cv) = &*self.log;
-        let guard = lock.lock().expect("log");
-        let (guard, _) =
-            cv.wait_timeout_while(guard, Duration::from_secs(20), |l| !l.contains(needle)).expect("log");
-        assert!(guard.contains(needle), "proxy never logged `{needle}`; log:\n{}", *guard);
-        guard.clone()
+        wait_for(&self.log, needle, "stderr")
+    }
+
+    /// Waits (up to 20 s) until stdout, after the first ready lines, contains
+    /// `needle`; returns it.
+    pub fn wait_stdout(&self, needle: &str) -> String {
+        wait_for(&self.stdout, needle, "stdout")
+    }
+
+    /// The address a later `ready listener=NAME` line gives (a reload's).
+    pub fn wait_listener(&self, name: &str) -> SocketAddr {
+        let needle = format!("ready listener={name} addr=");
+        let out = self.wait_stdout(&needle);
+        let rest = &out[out.rfind(&needle).expect("line") + needle.len()..];
+        rest.split_whitespace().next().and_then(|a| a.parse().ok()).expect("address")
+    }
+
+    /// The config file it was started with (`start`/`start_with`).
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("proxy.yaml")
+    }
+
+    /// Writes a new config and sends SIGHUP.
+    pub fn reload(&self, yaml: &str) {
+        std::fs::write(self.config_path(), yaml).expect("write config");
+        self.signal("HUP");
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, …).
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status();
+        assert!(ok.expect("kill").success(), "kill -{name}");
     }
 
     /// Waits (up to 30 s) until `needle` occurs `n` times in the log; returns the log.
@@ -161,7 +217,7 @@ impl Proxy {
 
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.signal("TERM");
         self.child.wait().expect("wait")
     }
 
