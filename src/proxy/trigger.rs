@@ -1,6 +1,7 @@
 //! A one-shot, core-local broadcast: once fired, every waiter (now or later) wakes.
 //!
-//! Used for "this core is shutting down". Single-threaded (`Rc`, `Cell`); not `Send`.
+//! Used for "this listener closes" and "its connections end" (`listeners.rs`; a
+//! core's shutdown fires both for every listener). Single-threaded (`Rc`, `Cell`); not `Send`.
 //! A waiter that goes away unregisters itself, so long-lived cores do not collect
 //! stale wakers of connections that ended.
 
