@@ -18,6 +18,10 @@
 //! - `runtime`, `health`, `tenants`, `stats`: executors, upstream probes, tenant
 //!   counts, log limiting.
 //! - `footprint`: the memory an idle connection costs, under test.
+//! - `snapshot`, `reload`, `services`, `listeners`: the config the cores run, how
+//!   a new one replaces it, the threads it needs, and the listeners it binds.
+//! - `preamble`: the PROXY protocol header of a balanced listener.
+//! - `systemd`: readiness notifications (`Type=notify`).
 
 mod admit;
 mod authenticate;
@@ -40,6 +44,7 @@ mod session_io;
 mod snapshot;
 mod stats;
 mod streams;
+pub mod systemd;
 mod tenants;
 mod trigger;
 mod writer;

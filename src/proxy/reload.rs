@@ -98,6 +98,13 @@ impl Reloader {
 
     /// One reload; true when it was applied.
     fn apply(&mut self, why: &str) -> bool {
+        super::systemd::notify("RELOADING=1");
+        let applied = self.try_apply(why);
+        super::systemd::notify("READY=1");
+        applied
+    }
+
+    fn try_apply(&mut self, why: &str) -> bool {
         let old = self.published.load();
         let refuse = |registry: &Registry, error: &str| {
             warn!(trigger = why, %error, "config reload refused; the running config stays");

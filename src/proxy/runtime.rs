@@ -127,6 +127,8 @@ async fn shard(start: Start) {
             published.taken();
         }
     }
+    // Every core says so (systemd takes the first; the rest change nothing).
+    super::systemd::notify("STOPPING=1");
     listeners.close_all();
     let deadline = std::time::Instant::now() + core.snapshot().config.shutdown_timeout;
     while core.live.get() > 0 && std::time::Instant::now() < deadline {
@@ -209,6 +211,7 @@ pub fn run(
     }
     info!(cores = shards, "listening");
     ready(&named, metrics_addr);
+    super::systemd::notify(&format!("READY=1\nMAINPID={}", std::process::id()));
     // The reloader owns the running snapshot's services from here on (and replaces
     // them); without it they live until the end.
     let _services = match reload {

@@ -61,26 +61,32 @@ impl Proxy {
 
     /// Starts the proxy with extra flags.
     pub fn start_with(yaml: &str, flags: &[&str]) -> Self {
+        Self::start_env(yaml, flags, &[])
+    }
+
+    /// Starts the proxy with extra flags and environment variables.
+    pub fn start_env(yaml: &str, flags: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("proxy.yaml");
         std::fs::write(&path, yaml).expect("write config");
         let mut args = vec!["--config".to_string(), path.display().to_string()];
         args.extend(flags.iter().map(|f| f.to_string()));
-        Self::spawn(&args, yaml.contains("\nmetrics:"), dir)
+        Self::spawn(&args, yaml.contains("\nmetrics:"), dir, env)
     }
 
     /// Starts the proxy with exactly these arguments (one listener, no metrics).
     pub fn start_args(args: &[&str]) -> Self {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        Self::spawn(&args, false, tempfile::tempdir().expect("tempdir"))
+        Self::spawn(&args, false, tempfile::tempdir().expect("tempdir"), &[])
     }
 
-    fn spawn(args: &[String], with_metrics: bool, dir: tempfile::TempDir) -> Self {
+    fn spawn(args: &[String], with_metrics: bool, dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
         // MQTT_PROXY_BIN runs the suite against another build (e.g. an older commit's).
         let bin = std::env::var("MQTT_PROXY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mqtt-proxy").into());
         let mut child = Command::new(bin)
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -218,6 +224,11 @@ impl Proxy {
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         self.signal("TERM");
+        self.child.wait().expect("wait")
+    }
+
+    /// Waits for the exit after a signal sent with [`Proxy::signal`].
+    pub fn terminate_wait(&mut self) -> ExitStatus {
         self.child.wait().expect("wait")
     }
 
