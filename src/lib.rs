@@ -25,6 +25,7 @@
 //!   `config::zilla` translates a Zilla `zilla.yaml` with it.
 //! - [`proxy_protocol`]: HAProxy's PROXY protocol v1 / v2 headers (pure): who a
 //!   balanced connection is from, and the header sent to brokers.
+//! - [`websocket`]: MQTT over WebSocket: the HTTP upgrade and the frames (pure).
 //! - [`asyncapi`]: AsyncAPI 2.6 / 3.0 documents → listeners, topic ACLs per
 //!   direction and payload validators, as native config text (pure).
 #![warn(missing_docs)]
@@ -43,3 +44,4 @@ pub mod route;
 pub mod schema;
 pub mod session;
 pub mod tls;
+pub mod websocket;
