@@ -94,6 +94,8 @@ pub struct Listener {
     pub proxy_protocol: Option<crate::proxy_protocol::Accept>,
     /// A verified client certificate's common name from the v2 SSL TLV names the client.
     pub proxy_protocol_tls_identity: bool,
+    /// MQTT over WebSocket: the upgrade's path (`None`: plain MQTT).
+    pub websocket_path: Option<String>,
 }
 
 /// A secret from the config: usable, never shown by `Debug`.
@@ -630,6 +632,19 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             },
             proxy_protocol,
             proxy_protocol_tls_identity,
+            websocket_path: match &l.websocket {
+                None => None,
+                Some(ws) => Some(match &ws.path {
+                    None => "/mqtt".to_string(),
+                    Some(p) if p.value.starts_with('/') && !p.value.contains(['?', '#', ' ']) => {
+                        p.value.clone()
+                    }
+                    Some(p) => {
+                        let key = format!("listeners[{i}].websocket.path");
+                        return Err(invalid(p, key, format!("`{}`: an absolute path, e.g. /mqtt", p.value)));
+                    }
+                }),
+            },
         });
     }
     let lim = &raw.limits;
@@ -812,6 +827,12 @@ mod tests {
         assert_eq!(c.listeners[0].proxy_protocol, Some(Accept::Any));
         assert!(c.upstreams[0].proxy_protocol);
         assert!(!parse(OK).expect("valid").upstreams[0].proxy_protocol);
+        let c = with("    websocket: {}\n", "").expect("valid");
+        assert_eq!(c.listeners[0].websocket_path.as_deref(), Some("/mqtt"));
+        let c = with("    websocket: {path: /ws}\n", "").expect("valid");
+        assert_eq!(c.listeners[0].websocket_path.as_deref(), Some("/ws"));
+        let e = with("    websocket: {path: ws}\n", "").expect_err("relative");
+        assert!(e.to_string().contains("listeners[0].websocket.path: `ws`: an absolute path"), "{e}");
         let c = with("    proxy_protocol: v2\n    proxy_protocol_tls_identity: true\n", "").expect("valid");
         assert!(c.listeners[0].proxy_protocol_tls_identity);
         for (listener, upstream, key) in [

@@ -122,6 +122,18 @@ pub struct RawListener {
     /// TLS listener does.
     #[serde(default)]
     pub proxy_protocol_tls_identity: bool,
+    /// MQTT over WebSocket (`ws`; with `tls`, `wss`).
+    #[serde(default)]
+    pub websocket: Option<RawWebSocket>,
+}
+
+/// A WebSocket listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebSocket {
+    /// The HTTP path of the upgrade (default `/mqtt`).
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
 }
 
 /// A certificate and key: PEM files or a PKCS#12 keystore.

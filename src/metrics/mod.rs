@@ -55,9 +55,11 @@ pub enum Refusal {
     Unroutable,
     /// A balanced listener got no valid PROXY protocol header in time.
     ProxyHeader,
+    /// A WebSocket listener got no valid upgrade request in time.
+    WebSocket,
 }
 
-const REFUSALS: [(Refusal, &str); 7] = [
+const REFUSALS: [(Refusal, &str); 8] = [
     (Refusal::ConnectTimeout, "connect_timeout"),
     (Refusal::BadConnect, "bad_connect"),
     (Refusal::UpstreamUnavailable, "upstream_unavailable"),
@@ -65,6 +67,7 @@ const REFUSALS: [(Refusal, &str); 7] = [
     (Refusal::TlsHandshake, "tls_handshake"),
     (Refusal::Unroutable, "unroutable"),
     (Refusal::ProxyHeader, "proxy_header"),
+    (Refusal::WebSocket, "websocket_upgrade"),
 ];
 
 const CLOSE_LABELS: [&str; 13] = [

@@ -16,6 +16,7 @@ use super::preamble::read_header;
 use super::routing::{self, Routed};
 use super::streams::{accept_tls, open_upstream};
 use super::tenants::Slot;
+use super::websocket;
 use super::{Core, Open, Snapshot};
 use crate::auth::acl::Context as AclContext;
 use crate::auth::{Identity, Reject};
@@ -133,6 +134,10 @@ async fn read_connect(
         match read_into(client, buf, size, &core.scratch).await {
             Ok(0) => return Err(Early::Gone("closed before CONNECT".into())),
             Ok(_) => {}
+            // The stream's own protocol broken (a WebSocket frame) is a bad first packet.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(Early::Refused(e.to_string()))
+            }
             Err(e) => return Err(Early::Gone(e.to_string())),
         }
     }
@@ -185,18 +190,35 @@ pub(super) async fn admit(
         true => info!(%peer, listener = %lname, core = core_id, "connection opened"),
         false => info!(%peer, via = %socket_peer, listener = %lname, core = core_id, "connection opened"),
     }
-    let (stream, cert_name, sni) = match accept_tls(stream, lcfg.tls.as_ref()).await {
+    let opened = async {
+        let s = accept_tls(stream, lcfg.tls.as_ref()).await.map_err(|e| (Refusal::TlsHandshake, e))?;
+        match &lcfg.websocket_path {
+            None => Ok(s),
+            Some(path) => {
+                let upgrade = websocket::accept(s, path);
+                let late = async {
+                    glommio::timer::sleep(config.limits.connect_timeout).await;
+                    Err("WebSocket upgrade timed out".to_string())
+                };
+                future::or(upgrade, late).await.map_err(|e| (Refusal::WebSocket, e))
+            }
+        }
+    };
+    let (stream, cert_name, sni) = match opened.await {
         Ok(s) => {
             let (name, sni) = (s.peer_common_name().or(balancer_cn), s.server_name());
             (s, name, sni)
         }
-        Err(why) => {
-            core.metrics.refused(Refusal::TlsHandshake);
+        Err((refusal, why)) => {
+            core.metrics.refused(refusal);
             core.open().release();
-            {
-                info!(%peer, listener = %lname, %why, "closed: TLS handshake failed");
-                return None;
+            match refusal {
+                Refusal::TlsHandshake => {
+                    info!(%peer, listener = %lname, %why, "closed: TLS handshake failed")
+                }
+                _ => info!(%peer, listener = %lname, %why, "closed: no WebSocket upgrade"),
             }
+            return None;
         }
     };
     let mut client = Shared::new(stream);

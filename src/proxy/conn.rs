@@ -287,6 +287,15 @@ async fn finish(core: &Core, a: Admitted<'_>, e: Ended) {
     } else if let (true, Some(reason), false) = (protocol.is_v5(), close.client_reason(), client_busy) {
         send(&mut client, &Packet::Disconnect(Disconnect::new(reason)), protocol).await;
     }
+    // A WebSocket client is told the connection ends with a close frame.
+    if client.is_websocket() && !client_busy {
+        let close = futures_lite::AsyncWriteExt::close(&mut client);
+        future::or(async { close.await.is_ok() }, async {
+            glommio::timer::sleep(Duration::from_secs(2)).await;
+            false
+        })
+        .await;
+    }
     // Dropping the upstream without DISCONNECT is what makes the broker publish the
     // will; only a client DISCONNECT (already forwarded) is a clean goodbye.
     drop(open);

@@ -25,6 +25,9 @@ pub enum Stream {
     TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
     /// TLS to a broker.
     TlsClient(Box<futures_rustls::client::TlsStream<TcpStream>>),
+    /// MQTT over WebSocket from a client (over TCP or TLS): reads and writes are
+    /// the MQTT bytes, the frames are `websocket.rs`'s business.
+    Ws(Box<super::websocket::WsStream>),
 }
 
 impl Stream {
@@ -35,6 +38,7 @@ impl Stream {
                 let der = s.get_ref().1.peer_certificates()?.first()?;
                 crate::tls::subject::common_name(der)
             }
+            Stream::Ws(w) => w.inner().peer_common_name(),
             _ => None,
         }
     }
@@ -43,6 +47,7 @@ impl Stream {
     pub fn server_name(&self) -> Option<String> {
         match self {
             Stream::TlsServer(s) => s.get_ref().1.server_name().map(str::to_string),
+            Stream::Ws(w) => w.inner().server_name(),
             _ => None,
         }
     }
@@ -51,12 +56,31 @@ impl Stream {
 /// Calls the same method on whichever stream it is.
 macro_rules! dispatch {
     ($s:expr, $x:ident => $e:expr) => {
-        match &mut *$s {
+        match $s {
             Stream::Tcp($x) => $e,
             Stream::TlsServer($x) => $e,
             Stream::TlsClient($x) => $e,
+            Stream::Ws($x) => $e,
         }
     };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        dispatch!(self.get_mut(), x => Pin::new(x).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        dispatch!(self.get_mut(), x => Pin::new(x).poll_write(cx, buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self.get_mut(), x => Pin::new(x).poll_flush(cx))
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        dispatch!(self.get_mut(), x => Pin::new(x).poll_close(cx))
+    }
 }
 
 /// A handle to a stream shared by the tasks of one connection on one core.
@@ -72,23 +96,26 @@ impl Shared {
 
 impl AsyncRead for Shared {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let mut s = self.0.borrow_mut();
-        dispatch!(s, x => Pin::new(x).poll_read(cx, buf))
+        Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Shared {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let mut s = self.0.borrow_mut();
-        dispatch!(s, x => Pin::new(x).poll_write(cx, buf))
+        Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut s = self.0.borrow_mut();
-        dispatch!(s, x => Pin::new(x).poll_flush(cx))
+        Pin::new(&mut *self.0.borrow_mut()).poll_flush(cx)
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut s = self.0.borrow_mut();
-        dispatch!(s, x => Pin::new(x).poll_close(cx))
+        Pin::new(&mut *self.0.borrow_mut()).poll_close(cx)
+    }
+}
+
+impl Shared {
+    /// True for an MQTT-over-WebSocket client (its goodbye ends with a close frame).
+    pub fn is_websocket(&self) -> bool {
+        matches!(&*self.0.borrow(), Stream::Ws(_))
     }
 }
 

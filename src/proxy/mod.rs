@@ -21,6 +21,7 @@
 //! - `snapshot`, `reload`, `services`, `listeners`: the config the cores run, how
 //!   a new one replaces it, the threads it needs, and the listeners it binds.
 //! - `preamble`: the PROXY protocol header of a balanced listener.
+//! - `websocket`: a `ws`/`wss` client connection as a plain MQTT byte stream.
 //! - `systemd`: readiness notifications (`Type=notify`).
 
 mod admit;
@@ -47,6 +48,7 @@ mod streams;
 pub mod systemd;
 mod tenants;
 mod trigger;
+mod websocket;
 mod writer;
 
 pub use reload::{Reload, Source};
