@@ -25,6 +25,7 @@
 //!   `config::zilla` translates a Zilla `zilla.yaml` with it.
 //! - [`proxy_protocol`]: HAProxy's PROXY protocol v1 / v2 headers (pure): who a
 //!   balanced connection is from, and the header sent to brokers.
+//! - [`ratelimit`]: token buckets and per-source connection counts (pure).
 //! - [`websocket`]: MQTT over WebSocket: the HTTP upgrade and the frames (pure).
 //! - [`asyncapi`]: AsyncAPI 2.6 / 3.0 documents → listeners, topic ACLs per
 //!   direction and payload validators, as native config text (pure).
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod mqtt;
 pub mod proxy;
 pub mod proxy_protocol;
+pub mod ratelimit;
 pub mod registry;
 pub mod route;
 

@@ -31,28 +31,8 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// What failures are counted by: an IPv4 address (also IPv4-mapped IPv6) or the
-/// first 64 bits of an IPv6 address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Source {
-    V4([u8; 4]),
-    V6([u8; 8]),
-}
-
-impl From<IpAddr> for Source {
-    fn from(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(a) => Source::V4(a.octets()),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => Source::V4(v4.octets()),
-                None => {
-                    let o = a.octets();
-                    Source::V6([o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]])
-                }
-            },
-        }
-    }
-}
+/// What failures are counted by: an IPv4 address or an IPv6 /64.
+type Source = crate::ratelimit::SourceKey;
 
 #[derive(Debug)]
 struct Entry {

@@ -13,6 +13,8 @@ mod guard;
 mod raw;
 mod raw_schema;
 mod routes;
+pub use rates::PublishRate;
+mod rates;
 mod schema;
 pub mod sources;
 mod tls;
@@ -96,6 +98,8 @@ pub struct Listener {
     pub proxy_protocol_tls_identity: bool,
     /// MQTT over WebSocket: the upgrade's path (`None`: plain MQTT).
     pub websocket_path: Option<String>,
+    /// New connections per period, all cores together.
+    pub connect_rate: Option<crate::ratelimit::Rate>,
 }
 
 /// A secret from the config: usable, never shown by `Debug`.
@@ -183,6 +187,12 @@ pub struct Limits {
     pub topic_alias_maximum: u16,
     /// Longest Session Expiry Interval a 5.0 client gets, seconds.
     pub session_expiry_max: Option<u32>,
+    /// Connections between accept and CONNACK, all cores together.
+    pub max_connecting: Option<usize>,
+    /// Open connections per source address (IPv6: per /64), all cores together.
+    pub max_connections_per_ip: Option<usize>,
+    /// What one client may publish.
+    pub publish_rate: Option<PublishRate>,
 }
 
 /// The validated configuration.
@@ -632,6 +642,11 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
             },
             proxy_protocol,
             proxy_protocol_tls_identity,
+            connect_rate: l
+                .connect_rate
+                .as_ref()
+                .map(|r| rates::rate(r, &format!("listeners[{i}].connect_rate")))
+                .transpose()?,
             websocket_path: match &l.websocket {
                 None => None,
                 Some(ws) => Some(match &ws.path {
@@ -669,6 +684,9 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         topic_alias_maximum: bounded(&lim.topic_alias_maximum, "limits.topic_alias_maximum", 0, 65_535, 64)?
             as u16,
         session_expiry_max: lim.session_expiry_max,
+        max_connecting: rates::count(&lim.max_connecting, "limits.max_connecting")?,
+        max_connections_per_ip: rates::count(&lim.max_connections_per_ip, "limits.max_connections_per_ip")?,
+        publish_rate: rates::publish(&lim.publish_rate)?,
         max_subscriptions_per_session: match &lim.max_subscriptions_per_session {
             None => None,
             Some(_) => Some(bounded(
@@ -827,6 +845,11 @@ mod tests {
         assert_eq!(c.listeners[0].proxy_protocol, Some(Accept::Any));
         assert!(c.upstreams[0].proxy_protocol);
         assert!(!parse(OK).expect("valid").upstreams[0].proxy_protocol);
+        let c = with("    connect_rate: {rate: 2, per: 1h}\n", "").expect("valid");
+        let r = c.listeners[0].connect_rate.expect("rate");
+        assert_eq!((r.count, r.per, r.burst), (2, Duration::from_secs(3600), 2));
+        let e = with("    connect_rate: {rate: 0}\n", "").expect_err("zero");
+        assert_eq!(e.to_string(), "line 5: listeners[0].connect_rate.rate: must be at least 1");
         let c = with("    websocket: {}\n", "").expect("valid");
         assert_eq!(c.listeners[0].websocket_path.as_deref(), Some("/mqtt"));
         let c = with("    websocket: {path: /ws}\n", "").expect("valid");
@@ -855,6 +878,32 @@ mod tests {
         ] {
             let e = with(listener, upstream).expect_err(key).to_string();
             assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn admission_and_publish_limits() {
+        let with = |limits: &str| parse(&format!("{OK}limits:\n{limits}"));
+        let c = with("  max_connecting: 100\n  max_connections_per_ip: 5\n  publish_rate: {messages: {rate: 10}, bytes: {rate: 1000, per: 1m, burst: 5000}, action: disconnect}\n").expect("valid");
+        assert_eq!((c.limits.max_connecting, c.limits.max_connections_per_ip), (Some(100), Some(5)));
+        let p = c.limits.publish_rate.expect("publish rate");
+        assert!(p.disconnect);
+        assert_eq!(p.messages.map(|r| (r.count, r.per, r.burst)), Some((10, Duration::from_secs(1), 10)));
+        assert_eq!(p.bytes.map(|r| (r.count, r.per, r.burst)), Some((1000, Duration::from_secs(60), 5000)));
+        for (bad, says) in [
+            ("  max_connecting: 0\n", "limits.max_connecting: must be at least 1"),
+            (
+                "  publish_rate: {action: drop, messages: {rate: 1}}\n",
+                "limits.publish_rate.action: `drop`: use throttle or disconnect",
+            ),
+            ("  publish_rate: {action: throttle}\n", "limits.publish_rate: needs `messages` or `bytes`"),
+            (
+                "  publish_rate: {bytes: {rate: 1, burst: 0}}\n",
+                "limits.publish_rate.bytes.burst: must be at least 1",
+            ),
+        ] {
+            let e = with(bad).expect_err(bad).to_string();
+            assert!(e.contains(says), "{e}");
         }
     }
 

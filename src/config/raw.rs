@@ -125,6 +125,38 @@ pub struct RawListener {
     /// MQTT over WebSocket (`ws`; with `tls`, `wss`).
     #[serde(default)]
     pub websocket: Option<RawWebSocket>,
+    /// New connections per period, all cores together (CONNACK 0x9F beyond it).
+    #[serde(default)]
+    pub connect_rate: Option<RawRate>,
+}
+
+/// A rate: `rate` per `per` (default 1s), at most `burst` at once (default `rate`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRate {
+    /// Events per period.
+    pub rate: Spanned<u64>,
+    /// The period.
+    #[serde(default)]
+    pub per: Option<Dur>,
+    /// The most at once.
+    #[serde(default)]
+    pub burst: Option<Spanned<u64>>,
+}
+
+/// What one client may publish.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublishRate {
+    /// PUBLISH packets.
+    #[serde(default)]
+    pub messages: Option<RawRate>,
+    /// Bytes of PUBLISH packets.
+    #[serde(default)]
+    pub bytes: Option<RawRate>,
+    /// `throttle` (default: stop reading until the rate allows) or `disconnect` (0x96).
+    #[serde(default)]
+    pub action: Option<Spanned<String>>,
 }
 
 /// A WebSocket listener.
@@ -463,4 +495,10 @@ pub struct RawLimits {
     pub topic_alias_maximum: Option<Spanned<u64>>,
     /// Longest Session Expiry Interval a 5.0 client gets, seconds (none: its own).
     pub session_expiry_max: Option<u32>,
+    /// Connections between accept and CONNACK, all cores together.
+    pub max_connecting: Option<Spanned<u64>>,
+    /// Open connections per source address (IPv6: per /64), all cores together.
+    pub max_connections_per_ip: Option<Spanned<u64>>,
+    /// What one client may publish.
+    pub publish_rate: Option<RawPublishRate>,
 }

@@ -70,7 +70,37 @@ const REFUSALS: [(Refusal, &str); 8] = [
     (Refusal::WebSocket, "websocket_upgrade"),
 ];
 
-const CLOSE_LABELS: [&str; 13] = [
+/// A limit that was hit (a connection refused, a client paused or disconnected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// A listener's `connect_rate`.
+    ConnectRate,
+    /// `limits.max_connecting`.
+    Connecting,
+    /// `limits.max_connections_per_ip`.
+    PerIp,
+    /// `limits.publish_rate.messages`.
+    PublishMessages,
+    /// `limits.publish_rate.bytes`.
+    PublishBytes,
+}
+
+const LIMITS: [(Limit, &str); 5] = [
+    (Limit::ConnectRate, "connect_rate"),
+    (Limit::Connecting, "max_connecting"),
+    (Limit::PerIp, "max_connections_per_ip"),
+    (Limit::PublishMessages, "publish_messages"),
+    (Limit::PublishBytes, "publish_bytes"),
+];
+
+impl Limit {
+    /// The metric label (also in logs).
+    pub fn label(self) -> &'static str {
+        LIMITS.iter().find(|(l, _)| *l == self).map_or("", |(_, s)| s)
+    }
+}
+
+const CLOSE_LABELS: [&str; 14] = [
     "client_disconnect",
     "client_gone",
     "client_protocol_error",
@@ -84,6 +114,7 @@ const CLOSE_LABELS: [&str; 13] = [
     "reauth_failed",
     "invalid_payload",
     "topic_limit",
+    "message_rate",
 ];
 
 /// One core's counters.
@@ -94,7 +125,8 @@ pub struct CoreMetrics {
     /// Connections open now (gauge).
     pub open: Counter,
     refused: [Counter; REFUSALS.len()],
-    closed: [Counter; 13],
+    limit_hits: [Counter; LIMITS.len()],
+    closed: [Counter; CLOSE_LABELS.len()],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.
     pub bytes_up: Counter,
@@ -132,6 +164,13 @@ impl CoreMetrics {
     pub fn refused(&self, r: Refusal) {
         if let Some(i) = REFUSALS.iter().position(|(x, _)| *x == r) {
             self.refused[i].add(1);
+        }
+    }
+
+    /// Counts a limit hit.
+    pub fn limit_hit(&self, l: Limit) {
+        if let Some(i) = LIMITS.iter().position(|(x, _)| *x == l) {
+            self.limit_hits[i].add(1);
         }
     }
 
@@ -322,6 +361,14 @@ impl Registry {
         }
         let _ = writeln!(
             out,
+            "# HELP mqtt_proxy_limit_hits_total Connections refused, or clients paused or disconnected, by a configured limit.\n# TYPE mqtt_proxy_limit_hits_total counter"
+        );
+        for (i, (_, label)) in LIMITS.iter().enumerate() {
+            let v = sum(&|c| c.limit_hits[i].get());
+            let _ = writeln!(out, "mqtt_proxy_limit_hits_total{{limit=\"{label}\"}} {v}");
+        }
+        let _ = writeln!(
+            out,
             "# HELP mqtt_proxy_sessions_closed_total Sessions ended, by reason.\n# TYPE mqtt_proxy_sessions_closed_total counter"
         );
         for (i, label) in CLOSE_LABELS.iter().enumerate() {
@@ -456,6 +503,8 @@ mod tests {
             Close::Denied(String::new()),
             Close::ReauthFailed,
             Close::InvalidPayload(String::new()),
+            Close::TopicLimit(String::new(), crate::mqtt::ReasonCode::QoSNotSupported),
+            Close::RateExceeded,
         ] {
             assert!(CLOSE_LABELS.contains(&c.label()), "{}", c.label());
         }

@@ -9,6 +9,7 @@
 //! (`conn.rs`).
 
 use super::authenticate::{authenticate, Authenticated};
+use super::gate::{Connecting, IpSlot};
 use super::goodbye::send;
 use super::io::{read_into, Shared, MIN_READ};
 use super::listeners::Life;
@@ -21,7 +22,7 @@ use super::{Core, Open, Snapshot};
 use crate::auth::acl::Context as AclContext;
 use crate::auth::{Identity, Reject};
 use crate::config::Limits;
-use crate::metrics::Refusal;
+use crate::metrics::{Limit, Refusal};
 use crate::mqtt::{self, ConnAck, Connect, Frame, MqttStr, Packet, Protocol, ReasonCode};
 use crate::session::authorize::Authorizer;
 use bytes::BytesMut;
@@ -69,6 +70,8 @@ pub(super) struct Admitted<'c> {
     pub routed: Routed,
     /// Its tenant's place (given back when the session ends).
     pub tenant_slot: Option<Slot>,
+    /// Its source address's place (`limits.max_connections_per_ip`).
+    pub ip_slot: Option<Box<IpSlot>>,
     /// The session's own broker (link 0), CONNECT sent.
     pub upstream: Shared,
     /// That broker's server name.
@@ -143,6 +146,32 @@ async fn read_connect(
     }
 }
 
+/// The limits a CONNECT must pass before it costs anything: the listener's
+/// connect rate, the connections in their CONNECT phase, the connections from its
+/// source address (whose place it takes). The first one exceeded, with its reason code.
+fn admission_limits(
+    core: &Core,
+    snap: &Snapshot,
+    listener: usize,
+    peer: SocketAddr,
+    connecting: &Connecting<'_>,
+) -> (Option<Box<IpSlot>>, Option<(Limit, ReasonCode)>) {
+    let limits = &snap.config.limits;
+    if !snap.may_connect(listener) {
+        return (None, Some((Limit::ConnectRate, ReasonCode::ConnectionRateExceeded)));
+    }
+    if limits.max_connecting.is_some_and(|max| connecting.now() > max) {
+        return (None, Some((Limit::Connecting, ReasonCode::ConnectionRateExceeded)));
+    }
+    match limits.max_connections_per_ip {
+        None => (None, None),
+        Some(max) => match core.gate.ip_slot(peer.ip(), max) {
+            Some(slot) => (Some(Box::new(slot)), None),
+            None => (None, Some((Limit::PerIp, ReasonCode::QuotaExceeded))),
+        },
+    }
+}
+
 /// Admits one accepted client: TLS, CONNECT, guard, ACL, route, upstream. `None`
 /// when it was refused (it has been told as its version expects, counted, logged).
 pub(super) async fn admit(
@@ -186,6 +215,8 @@ pub(super) async fn admit(
             }
         }
     };
+    // Counted as connecting until admitted or refused (`limits.max_connecting`).
+    let connecting = core.gate.connecting();
     match peer == socket_peer {
         true => info!(%peer, listener = %lname, core = core_id, "connection opened"),
         false => info!(%peer, via = %socket_peer, listener = %lname, core = core_id, "connection opened"),
@@ -281,6 +312,15 @@ pub(super) async fn admit(
     };
     let protocol = connect.protocol;
     let mut client_id = connect.client_id.to_string();
+
+    // Admission limits, before anything costly (the guard, the upstream connect).
+    let (ip_slot, over) = admission_limits(core, &snap, listener, peer, &connecting);
+    if let Some((limit, reason)) = over {
+        info!(%peer, listener = %lname, client_id, limit = %limit.label(), "refused: admission limit");
+        core.metrics.limit_hit(limit);
+        send(&mut client, &Packet::ConnAck(ConnAck::new(reason, false)), protocol).await;
+        return None;
+    }
 
     // The guard, if any: authenticate, then forward a CONNECT without the token.
     let auth = authenticate(core, &snap, &mut client, lcfg, &connect, &frame, peer).await?;
@@ -385,6 +425,7 @@ pub(super) async fn admit(
         sni,
         routed,
         tenant_slot,
+        ip_slot,
         upstream,
         server,
     })

@@ -168,6 +168,8 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     let client_writer = Writer::new(Some(client.clone()), true);
     let upstream_writer = Writer::new(Some(upstream.clone()), session.answers_upstream());
     let watchdog = Watchdog::default();
+    // Boxed: most sessions have no publish rate, and every idle one keeps this task.
+    let pace = limits.publish_rate.as_ref().map(|r| Box::new(super::pace::Pace::new(r)));
     let io = SessionIo {
         session: &session,
         max_packet_size: limits.max_packet_size,
@@ -178,6 +180,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
         watchdog: &watchdog,
         rejected: &rejected,
         reauth: &reauth,
+        pace: pace.as_deref(),
     };
     let relay = async {
         match &routed.multi {
@@ -267,6 +270,7 @@ async fn finish(core: &Core, a: Admitted<'_>, e: Ended) {
         connect,
         routed,
         tenant_slot,
+        ip_slot,
         server,
         ..
     } = a;
@@ -302,6 +306,7 @@ async fn finish(core: &Core, a: Admitted<'_>, e: Ended) {
     drop(upstream);
     drop(client);
     drop(tenant_slot);
+    drop(ip_slot);
     core.metrics.closed(&close);
     let (denied_publish, denied_subscribe) =
         session.authorizer.as_ref().map_or((0, 0), |a| (a.denied_publish.get(), a.denied_subscribe.get()));

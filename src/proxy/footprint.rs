@@ -25,13 +25,14 @@ mod tests {
         let yaml = "listeners:\n  - name: l\n    bind: 127.0.0.1:0\n    upstream: b\n\
                     upstreams:\n  - name: b\n    servers: [\"127.0.0.1:1\"]\n";
         let config = Config::parse(yaml, |_| None).expect("config");
-        let snap = Arc::new(Snapshot { config, addrs: Vec::new(), schema_labels: Vec::new(), generation: 1 });
+        let snap = Arc::new(Snapshot::new(config, Vec::new(), Vec::new(), 1));
         let size = glommio::LocalExecutorBuilder::default()
             .spawn(move || async move {
                 let core = Rc::new(Core::new(
                     snap.clone(),
                     Registry::new(Vec::new()).register(),
                     Tenants::default(),
+                    Arc::default(),
                 ));
                 let listener = glommio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
                 let addr = listener.local_addr().expect("addr");

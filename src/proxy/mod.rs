@@ -28,6 +28,7 @@ mod admit;
 mod authenticate;
 mod conn;
 mod footprint;
+mod gate;
 mod goodbye;
 mod health;
 mod io;
@@ -35,6 +36,7 @@ mod keepalive;
 mod listeners;
 mod multi;
 mod notify;
+mod pace;
 mod preamble;
 mod relay;
 mod reload;
@@ -92,6 +94,8 @@ pub struct Core {
     tenants: tenants::Tenants,
     /// Where reads into an empty connection buffer land (`io::read_into`).
     scratch: io::Scratch,
+    /// Admission limits shared by all cores.
+    gate: std::sync::Arc<gate::Gate>,
 }
 
 /// One open connection on its core: created in `conn::serve` after the socket is
@@ -139,7 +143,12 @@ impl Core {
         self.tokens.borrow_mut().clear();
     }
 
-    fn new(snapshot: Arc<Snapshot>, metrics: Arc<CoreMetrics>, tenants: tenants::Tenants) -> Self {
+    fn new(
+        snapshot: Arc<Snapshot>,
+        metrics: Arc<CoreMetrics>,
+        tenants: tenants::Tenants,
+        gate: Arc<gate::Gate>,
+    ) -> Self {
         Core {
             id: glommio::executor().id(),
             scratch: io::Scratch::default(),
@@ -150,6 +159,7 @@ impl Core {
             throttle: RefCell::new(Throttle::new(THROTTLE_ADDRESSES_PER_CORE)),
             schema_log: stats::LogLimiter::new(std::time::Duration::from_secs(1)),
             tenants,
+            gate,
         }
     }
 }

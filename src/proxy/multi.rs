@@ -226,9 +226,14 @@ impl<'a> Driver<'a> {
             self.until(Multi::client_readable).await;
             // One clock read per read, not per frame.
             let now = Instant::now();
+            let (mut publishes, mut publish_bytes) = (0u64, 0u64);
             loop {
                 match Frame::split(&mut buf, self.args.io.max_packet_size) {
                     Ok(Some(f)) => {
+                        if f.raw()[0] >> 4 == crate::mqtt::kind::PUBLISH {
+                            publishes += 1;
+                            publish_bytes += f.len() as u64;
+                        }
                         add(self.args.up, f.len());
                         self.args.io.metrics.packets_up.add(1);
                         self.machine.borrow_mut().from_client(f, now);
@@ -238,6 +243,13 @@ impl<'a> Driver<'a> {
                     }
                     Ok(None) => break,
                     Err(e) => return Close::ClientProtocol(e),
+                }
+            }
+            if let Some(p) = self.args.io.pace {
+                if let Err(c) =
+                    p.after(publishes, publish_bytes, self.args.io.metrics, self.args.io.watchdog).await
+                {
+                    return c;
                 }
             }
             match read_into(&mut src, &mut buf, self.args.io.read_buffer, self.args.io.scratch).await {

@@ -18,6 +18,19 @@ use crate::session::close::Close;
 use crate::session::Verdict;
 use bytes::{Bytes, BytesMut};
 
+/// The PUBLISH packets among the whole frames of `frames`: how many, how many bytes.
+fn publishes(frames: &[u8]) -> (u64, u64) {
+    let (mut count, mut bytes, mut at) = (0, 0, 0);
+    while let Ok(FrameCheck::Complete { len, .. }) = mqtt::frame::check(&frames[at..], usize::MAX) {
+        if frames[at] >> 4 == mqtt::kind::PUBLISH {
+            count += 1;
+            bytes += len as u64;
+        }
+        at += len;
+    }
+    (count, bytes)
+}
+
 /// Which way a pump moves bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dir {
@@ -158,6 +171,11 @@ impl Pump<'_> {
             self.write(&chunk[start..off]).await?;
             if let Some(c) = outcome {
                 return Err(c);
+            }
+            // Forwarded; the next read waits until `limits.publish_rate` allows it.
+            if let Some(p) = self.io.pace.filter(|_| self.dir == Dir::Up) {
+                let (count, bytes) = publishes(&chunk[..off]);
+                p.after(count, bytes, self.io.metrics, self.io.watchdog).await?;
             }
         }
         match bad {

@@ -162,12 +162,7 @@ impl Reloader {
             .filter(|o| !config.listeners.iter().any(|l| l.name == o.name))
             .count();
         self.registry.set_upstreams(health_of(&config.upstreams));
-        let next = Snapshot {
-            schema_labels: self.registry.schema_labels(&filters),
-            addrs,
-            generation: old.generation + 1,
-            config,
-        };
+        let next = Snapshot::new(config, addrs, self.registry.schema_labels(&filters), old.generation + 1);
         let generation = next.generation;
         self.published.store(next);
         if !self.published.wait_taken(self.cores, TAKE_LIMIT) {

@@ -99,12 +99,13 @@ struct Start {
     stop: Arc<AtomicBool>,
     registry: Registry,
     tenants: super::tenants::Tenants,
+    gate: Arc<super::gate::Gate>,
 }
 
 async fn shard(start: Start) {
-    let Start { published, report, stop, registry, tenants } = start;
+    let Start { published, report, stop, registry, tenants, gate } = start;
     let snap = published.load();
-    let core = Rc::new(Core::new(snap.clone(), registry.register(), tenants));
+    let core = Rc::new(Core::new(snap.clone(), registry.register(), tenants, gate));
     let mut listeners = Listeners::default();
     if let Err(e) = listeners.apply(&core, &snap) {
         let _ = report.send(Err(e));
@@ -177,7 +178,7 @@ pub fn run(
     let services = Services::start(&config).map_err(RuntimeError::Executor)?;
     let named: Vec<(String, SocketAddr)> =
         config.listeners.iter().map(|l| l.name.clone()).zip(addrs.iter().copied()).collect();
-    let first = Snapshot { schema_labels: registry.schema_labels(&filters), addrs, generation: 1, config };
+    let first = Snapshot::new(config, addrs, registry.schema_labels(&filters), 1);
     let published = Arc::new(Published::new(first));
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
@@ -188,6 +189,7 @@ pub fn run(
         stop: stop.clone(),
         registry: registry.clone(),
         tenants: super::tenants::Tenants::default(),
+        gate: Arc::default(),
     };
     let mut builder = LocalExecutorPoolBuilder::new(pool).name("mqtt-proxy");
     if let Some(spin) = spin_before_park {

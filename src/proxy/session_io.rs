@@ -31,4 +31,6 @@ pub struct SessionIo<'a> {
     pub rejected: &'a dyn Fn(&Rejection),
     /// Checks a 5.0 re-authentication token (and moves the session's deadline).
     pub reauth: &'a dyn Fn(&str) -> Result<(), AuthError>,
+    /// `limits.publish_rate`, when configured.
+    pub pace: Option<&'a super::pace::Pace>,
 }

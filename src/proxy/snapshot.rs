@@ -9,10 +9,11 @@
 //! lock); the reloader stores a new one and waits until every core has taken it.
 
 use crate::config::Config;
+use crate::ratelimit::TokenBucket;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One config, as the cores run it.
@@ -26,9 +27,36 @@ pub struct Snapshot {
     pub schema_labels: Vec<Option<usize>>,
     /// Counts up with every reload (1 at start).
     pub generation: u64,
+    /// Each listener's `connect_rate` bucket (shared by the cores; a reload starts
+    /// them full again).
+    pub connect_rates: Vec<Option<Mutex<TokenBucket>>>,
 }
 
 impl Snapshot {
+    /// Puts a snapshot together.
+    pub fn new(
+        config: Config,
+        addrs: Vec<SocketAddr>,
+        schema_labels: Vec<Option<usize>>,
+        generation: u64,
+    ) -> Self {
+        let now = Instant::now();
+        let connect_rates = config
+            .listeners
+            .iter()
+            .map(|l| l.connect_rate.map(|r| Mutex::new(TokenBucket::new(r, now))))
+            .collect();
+        Snapshot { config, addrs, schema_labels, generation, connect_rates }
+    }
+
+    /// Takes a token from `listener`'s connect rate (true without one).
+    pub fn may_connect(&self, listener: usize) -> bool {
+        match self.connect_rates.get(listener) {
+            Some(Some(bucket)) => bucket.lock().is_ok_and(|mut b| b.try_take(Instant::now())),
+            _ => true,
+        }
+    }
+
     /// Where listener `name` is bound in this snapshot.
     pub fn addr_of(&self, name: &str) -> Option<SocketAddr> {
         let i = self.config.listeners.iter().position(|l| l.name == name)?;

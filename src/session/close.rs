@@ -61,6 +61,9 @@ pub enum Close {
     /// A publish above its topic's QoS (5.0: DISCONNECT 0x9B) or retained where the
     /// topic forbids it (0x9A): PUBACK cannot carry these codes.
     TopicLimit(String, ReasonCode),
+    /// The client published faster than `limits.publish_rate` allows, with
+    /// `disconnect` configured (5.0: DISCONNECT 0x96).
+    RateExceeded,
 }
 
 impl Close {
@@ -74,7 +77,8 @@ impl Close {
             | Close::Denied(_)
             | Close::ReauthFailed
             | Close::InvalidPayload(_)
-            | Close::TopicLimit(..) => Side::Client,
+            | Close::TopicLimit(..)
+            | Close::RateExceeded => Side::Client,
             Close::UpstreamDisconnect | Close::UpstreamGone(_) | Close::UpstreamProtocol(_) => Side::Upstream,
             Close::Shutdown | Close::TokenExpired => Side::Proxy,
         }
@@ -94,6 +98,7 @@ impl Close {
             Close::Denied(_) | Close::ReauthFailed => Some(ReasonCode::NotAuthorized),
             Close::InvalidPayload(_) => Some(ReasonCode::PayloadFormatInvalid),
             Close::TopicLimit(_, r) => Some(*r),
+            Close::RateExceeded => Some(ReasonCode::MessageRateTooHigh),
         }
     }
 
@@ -113,6 +118,7 @@ impl Close {
             Close::ReauthFailed => "reauth_failed",
             Close::InvalidPayload(_) => "invalid_payload",
             Close::TopicLimit(..) => "topic_limit",
+            Close::RateExceeded => "message_rate",
         }
     }
 }

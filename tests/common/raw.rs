@@ -50,6 +50,16 @@ impl Raw {
         Raw { stream, protocol, buf: BytesMut::new() }
     }
 
+    /// Opens a TCP connection from `source` (an address of the loopback range).
+    pub fn open_from(source: std::net::IpAddr, addr: SocketAddr, protocol: Protocol) -> Raw {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+        s.bind(&SocketAddr::new(source, 0).into()).expect("bind source");
+        s.connect(&addr.into()).expect("connect");
+        let stream: TcpStream = s.into();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Raw { stream, protocol, buf: BytesMut::new() }
+    }
+
     /// Opens and sends CONNECT; returns the client and the first packet back.
     pub fn connect(
         addr: SocketAddr,

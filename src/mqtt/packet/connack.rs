@@ -39,9 +39,11 @@ pub fn v3_return_code(reason: ReasonCode) -> u8 {
     if let Some(i) = V3_CODES.iter().position(|c| *c == reason) {
         return i as u8;
     }
+    // Limits that pass (rate, quota) are "server unavailable": a 3.1.1 client retries
+    // that later, where "not authorized" makes many give up for good.
     match reason {
         ReasonCode::BadAuthenticationMethod => 4,
-        ReasonCode::Banned | ReasonCode::QuotaExceeded | ReasonCode::ConnectionRateExceeded => 5,
+        ReasonCode::Banned => 5,
         _ => 3,
     }
 }
@@ -89,5 +91,21 @@ impl ConnAck {
             property::put(&self.properties, n, buf);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_tell_a_v3_client_to_come_back_later() {
+        // 3 = server unavailable: retried; 5 = not authorized: many clients give up.
+        assert_eq!(v3_return_code(ReasonCode::ConnectionRateExceeded), 3);
+        assert_eq!(v3_return_code(ReasonCode::QuotaExceeded), 3);
+        assert_eq!(v3_return_code(ReasonCode::ServerBusy), 3);
+        assert_eq!(v3_return_code(ReasonCode::NotAuthorized), 5);
+        assert_eq!(v3_return_code(ReasonCode::Banned), 5);
+        assert_eq!(v3_return_code(ReasonCode::BadAuthenticationMethod), 4);
     }
 }
