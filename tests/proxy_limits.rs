@@ -140,3 +140,24 @@ fn publish_rate_can_disconnect_with_0x96() {
     proxy.wait_log("reason=message_rate");
     proxy.wait_metric("mqtt_proxy_limit_hits_total{limit=\"publish_messages\"} ", 1);
 }
+
+#[test]
+fn a_tenants_message_rate_is_shared_by_its_sessions() {
+    let broker = Mosquitto::start();
+    let routes = "routes:\n  - client_id: \"acme-*\"\n    upstream: broker\n    tenant: acme\n    max_message_rate: {rate: 100, per: 1s, burst: 5}\n";
+    let proxy = Proxy::start(&config(&[broker.addr()], &metrics(routes)));
+    let (mut a, rc) = connack(Raw::open(proxy.addr, Protocol::V5), "acme-1");
+    assert_eq!(rc, ReasonCode::Success);
+    let (mut b, rc) = connack(Raw::open(proxy.addr, Protocol::V5), "acme-2");
+    assert_eq!(rc, ReasonCode::Success);
+    // Together far over the tenant's burst: both are slowed down, nothing is lost.
+    for _ in 0..2 {
+        assert_eq!(publish_each(&mut a, 20), (20, Vec::new()));
+        assert_eq!(publish_each(&mut b, 20), (20, Vec::new()));
+    }
+    proxy.wait_metric("mqtt_proxy_limit_hits_total{limit=\"tenant_messages\"} ", 1);
+    // Another client is not the tenant's.
+    let (mut other, rc) = connack(Raw::open(proxy.addr, Protocol::V5), "globex-1");
+    assert_eq!(rc, ReasonCode::Success);
+    assert_eq!(publish_each(&mut other, 5), (5, Vec::new()));
+}

@@ -463,6 +463,9 @@ pub struct RawRoute {
     /// Connections per tenant across all cores.
     #[serde(default)]
     pub max_connections: Option<usize>,
+    /// PUBLISH packets per period one tenant's sessions may send together (needs `tenant`).
+    #[serde(default)]
+    pub max_message_rate: Option<RawRate>,
 }
 
 /// A name or a list of names.

@@ -50,6 +50,13 @@ pub fn compile(
                 "needs `tenant` (what the connections are counted by)".into(),
             ));
         }
+        if r.max_message_rate.is_some() && r.tenant.is_none() {
+            return Err(bad("max_message_rate", "needs `tenant` (what the messages are counted by)".into()));
+        }
+        let message_rate = match &r.max_message_rate {
+            Some(m) => Some(super::rates::rate(m, &format!("routes[{i}].max_message_rate"))?),
+            None => None,
+        };
         if let Some(m) = &r.mount {
             if m.contains('+') || m.contains('#') || !m.ends_with('/') {
                 return Err(bad("mount", format!("`{m}`: a mount point has no wildcards and ends with `/`")));
@@ -69,6 +76,7 @@ pub fn compile(
                 client_id_prefix: template("client_id_prefix", &r.client_id_prefix)?,
                 tenant: template("tenant", &r.tenant)?,
                 max_connections: r.max_connections,
+                max_message_rate: message_rate,
             },
         });
     }

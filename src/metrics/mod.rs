@@ -71,9 +71,10 @@ const REFUSALS: [(Refusal, &str); 8] = [
 ];
 
 /// A limit that was hit (a connection refused, a client paused or disconnected).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Limit {
     /// A listener's `connect_rate`.
+    #[default]
     ConnectRate,
     /// `limits.max_connecting`.
     Connecting,
@@ -83,14 +84,17 @@ pub enum Limit {
     PublishMessages,
     /// `limits.publish_rate.bytes`.
     PublishBytes,
+    /// A route's `max_message_rate` for its tenant.
+    TenantMessages,
 }
 
-const LIMITS: [(Limit, &str); 5] = [
+const LIMITS: [(Limit, &str); 6] = [
     (Limit::ConnectRate, "connect_rate"),
     (Limit::Connecting, "max_connecting"),
     (Limit::PerIp, "max_connections_per_ip"),
     (Limit::PublishMessages, "publish_messages"),
     (Limit::PublishBytes, "publish_bytes"),
+    (Limit::TenantMessages, "tenant_messages"),
 ];
 
 impl Limit {

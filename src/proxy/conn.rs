@@ -169,7 +169,8 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     let upstream_writer = Writer::new(Some(upstream.clone()), session.answers_upstream());
     let watchdog = Watchdog::default();
     // Boxed: most sessions have no publish rate, and every idle one keeps this task.
-    let pace = limits.publish_rate.as_ref().map(|r| Box::new(super::pace::Pace::new(r)));
+    let tenant_bucket = a.tenant_slot.as_ref().and_then(|s| s.bucket.clone());
+    let pace = super::pace::Pace::new(limits.publish_rate.as_ref(), tenant_bucket).map(Box::new);
     let io = SessionIo {
         session: &session,
         max_packet_size: limits.max_packet_size,

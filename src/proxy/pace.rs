@@ -1,31 +1,60 @@
-//! `limits.publish_rate` for one session: what the client published in a read is
-//! taken from its message and byte buckets after it was forwarded; when that puts a
+//! `limits.publish_rate` for one session, and its tenant's `max_message_rate`:
+//! what the client published in a read is taken from its message and byte buckets
+//! (and its tenant's, shared) after it was forwarded; when that puts a
 //! bucket in debt, the session either stops reading from the client until the debt
 //! is paid (backpressure: TCP makes the client wait, nothing is dropped) or ends
 //! with DISCONNECT 0x96 (Message rate too high). One clock read per read of the
 //! client's bytes, and none at all without the limit.
 
 use super::keepalive::Watchdog;
+use super::tenants::TenantBucket;
 use crate::config::PublishRate;
 use crate::metrics::{CoreMetrics, Limit};
 use crate::ratelimit::TokenBucket;
 use crate::session::close::Close;
-use std::cell::RefCell;
-use std::time::Instant;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
 /// One session's publish buckets.
 pub struct Pace {
     messages: Option<RefCell<TokenBucket>>,
     bytes: Option<RefCell<TokenBucket>>,
     disconnect: bool,
+    /// The tenant's bucket, shared with its other sessions, and what this session
+    /// took from it ahead (a lease: the lock is taken once per lease, not per read).
+    tenant: Option<(TenantBucket, Cell<u64>)>,
 }
 
+/// Tokens a session takes from its tenant's bucket at a time, beyond what it needs.
+const LEASE: u64 = 16;
+
 impl Pace {
-    /// Full buckets for `rate`.
-    pub fn new(rate: &PublishRate) -> Self {
+    /// Full buckets for `rate` (if any), and the tenant's (if it has one); `None`
+    /// when there is nothing to pace.
+    pub fn new(rate: Option<&PublishRate>, tenant: Option<TenantBucket>) -> Option<Self> {
+        if rate.is_none() && tenant.is_none() {
+            return None;
+        }
         let now = Instant::now();
-        let bucket = |r: &Option<crate::ratelimit::Rate>| r.map(|r| RefCell::new(TokenBucket::new(r, now)));
-        Pace { messages: bucket(&rate.messages), bytes: bucket(&rate.bytes), disconnect: rate.disconnect }
+        let bucket = |r: Option<crate::ratelimit::Rate>| r.map(|r| RefCell::new(TokenBucket::new(r, now)));
+        Some(Pace {
+            messages: bucket(rate.and_then(|r| r.messages)),
+            bytes: bucket(rate.and_then(|r| r.bytes)),
+            disconnect: rate.is_some_and(|r| r.disconnect),
+            tenant: tenant.map(|b| (b, Cell::new(0))),
+        })
+    }
+
+    /// Takes `count` messages from the tenant's bucket (via the lease); the pause.
+    fn tenant_debt(&self, count: u64, now: Instant) -> Duration {
+        let Some((bucket, credit)) = &self.tenant else { return Duration::ZERO };
+        if credit.get() >= count {
+            credit.set(credit.get() - count);
+            return Duration::ZERO;
+        }
+        let need = count - credit.get();
+        credit.set(LEASE);
+        bucket.lock().map_or(Duration::ZERO, |mut b| b.take(need + LEASE, now))
     }
 
     /// After a read whose PUBLISH packets (`count`, `bytes` in all) were handled:
@@ -58,15 +87,21 @@ impl Pace {
             b.as_ref().map_or(Default::default(), |b| b.borrow_mut().take(n, now))
         };
         let (by_count, by_bytes) = (take(&self.messages, count), take(&self.bytes, bytes));
-        let (wait, limit) = match by_count >= by_bytes {
-            true => (by_count, Limit::PublishMessages),
-            false => (by_bytes, Limit::PublishBytes),
-        };
+        let by_tenant = self.tenant_debt(count, now);
+        let (wait, limit) = [
+            (by_count, Limit::PublishMessages),
+            (by_bytes, Limit::PublishBytes),
+            (by_tenant, Limit::TenantMessages),
+        ]
+        .into_iter()
+        .max_by_key(|(w, _)| *w)
+        .unwrap_or_default();
         if wait.is_zero() {
             return Ok(wait);
         }
         metrics.limit_hit(limit);
-        match self.disconnect {
+        // A tenant's rate is shared: it slows its sessions down, it ends none.
+        match self.disconnect && limit != Limit::TenantMessages {
             true => Err(Close::RateExceeded),
             false => Ok(wait),
         }

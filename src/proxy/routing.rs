@@ -85,7 +85,8 @@ pub fn route(
     let route = config.routes.session(&facts, default).ok_or(Unroutable::MissingClaim)?;
     let slot = match &route.tenant {
         Some((name, max)) => {
-            Some(tenants.acquire(name, *max).ok_or_else(|| Unroutable::TenantFull(name.clone()))?)
+            let slot = tenants.acquire(name, *max, config.routes.tenant_rate(route.rule));
+            Some(slot.ok_or_else(|| Unroutable::TenantFull(name.clone()))?)
         }
         None => None,
     };

@@ -81,6 +81,8 @@ pub struct Action {
     pub tenant: Option<Template>,
     /// Connections one tenant may hold across all cores.
     pub max_connections: Option<usize>,
+    /// PUBLISH packets one tenant's sessions may send, all together.
+    pub max_message_rate: Option<crate::ratelimit::Rate>,
 }
 
 /// A rule that cannot be compiled.
@@ -233,6 +235,12 @@ impl Table {
         self.rules.is_empty()
     }
 
+    /// The message rate of the tenant a session routed by `rule` counts against.
+    pub fn tenant_rate(&self, rule: Option<usize>) -> Option<crate::ratelimit::Rate> {
+        let a = &self.rules.get(rule?)?.action;
+        a.max_message_rate.filter(|_| a.tenant.is_some())
+    }
+
     /// The session's route; `default` is the listener's upstream. `None` when a
     /// template of the deciding rule cannot be filled (a claim it names is missing).
     pub fn session(&self, f: &Facts<'_>, default: usize) -> Option<SessionRoute> {
@@ -344,6 +352,7 @@ mod tests {
                     client_id_prefix: tmpl("{claims.tenant}-"),
                     tenant: tmpl("{claims.tenant}"),
                     max_connections: Some(10),
+                    max_message_rate: None,
                 },
                 ..Default::default()
             },
