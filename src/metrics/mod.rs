@@ -6,7 +6,13 @@
 //! Traffic is counted once per relayed batch, not per packet. Cores register their
 //! counters once at start-up; the [`http`] thread sums them per request.
 
+mod histogram;
 pub mod http;
+mod listeners;
+mod packets;
+
+pub use histogram::Histogram;
+pub use listeners::{ListenerCounters, Listeners};
 
 use crate::auth::AuthError;
 use crate::schema::{Direction, Reason};
@@ -136,10 +142,12 @@ pub struct CoreMetrics {
     pub bytes_up: Counter,
     /// Bytes broker → client.
     pub bytes_down: Counter,
-    /// Packets client → broker.
-    pub packets_up: Counter,
-    /// Packets broker → client.
-    pub packets_down: Counter,
+    /// Packets read from each side, by type.
+    pub packets: packets::Packets,
+    /// From accept to the CONNECT forwarded to the broker, for admitted clients.
+    pub admission: Histogram,
+    /// Per listener.
+    pub listeners: Listeners,
     /// CONNECTs whose token was found in the core's verified-token cache.
     pub token_cache_hits: Counter,
     /// Publishes refused by a topic ACL.
@@ -201,14 +209,25 @@ impl CoreMetrics {
 }
 
 /// All cores' counters, for the exposition thread.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Registry {
     cores: Arc<Mutex<Vec<Arc<CoreMetrics>>>>,
     /// What the config snapshots add (replaced or extended on reload).
     labels: Arc<Mutex<Labels>>,
     /// Config reloads: applied, refused.
     reloads: Arc<[AtomicU64; 2]>,
+    /// Open connections by tenant, read at each scrape.
+    tenants: Arc<Mutex<Option<TenantCounts>>>,
 }
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("labels", &self.labels).field("reloads", &self.reloads).finish()
+    }
+}
+
+/// Reads the open connections of every tenant.
+pub type TenantCounts = Arc<dyn Fn() -> Vec<(String, usize)> + Send + Sync>;
 
 /// Labels that come from the config.
 #[derive(Debug, Default)]
@@ -245,7 +264,12 @@ impl Registry {
             schema_filters,
             upstreams: Arc::default(),
         };
-        Registry { cores: Arc::default(), labels: Arc::new(Mutex::new(labels)), reloads: Arc::default() }
+        Registry {
+            cores: Arc::default(),
+            labels: Arc::new(Mutex::new(labels)),
+            reloads: Arc::default(),
+            tenants: Arc::default(),
+        }
     }
 
     /// The same registry, also reporting the health marks of these upstreams.
@@ -277,6 +301,13 @@ impl Registry {
                 None => None,
             })
             .collect()
+    }
+
+    /// Where the tenants' connection counts come from.
+    pub fn set_tenants(&self, counts: TenantCounts) {
+        if let Ok(mut t) = self.tenants.lock() {
+            *t = Some(counts);
+        }
     }
 
     /// Counts a config reload, applied or refused.
@@ -315,9 +346,11 @@ impl Registry {
             ("mqtt_proxy_bytes_down_total", "counter", "Bytes forwarded broker to client.", |c| {
                 c.bytes_down.get()
             }),
-            ("mqtt_proxy_packets_up_total", "counter", "Packets read from clients.", |c| c.packets_up.get()),
+            ("mqtt_proxy_packets_up_total", "counter", "Packets read from clients.", |c| {
+                c.packets.total(true)
+            }),
             ("mqtt_proxy_packets_down_total", "counter", "Packets read from brokers.", |c| {
-                c.packets_down.get()
+                c.packets.total(false)
             }),
             (
                 "mqtt_proxy_token_cache_hits_total",
@@ -346,6 +379,24 @@ impl Registry {
         for (name, kind, help, read) in simple {
             let v = sum(&|c| read(c));
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        }
+        packets::render(&mut out, &cores.iter().map(|c| &c.packets).collect::<Vec<_>>());
+        listeners::render(&mut out, &cores.iter().map(|c| &c.listeners).collect::<Vec<_>>());
+        histogram::render(
+            &mut out,
+            "mqtt_proxy_admission_duration_seconds",
+            "From accept to the CONNECT forwarded to the broker (TLS, upgrade, guard, route, upstream connect), for admitted clients.",
+            &cores.iter().map(|c| &c.admission).collect::<Vec<_>>(),
+        );
+        if let Some(tenants) = self.tenants.lock().ok().and_then(|t| t.clone()) {
+            let _ = writeln!(
+                out,
+                "# HELP mqtt_proxy_tenant_connections_open Connections open now, by tenant (routes with `tenant`).\n# TYPE mqtt_proxy_tenant_connections_open gauge"
+            );
+            for (name, n) in tenants() {
+                let name = name.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(out, "mqtt_proxy_tenant_connections_open{{tenant=\"{name}\"}} {n}");
+            }
         }
         let _ = writeln!(
             out,

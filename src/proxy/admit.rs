@@ -39,8 +39,6 @@ pub(super) struct Admitted<'c> {
     pub open: Open<'c>,
     /// The config snapshot it was admitted under (kept for its whole life).
     pub snap: Arc<Snapshot>,
-    /// Its listener's life: the session ends when the listener is retired.
-    pub life: Rc<Life>,
     /// The client's address (from the PROXY header on a balanced listener).
     pub peer: SocketAddr,
     /// The address it connected to (idem).
@@ -182,6 +180,7 @@ pub(super) async fn admit(
     listener: usize,
     life: Rc<Life>,
 ) -> Option<Admitted<'_>> {
+    let started = std::time::Instant::now();
     let _ = stream.set_nodelay(true);
     let config = &snap.config;
     let lcfg = &config.listeners[listener];
@@ -208,7 +207,7 @@ pub(super) async fn admit(
                         e.err().map(|e| e.to_string()).unwrap_or_default()
                     });
                     core.metrics.refused(Refusal::ProxyHeader);
-                    core.open().release();
+                    core.open(life.clone()).release();
                     info!(peer = %socket_peer, listener = %lname, %why, "closed: no valid PROXY protocol header");
                     return None;
                 }
@@ -242,7 +241,7 @@ pub(super) async fn admit(
         }
         Err((refusal, why)) => {
             core.metrics.refused(refusal);
-            core.open().release();
+            core.open(life.clone()).release();
             match refusal {
                 Refusal::TlsHandshake => {
                     info!(%peer, listener = %lname, %why, "closed: TLS handshake failed")
@@ -254,7 +253,7 @@ pub(super) async fn admit(
     };
     let mut client = Shared::new(stream);
     // Declared after `client`, so it is dropped first on every return path.
-    let open = core.open();
+    let open = core.open(life);
     let limits = &config.limits;
 
     let mut cbuf = BytesMut::new();
@@ -401,6 +400,7 @@ pub(super) async fn admit(
         mount = routed.route.mount.as_deref().unwrap_or(""),
         "session routed"
     );
+    core.metrics.admission.observe(started.elapsed());
     let hello = Hello::of(&connect, routed.forward.len());
     let server = server.to_string();
     // A single-broker session is done with the CONNECT bytes (they were sent).
@@ -410,7 +410,6 @@ pub(super) async fn admit(
     Some(Admitted {
         open,
         snap,
-        life,
         peer,
         local,
         listener,

@@ -164,7 +164,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
     up.bytes.set(connect.forwarded as u64);
     up.packets.set(1);
     core.metrics.bytes_up.add(connect.forwarded as u64);
-    core.metrics.packets_up.add(1);
+    core.metrics.packets.add(true, 0x10, connect.forwarded);
     let client_writer = Writer::new(Some(client.clone()), true);
     let upstream_writer = Writer::new(Some(upstream.clone()), session.answers_upstream());
     let watchdog = Watchdog::default();
@@ -232,7 +232,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
             future::or(
                 async {
                     // The core's shutdown retires every listener at once.
-                    a.life.retired.wait().await;
+                    a.open.life().retired.wait().await;
                     Close::Shutdown
                 },
                 watchdog.expired(&session.keep_alive),

@@ -12,7 +12,7 @@ use super::runtime::RuntimeError;
 use super::snapshot::Snapshot;
 use super::trigger::Trigger;
 use super::{conn, Core};
-use crate::metrics::Refusal;
+use crate::metrics::{ListenerCounters, Refusal};
 use glommio::net::TcpListener;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -27,6 +27,8 @@ pub struct Life {
     closed: Trigger,
     /// End the connections it accepted (after the grace period).
     pub retired: Trigger,
+    /// Its connections, accepted and open (the metrics thread reads them).
+    pub counters: Arc<ListenerCounters>,
 }
 
 /// A bound listener.
@@ -72,7 +74,8 @@ impl Listeners {
                 addr,
                 reason: e.to_string(),
             })?;
-            let life = Rc::new(Life::default());
+            let counters = core.metrics.listeners.register(name);
+            let life = Rc::new(Life { counters, ..Life::default() });
             glommio::spawn_local(accept_loop(core.clone(), listener, name.to_string(), life.clone()))
                 .detach();
             self.bound.push(Bound { name: name.to_string(), addr, life });
@@ -118,6 +121,7 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener, name: String, life: 
                     Err(_) => continue,
                 };
                 core.metrics.accepted.add(1);
+                life.counters.accepted.add(1);
                 let snap: Arc<Snapshot> = core.snapshot();
                 let max = snap.config.limits.max_connections_per_core;
                 let Some(index) = snap.config.listeners.iter().position(|l| l.name == name) else { continue };
@@ -128,6 +132,7 @@ async fn accept_loop(core: Rc<Core>, listener: TcpListener, name: String, life: 
                 }
                 core.live.set(core.live.get() + 1);
                 core.metrics.open.add(1);
+                life.counters.open.add(1);
                 // `serve` gives the count back (before its sockets close).
                 let serve = conn::serve(core.clone(), snap, stream, peer, index, life.clone());
                 glommio::spawn_local(serve).detach();

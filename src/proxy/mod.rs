@@ -60,6 +60,7 @@ pub use snapshot::Snapshot;
 use crate::auth::{Throttle, TokenCache};
 use crate::metrics::CoreMetrics;
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// Seconds since the Unix epoch (token lifetimes are in these).
@@ -100,25 +101,32 @@ pub struct Core {
 
 /// One open connection on its core: created in `conn::serve` after the socket is
 /// wrapped, so it is dropped (and the counts go down) before the socket closes.
-pub(crate) struct Open<'a>(&'a Core);
+/// It holds its listener's life (the listener's counts; its retirement ends the session).
+pub(crate) struct Open<'a>(&'a Core, Rc<listeners::Life>);
 
 impl Open<'_> {
     /// Gives the count back now (a connection that ends before it has a socket to
     /// order the drop against).
     pub(crate) fn release(self) {}
+
+    /// Its listener's life.
+    pub(crate) fn life(&self) -> &listeners::Life {
+        &self.1
+    }
 }
 
 impl Drop for Open<'_> {
     fn drop(&mut self) {
         self.0.live.set(self.0.live.get().saturating_sub(1));
         self.0.metrics.open.sub(1);
+        self.1.counters.open.sub(1);
     }
 }
 
 impl Core {
     /// Takes over the accounting of a connection the accept loop counted.
-    pub(crate) fn open(&self) -> Open<'_> {
-        Open(self)
+    pub(crate) fn open(&self, life: Rc<listeners::Life>) -> Open<'_> {
+        Open(self, life)
     }
 
     /// The current snapshot.

@@ -235,7 +235,7 @@ impl<'a> Driver<'a> {
                             publish_bytes += f.len() as u64;
                         }
                         add(self.args.up, f.len());
-                        self.args.io.metrics.packets_up.add(1);
+                        self.args.io.metrics.packets.add(true, f.raw()[0], f.len());
                         self.machine.borrow_mut().from_client(f, now);
                         if let Err(c) = self.execute().await {
                             return c;
@@ -330,7 +330,7 @@ impl<'a> Driver<'a> {
                 }
                 match Frame::split(&mut buf, self.args.io.max_packet_size) {
                     Ok(Some(f)) => {
-                        self.args.io.metrics.packets_down.add(1);
+                        self.args.io.metrics.packets.add(false, f.raw()[0], f.len());
                         self.machine.borrow_mut().from_link(k, f, now);
                         self.execute().await?;
                     }

@@ -78,11 +78,11 @@ impl Pump<'_> {
         }
     }
 
-    /// The core's (bytes, packets) counters for this direction.
-    fn core_counters(&self) -> (&Counter, &Counter) {
+    /// The core's bytes counter for this direction.
+    fn core_bytes(&self) -> &Counter {
         match self.dir {
-            Dir::Up => (&self.io.metrics.bytes_up, &self.io.metrics.packets_up),
-            Dir::Down => (&self.io.metrics.bytes_down, &self.io.metrics.packets_down),
+            Dir::Up => &self.io.metrics.bytes_up,
+            Dir::Down => &self.io.metrics.bytes_down,
         }
     }
 
@@ -100,7 +100,7 @@ impl Pump<'_> {
     async fn write(&self, b: &[u8]) -> Result<(), Close> {
         self.write_to(self.dir == Dir::Down, b).await?;
         self.counters.bytes.set(self.counters.bytes.get() + b.len() as u64);
-        self.core_counters().0.add(b.len() as u64);
+        self.core_bytes().add(b.len() as u64);
         Ok(())
     }
 
@@ -126,7 +126,7 @@ impl Pump<'_> {
                 let frame = mqtt::Frame::at(&chunk, off).map_err(|e| self.malformed(e))?;
                 let len = frame.len();
                 self.counters.packets.set(self.counters.packets.get() + 1);
-                self.core_counters().1.add(1);
+                self.io.metrics.packets.add(self.dir == Dir::Up, chunk[off], len);
                 let (mut verdict, rejection) = self.verdict(&frame).split();
                 if let Some(r) = rejection {
                     (self.io.rejected)(&r);

@@ -183,12 +183,15 @@ pub fn run(
     let pool = placement(placement_of)?;
     let shards = pool.executor_count();
     let (tx, rx) = mpsc::channel();
+    let tenants = super::tenants::Tenants::default();
+    let counted = tenants.clone();
+    registry.set_tenants(Arc::new(move || counted.counts()));
     let start = Start {
         published: published.clone(),
         report: tx,
         stop: stop.clone(),
         registry: registry.clone(),
-        tenants: super::tenants::Tenants::default(),
+        tenants,
         gate: Arc::default(),
     };
     let mut builder = LocalExecutorPoolBuilder::new(pool).name("mqtt-proxy");

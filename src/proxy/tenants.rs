@@ -51,6 +51,11 @@ impl Tenants {
         Some(Slot { tenants: self.clone(), name: name.to_string(), bucket })
     }
 
+    /// Open connections of every tenant (for the metrics).
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        self.0.lock().map(|m| m.iter().map(|(k, e)| (k.clone(), e.connections)).collect()).unwrap_or_default()
+    }
+
     /// Open connections of `name`.
     #[cfg(test)]
     pub fn count(&self, name: &str) -> usize {
