@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the given targets (default: all three) for SECONDS each (default 600), side
+# Fuzzes the given targets (default: all four) for SECONDS each (default 600), side
 # by side, on the stable toolchain; fails if any target finds a crash.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     targets: decode schema session
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     targets: decode schema session preamble
 #
 # No cargo-fuzz needed: the targets are built with cargo and libfuzzer-sys, and
 # scripts/fuzz-rustc.sh adds the coverage instrumentation to the project's own
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decode schema session)
+[ ${#targets[@]} -gt 0 ] || targets=(decode schema session preamble)
 profile="${FUZZ_PROFILE:-fuzz}"
 
 (cd fuzz && RUSTC_WRAPPER="$PWD/../scripts/fuzz-rustc.sh" cargo build --locked --profile "$profile" --bins)

@@ -28,6 +28,7 @@ echo "summary: $passed passed, $failed failed"
 [ "$status" -eq 0 ] || exit "$status"
 
 # Each fuzz target for a minute, side by side (FUZZ_SECONDS): the codec, the payload
-# validators, and the multi-broker session state machine (arbitrary client and
-# broker bytes, link losses and time); any panic fails the run.
-scripts/fuzz.sh "${FUZZ_SECONDS:-60}" decode schema session
+# validators, the multi-broker session state machine (arbitrary client and
+# broker bytes, link losses and time), and what listeners read before MQTT (PROXY
+# headers, WebSocket upgrades and frames); any panic fails the run.
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}" decode schema session preamble

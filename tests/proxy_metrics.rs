@@ -102,3 +102,31 @@ fn clients_trickling_a_request_do_not_hold_the_metrics_endpoint() {
         t.join().expect("trickler");
     }
 }
+
+/// Drops and ACL refusals are counted as they happen, not when the session ends:
+/// a long-lived device's refused publishes show up while it is still connected.
+#[test]
+fn drops_are_counted_while_the_session_lives() {
+    let broker = Mosquitto::start();
+    let yaml = config(&[broker.addr()], "metrics:\n  bind: 127.0.0.1:0\n").replace(
+        "    upstream: broker\n",
+        "    upstream: broker\n    acl:\n      publish: [\"allowed/#\"]\n",
+    );
+    let proxy = Proxy::start(&yaml);
+    let (mut c, _) = Raw::connect(proxy.addr, Protocol::V5, "long-lived", 30);
+    for _ in 0..3 {
+        c.send(&Packet::Publish(Publish::new(
+            MqttStr::from_static("denied/t"),
+            bytes::Bytes::from_static(b"x"),
+        )));
+    }
+    proxy.wait_metric("mqtt_proxy_messages_dropped_total{reason=\"acl_denied\"} ", 3);
+    proxy.wait_metric("mqtt_proxy_acl_denied_publish_total ", 3);
+    // Still connected: the counts did not wait for the end.
+    c.send(&Packet::PingReq);
+    assert!(matches!(c.recv(), Some(Packet::PingResp)));
+    // And the end does not count them twice.
+    c.send(&Packet::Disconnect(Default::default()));
+    proxy.wait_log("client_id=\"long-lived\" protocol=5.0");
+    assert_eq!(value(&proxy.scrape(), "mqtt_proxy_acl_denied_publish_total"), 3);
+}

@@ -136,6 +136,8 @@ pub struct CoreMetrics {
     pub open: Counter,
     refused: [Counter; REFUSALS.len()],
     limit_hits: [Counter; LIMITS.len()],
+    /// Messages dropped: ACL (publishes), outside the mount point, broker unavailable.
+    dropped: [Counter; 3],
     closed: [Counter; CLOSE_LABELS.len()],
     auth_refused: [Counter; AuthError::ALL.len()],
     /// Bytes client → broker.
@@ -177,6 +179,20 @@ impl CoreMetrics {
         if let Some(i) = REFUSALS.iter().position(|(x, _)| *x == r) {
             self.refused[i].add(1);
         }
+    }
+
+    /// Counts what a session refused or dropped since its last report (ACL
+    /// counters included: they count as it happens, not at the session's end).
+    pub fn session_drops(&self, d: crate::session::Drops) {
+        self.acl_denied_publish.add(d.acl_publish);
+        self.acl_denied_subscribe.add(d.acl_subscribe);
+        self.dropped[0].add(d.acl_publish);
+        self.dropped[1].add(d.outside_mount);
+    }
+
+    /// Counts QoS 0 publishes dropped because their broker was unavailable.
+    pub fn unavailable_drops(&self, n: u64) {
+        self.dropped[2].add(n);
     }
 
     /// Counts a limit hit.
@@ -464,6 +480,19 @@ impl Registry {
                 out,
                 "# HELP mqtt_proxy_schema_rejected_total Messages refused by payload validation, by rule filter, direction and reason.\n# TYPE mqtt_proxy_schema_rejected_total counter"
             );
+        }
+        let invalid: u64 = sum(&|c| c.schema_rejected.iter().map(Counter::get).sum());
+        let _ = writeln!(
+            out,
+            "# HELP mqtt_proxy_messages_dropped_total Messages the proxy did not pass on, by reason (acl_denied: refused publishes, also answered 0x87 at QoS 1/2; invalid_payload: refused by validation; outside_mount: deliveries outside the session's mount point; broker_unavailable: QoS 0 publishes whose broker link was down).\n# TYPE mqtt_proxy_messages_dropped_total counter"
+        );
+        for (reason, v) in [
+            ("acl_denied", sum(&|c| c.dropped[0].get())),
+            ("invalid_payload", invalid),
+            ("outside_mount", sum(&|c| c.dropped[1].get())),
+            ("broker_unavailable", sum(&|c| c.dropped[2].get())),
+        ] {
+            let _ = writeln!(out, "mqtt_proxy_messages_dropped_total{{reason=\"{reason}\"}} {v}");
         }
         for (rule, filter) in schema_filters.iter().enumerate() {
             let filter = filter.replace('\\', "\\\\").replace('"', "\\\"");

@@ -309,10 +309,10 @@ async fn finish(core: &Core, a: Admitted<'_>, e: Ended) {
     drop(tenant_slot);
     drop(ip_slot);
     core.metrics.closed(&close);
+    // What was not reported yet (the rest was, as it happened).
+    core.metrics.session_drops(session.take_drops());
     let (denied_publish, denied_subscribe) =
         session.authorizer.as_ref().map_or((0, 0), |a| (a.denied_publish.get(), a.denied_subscribe.get()));
-    core.metrics.acl_denied_publish.add(denied_publish);
-    core.metrics.acl_denied_subscribe.add(denied_subscribe);
     let side: Side = close.side();
     info!(
         %peer,

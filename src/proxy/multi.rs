@@ -183,6 +183,11 @@ impl<'a> Driver<'a> {
                 Action::End(c) => return Err(c),
             }
         }
+        self.args.io.report_drops();
+        let unavailable = self.machine.borrow_mut().take_unavailable_drops();
+        if unavailable > 0 {
+            self.args.io.metrics.unavailable_drops(unavailable);
+        }
         self.wake_if_needed();
         Ok(())
     }

@@ -188,8 +188,10 @@ impl Pump<'_> {
     pub async fn run(&self, src: &mut Shared, buf: &mut BytesMut) -> Close {
         loop {
             if let Err(c) = self.drain(buf).await {
+                self.io.report_drops();
                 return c;
             }
+            self.io.report_drops();
             match read_into(src, buf, self.read_size.get(), self.io.scratch).await {
                 Ok(0) => return self.gone("end of stream".into()),
                 Ok(n) => {

@@ -34,3 +34,13 @@ pub struct SessionIo<'a> {
     /// `limits.publish_rate`, when configured.
     pub pace: Option<&'a super::pace::Pace>,
 }
+
+impl SessionIo<'_> {
+    /// Counts what the session refused or dropped since the last report.
+    pub fn report_drops(&self) {
+        let d = self.session.take_drops();
+        if d != Default::default() {
+            self.metrics.session_drops(d);
+        }
+    }
+}

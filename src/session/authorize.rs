@@ -47,6 +47,8 @@ pub struct Authorizer {
     pub denied_publish: Cell<u64>,
     /// Subscription filters refused so far.
     pub denied_subscribe: Cell<u64>,
+    /// What of those two the driver has reported (metrics are counted as they happen).
+    reported: Cell<(u64, u64)>,
 }
 
 impl Authorizer {
@@ -59,7 +61,16 @@ impl Authorizer {
             quota: None,
             denied_publish: Cell::default(),
             denied_subscribe: Cell::default(),
+            reported: Cell::default(),
         }
+    }
+
+    /// Publishes and subscription filters refused since the last call.
+    pub fn take_unreported(&self) -> (u64, u64) {
+        let (p, s) = self.reported.get();
+        let now = (self.denied_publish.get(), self.denied_subscribe.get());
+        self.reported.set(now);
+        (now.0 - p, now.1 - s)
     }
 
     /// The same authorizer, holding the session to at most `max` subscriptions.

@@ -29,5 +29,5 @@ pub mod verdict;
 
 pub use authorize::Authorizer;
 pub use close::{Close, Side};
-pub use hop::Session;
+pub use hop::{Drops, Session};
 pub use verdict::{Rejection, Verdict};

@@ -53,6 +53,17 @@ fn resolve<'a>(aliases: &Aliases, props: Option<&PublishProperties>, topic: &'a 
     }
 }
 
+/// Counts a driver reports to the metrics (see [`Session::take_drops`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drops {
+    /// Publishes the ACL refused (dropped, or answered with 0x87).
+    pub acl_publish: u64,
+    /// Subscription filters the ACL refused.
+    pub acl_subscribe: u64,
+    /// Broker deliveries outside the session's mount point (dropped).
+    pub outside_mount: u64,
+}
+
 /// Per-session facts the verdicts depend on.
 #[derive(Debug)]
 pub struct Session {
@@ -80,6 +91,8 @@ pub struct Session {
     dropped_down: Dropped,
     /// The route's mount point.
     mount: Option<Mount>,
+    /// Deliveries dropped for being outside the mount point, not yet reported.
+    outside_mount: Cell<u64>,
     /// Topic aliases are not offered to the client (multi-broker sessions).
     no_topic_aliases: bool,
     /// The largest packet the proxy reads (promised to 5.0 clients in CONNACK).
@@ -112,6 +125,7 @@ impl Session {
             dropped_up: Dropped::default(),
             dropped_down: Dropped::default(),
             mount: None,
+            outside_mount: Cell::default(),
             no_topic_aliases: false,
             max_packet_size: None,
             session_expiry: None,
@@ -198,6 +212,13 @@ impl Session {
     /// send the client a DISCONNECT).
     pub fn connack_seen(&self) -> bool {
         self.connack_seen.get()
+    }
+
+    /// What the session refused or dropped since the last call (for live metrics):
+    /// publishes and filters its ACL refused, deliveries outside its mount point.
+    pub fn take_drops(&self) -> Drops {
+        let (acl_publish, acl_subscribe) = self.authorizer.as_ref().map_or((0, 0), |a| a.take_unreported());
+        Drops { acl_publish, acl_subscribe, outside_mount: self.outside_mount.take() }
     }
 
     /// The same session, having done 5.0 enhanced authentication with `method`.

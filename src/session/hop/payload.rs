@@ -79,7 +79,10 @@ impl Session {
         let (inner, replaced) = match &self.mount {
             Some(m) if !view.topic.is_empty() => match m.inward(view.topic) {
                 Some(t) => (t, view.with_topic(frame, t)),
-                None => return self.drop_delivery(link, &view),
+                None => {
+                    self.outside_mount.set(self.outside_mount.get() + 1);
+                    return self.drop_delivery(link, &view);
+                }
             },
             _ => (view.topic, None),
         };

@@ -142,6 +142,9 @@ pub struct Multi<'a> {
     early: VecDeque<(usize, Frame)>,
     actions: VecDeque<Action>,
     ended: bool,
+    /// QoS 0 publishes dropped because their broker was down (or its queue full),
+    /// not yet reported.
+    unavailable_drops: u64,
 }
 
 /// A filter as routes see it: a shared subscription by its inner filter.
@@ -179,6 +182,7 @@ impl<'a> Multi<'a> {
             early: VecDeque::new(),
             actions: VecDeque::new(),
             ended: false,
+            unavailable_drops: 0,
         };
         m.links[0].state = State::Opening { deadline: now + m.open_timeout };
         m.links[0].wanted = true;
@@ -189,6 +193,12 @@ impl<'a> Multi<'a> {
             }
         }
         m
+    }
+
+    /// QoS 0 publishes dropped since the last call because their broker was
+    /// unavailable (for live metrics).
+    pub fn take_unavailable_drops(&mut self) -> u64 {
+        std::mem::take(&mut self.unavailable_drops)
     }
 
     /// The next action to carry out.
@@ -392,7 +402,9 @@ impl<'a> Multi<'a> {
         };
         if qos == QoS::AtMostOnce {
             // Nothing to answer: dropped when its broker is down.
-            self.send_or_queue(topic_link, f.into_raw(), now);
+            if !self.send_or_queue(topic_link, f.into_raw(), now) {
+                self.unavailable_drops += 1;
+            }
             return;
         }
         if let Some(o) = self.outgoing.get(&pkid).copied() {
