@@ -364,13 +364,19 @@ fn a_broker_dies_under_load_and_its_clients_move() {
         }
     }
     let mut checked = 0;
+    let proxy_log = proxy.log();
     for (id, r) in &runs {
         for (seq, after_cut) in &r.acked {
             // Messages acknowledged before a cut came from the killed broker.
             if r.cut_at.is_none() || *after_cut {
                 assert!(
                     seen.contains(&format!("load/{id} {seq}")),
-                    "load/{id} {seq} acknowledged, never delivered"
+                    "load/{id} {seq} acknowledged, never delivered (client cut: {}, acked after the cut: {after_cut}, \
+                     disconnects: {:?}, acked: {:?}; proxy log:\n{})",
+                    r.cut_at.is_some(),
+                    r.disconnects,
+                    r.acked,
+                    proxy_log
                 );
                 checked += 1;
             }
