@@ -1,7 +1,8 @@
 //! What `deploy/` ships for bare metal: the systemd unit passes `systemd-analyze
 //! verify` (pointed at the binary under test), the readiness protocol it relies on
 //! (`Type=notify`) is spoken — READY, RELOADING/READY around a SIGHUP, STOPPING —
-//! and every key of the sysctl file exists on this kernel (or is marked optional).
+//! every key of the sysctl file exists on this kernel (or is marked optional), and
+//! the Kubernetes manifests parse, reference each other and carry a valid config.
 
 mod common;
 use common::broker::Mosquitto;
@@ -79,4 +80,74 @@ fn every_sysctl_key_exists() {
         keys += 1;
     }
     assert!(keys >= 5);
+}
+
+fn manifest(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(format!("{ROOT}/deploy/kubernetes/{name}")).expect("manifest");
+    let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for key in ["apiVersion", "kind"] {
+        assert!(v[key].is_string(), "{name}: no {key}");
+    }
+    assert!(v["metadata"]["name"].is_string(), "{name}: no metadata.name");
+    v
+}
+
+/// kubeconform is not to be had here: the manifests are parsed, their required
+/// fields checked, their cross-references followed, and the ConfigMap's config
+/// loaded by the proxy's own parser.
+#[test]
+fn kubernetes_manifests_hang_together() {
+    let (deploy, service, cm) =
+        (manifest("deployment.yaml"), manifest("service.yaml"), manifest("configmap.yaml"));
+    assert_eq!(
+        (deploy["kind"].as_str(), service["kind"].as_str(), cm["kind"].as_str()),
+        (Some("Deployment"), Some("Service"), Some("ConfigMap"))
+    );
+    let spec = &deploy["spec"]["template"]["spec"];
+    let labels = &deploy["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(&deploy["spec"]["selector"]["matchLabels"], labels, "the selector picks the pods");
+    assert_eq!(&service["spec"]["selector"], labels, "the Service picks the pods");
+    let c = &spec["containers"][0];
+    assert!(c["image"].is_string());
+    let ports: Vec<&str> =
+        c["ports"].as_array().expect("ports").iter().filter_map(|p| p["name"].as_str()).collect();
+    for p in service["spec"]["ports"].as_array().expect("service ports") {
+        assert!(ports.contains(&p["targetPort"].as_str().expect("named targetPort")), "{p}");
+    }
+    // io_uring and locked memory, as the comments say.
+    assert_eq!(c["securityContext"]["seccompProfile"]["type"], "Unconfined");
+    assert!(c["securityContext"]["capabilities"]["add"]
+        .as_array()
+        .expect("caps")
+        .iter()
+        .any(|x| x == "IPC_LOCK"));
+    // The config file the args name is the ConfigMap's key, mounted where they look.
+    let args: Vec<&str> = c["args"].as_array().expect("args").iter().filter_map(|a| a.as_str()).collect();
+    let path = args[args.iter().position(|a| *a == "--config").expect("--config") + 1];
+    let mount = c["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|m| path.starts_with(m["mountPath"].as_str().unwrap_or("-")))
+        .expect("mounted");
+    let volume = spec["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("volume");
+    assert_eq!(volume["configMap"]["name"], cm["metadata"]["name"]);
+    let key = path.rsplit('/').next().expect("file");
+    let text = cm["data"][key].as_str().expect("config in the ConfigMap");
+    // Host names are resolved at load: the cluster's broker names become loopback here.
+    let text = (0..3).fold(text.to_string(), |t, i| t.replace(&format!("broker-{i}.broker"), "127.0.0.1"));
+    let config = mqtt_proxy::config::Config::parse(&text, |_| None).expect("the ConfigMap's config is valid");
+    assert_eq!(config.listeners[0].bind.port(), 1883);
+    assert_eq!(config.listeners[0].proxy_protocol, Some(mqtt_proxy::proxy_protocol::Accept::V2));
+    assert_eq!(config.metrics.map(|m| m.port()), Some(9100));
+    assert_eq!(
+        deploy["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as_u64().map(|s| s > 20),
+        Some(true),
+        "longer than shutdown_timeout"
+    );
 }
