@@ -13,11 +13,10 @@ use super::gate::{Connecting, IpSlot};
 use super::goodbye::send;
 use super::io::{read_into, Shared, MIN_READ};
 use super::listeners::Life;
-use super::preamble::read_header;
+use super::preamble::{balanced_peer, handshakes};
 use super::routing::{self, Routed};
-use super::streams::{accept_tls, open_upstream};
+use super::streams::open_upstream;
 use super::tenants::Slot;
-use super::websocket;
 use super::{Core, Open, Snapshot};
 use crate::auth::acl::Context as AclContext;
 use crate::auth::{Identity, Reject};
@@ -186,32 +185,16 @@ pub(super) async fn admit(
     let lcfg = &config.listeners[listener];
     let lname = &lcfg.name;
     let core_id = core.id;
-    let local = stream.local_addr().unwrap_or(lcfg.bind);
     // Behind a balancer, the PROXY header says who the client is: that address is
     // what the logs, the failed-auth throttle and the broker's header see.
-    let (peer, local, balancer_cn) = match lcfg.proxy_protocol {
-        None => (socket_peer, local, None),
-        Some(accept) => {
-            let header = future::or(async { Some(read_header(&mut stream, accept).await) }, async {
-                glommio::timer::sleep(config.limits.connect_timeout).await;
-                None
-            });
-            match header.await {
-                Some(Ok(h)) => {
-                    let cn = h.tls.as_ref().and_then(|t| t.verified_common_name()).map(str::to_string);
-                    let (peer, local) = h.addresses.unwrap_or((socket_peer, local));
-                    (peer, local, cn.filter(|_| lcfg.proxy_protocol_tls_identity))
-                }
-                failed => {
-                    let why = failed.map_or("timed out".to_string(), |e| {
-                        e.err().map(|e| e.to_string()).unwrap_or_default()
-                    });
-                    core.metrics.refused(Refusal::ProxyHeader);
-                    core.open(life.clone()).release();
-                    info!(peer = %socket_peer, listener = %lname, %why, "closed: no valid PROXY protocol header");
-                    return None;
-                }
-            }
+    let timeout = config.limits.connect_timeout;
+    let (peer, local, balancer_cn) = match balanced_peer(lcfg, timeout, &mut stream, socket_peer).await {
+        Ok(x) => x,
+        Err(why) => {
+            core.metrics.refused(Refusal::ProxyHeader);
+            core.open(life.clone()).release();
+            info!(peer = %socket_peer, listener = %lname, %why, "closed: no valid PROXY protocol header");
+            return None;
         }
     };
     // Counted as connecting until admitted or refused (`limits.max_connecting`).
@@ -220,21 +203,7 @@ pub(super) async fn admit(
         true => info!(%peer, listener = %lname, core = core_id, "connection opened"),
         false => info!(%peer, via = %socket_peer, listener = %lname, core = core_id, "connection opened"),
     }
-    let opened = async {
-        let s = accept_tls(stream, lcfg.tls.as_ref()).await.map_err(|e| (Refusal::TlsHandshake, e))?;
-        match &lcfg.websocket_path {
-            None => Ok(s),
-            Some(path) => {
-                let upgrade = websocket::accept(s, path);
-                let late = async {
-                    glommio::timer::sleep(config.limits.connect_timeout).await;
-                    Err("WebSocket upgrade timed out".to_string())
-                };
-                future::or(upgrade, late).await.map_err(|e| (Refusal::WebSocket, e))
-            }
-        }
-    };
-    let (stream, cert_name, sni) = match opened.await {
+    let (stream, cert_name, sni) = match handshakes(lcfg, timeout, stream).await {
         Ok(s) => {
             let (name, sni) = (s.peer_common_name().or(balancer_cn), s.server_name());
             (s, name, sni)
