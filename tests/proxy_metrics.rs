@@ -49,6 +49,8 @@ fn counters_follow_sessions_refusals_and_traffic() {
     assert_eq!(value(&text, "mqtt_proxy_sessions_closed_total{reason=\"client_disconnect\"}"), 1);
     assert_eq!(value(&text, "mqtt_proxy_sessions_closed_total{reason=\"client_protocol_error\"}"), 1);
     assert_eq!(value(&text, "mqtt_proxy_connections_refused_total{reason=\"bad_connect\"}"), 1);
+    assert_eq!(value(&text, "mqtt_proxy_connects_total{result=\"admitted\"}"), 3);
+    assert_eq!(value(&text, "mqtt_proxy_connects_total{result=\"refused\"}"), 1);
     // CONNECT (19) + PUBLISH (2+2+3+5) + DISCONNECT (2) from the first client at least.
     assert!(value(&text, "mqtt_proxy_bytes_up_total") >= 19 + 12 + 2);
     assert!(value(&text, "mqtt_proxy_packets_down_total") >= 3, "CONNACKs");

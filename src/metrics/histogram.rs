@@ -21,6 +21,11 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(Counter::get).sum()
+    }
+
     /// Records one duration.
     pub fn observe(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);

@@ -146,8 +146,12 @@ pub struct CoreMetrics {
     pub bytes_down: Counter,
     /// Packets read from each side, by type.
     pub packets: packets::Packets,
-    /// From accept to the CONNECT forwarded to the broker, for admitted clients.
+    /// From accept to the CONNECT forwarded to the broker, for admitted clients
+    /// (its count is the connections admitted).
     pub admission: Histogram,
+    /// Accepted connections that did not become sessions (any refusal, a client
+    /// that left or never sent CONNECT).
+    pub connects_refused: Counter,
     /// Per listener.
     pub listeners: Listeners,
     /// CONNECTs whose token was found in the core's verified-token cache.
@@ -398,6 +402,14 @@ impl Registry {
         }
         packets::render(&mut out, &cores.iter().map(|c| &c.packets).collect::<Vec<_>>());
         listeners::render(&mut out, &cores.iter().map(|c| &c.listeners).collect::<Vec<_>>());
+        let admitted = cores.iter().map(|c| c.admission.count()).sum::<u64>();
+        let _ = writeln!(
+            out,
+            "# HELP mqtt_proxy_connects_total Accepted connections by result: admitted (a session with its broker) or refused (any refusal, or the client left before it was admitted; reasons in connections_refused_total, auth_refused_total, limit_hits_total).\n# TYPE mqtt_proxy_connects_total counter"
+        );
+        let _ = writeln!(out, "mqtt_proxy_connects_total{{result=\"admitted\"}} {admitted}");
+        let refused = sum(&|c| c.connects_refused.get());
+        let _ = writeln!(out, "mqtt_proxy_connects_total{{result=\"refused\"}} {refused}");
         histogram::render(
             &mut out,
             "mqtt_proxy_admission_duration_seconds",

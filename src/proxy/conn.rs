@@ -54,7 +54,10 @@ pub async fn serve(
     // states are large and short-lived, and inline they would size the task that
     // every idle connection keeps for its whole life (`footprint.rs`).
     let admission = admit(&core, snap, stream, peer, listener, life);
-    let Some(mut admitted) = Box::pin(admission).await else { return };
+    let Some(mut admitted) = Box::pin(admission).await else {
+        core.metrics.connects_refused.add(1);
+        return;
+    };
     let ended = hop(&core, &mut admitted).await;
     Box::pin(finish(&core, admitted, ended)).await;
 }
