@@ -141,6 +141,7 @@ fn a_real_prometheus_scrapes_and_answers() {
     prom.wait_for("mqtt_proxy_listener_connections_accepted_total{listener=\"test\"}", 5.0);
     prom.wait_for("mqtt_proxy_listener_connections_open{listener=\"test\"}", 1.0);
     prom.wait_for("mqtt_proxy_tenant_connections_open{tenant=\"acme\"}", 1.0);
+    prom.wait_for("mqtt_proxy_tenant_connections_total{tenant=\"acme\"}", 1.0);
     prom.wait_for("mqtt_proxy_admission_duration_seconds_count", 5.0);
     prom.wait_for("mqtt_proxy_connects_total{result=\"admitted\"}", 5.0);
     // PromQL over the histogram works: a median admission time exists and is sane.

@@ -246,8 +246,8 @@ impl std::fmt::Debug for Registry {
     }
 }
 
-/// Reads the open connections of every tenant.
-pub type TenantCounts = Arc<dyn Fn() -> Vec<(String, usize)> + Send + Sync>;
+/// Reads every tenant's open connections and connections admitted so far.
+pub type TenantCounts = Arc<dyn Fn() -> Vec<(String, usize, u64)> + Send + Sync>;
 
 /// Labels that come from the config.
 #[derive(Debug, Default)]
@@ -417,13 +417,27 @@ impl Registry {
             &cores.iter().map(|c| &c.admission).collect::<Vec<_>>(),
         );
         if let Some(tenants) = self.tenants.lock().ok().and_then(|t| t.clone()) {
+            let mut counts = tenants();
+            counts.sort();
+            let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(
                 out,
                 "# HELP mqtt_proxy_tenant_connections_open Connections open now, by tenant (routes with `tenant`).\n# TYPE mqtt_proxy_tenant_connections_open gauge"
             );
-            for (name, n) in tenants() {
-                let name = name.replace('\\', "\\\\").replace('"', "\\\"");
-                let _ = writeln!(out, "mqtt_proxy_tenant_connections_open{{tenant=\"{name}\"}} {n}");
+            for (name, open, _) in &counts {
+                let _ =
+                    writeln!(out, "mqtt_proxy_tenant_connections_open{{tenant=\"{}\"}} {open}", escape(name));
+            }
+            let _ = writeln!(
+                out,
+                "# HELP mqtt_proxy_tenant_connections_total Connections admitted, by tenant (beyond 10,000 tenants: _other).\n# TYPE mqtt_proxy_tenant_connections_total counter"
+            );
+            for (name, _, total) in &counts {
+                let _ = writeln!(
+                    out,
+                    "mqtt_proxy_tenant_connections_total{{tenant=\"{}\"}} {total}",
+                    escape(name)
+                );
             }
         }
         let _ = writeln!(

@@ -1,5 +1,6 @@
-//! Connections per tenant, counted across all cores (a route's `max_connections`),
-//! and the tenant's shared message bucket (a route's `max_message_rate`).
+//! Connections per tenant, counted across all cores (a route's `max_connections`,
+//! and the metrics' open and admitted counts by tenant), and the tenant's shared
+//! message bucket (a route's `max_message_rate`).
 //!
 //! The one piece of mutable state the cores share: a mutex-protected map touched
 //! twice per session (CONNECT and close), never per message. The message bucket
@@ -21,9 +22,23 @@ struct Entry {
     bucket: Option<TenantBucket>,
 }
 
-/// Open connections by tenant.
+/// Open connections by tenant, and connections admitted by tenant since start.
 #[derive(Debug, Default, Clone)]
-pub struct Tenants(Arc<Mutex<HashMap<String, Entry>>>);
+pub struct Tenants(Arc<Mutex<Counts>>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    open: HashMap<String, Entry>,
+    /// Kept after a tenant's last connection ends (a counter), for at most
+    /// [`TOTALS_MAX`] tenants; the rest count under [`OTHER`].
+    totals: HashMap<String, u64>,
+}
+
+/// Tenants whose admitted connections are counted by name.
+const TOTALS_MAX: usize = 10_000;
+
+/// Where the tenants beyond [`TOTALS_MAX`] are counted.
+pub const OTHER: &str = "_other";
 
 /// One counted connection; gives its place back when dropped.
 #[derive(Debug)]
@@ -38,12 +53,15 @@ impl Tenants {
     /// Takes a place for `name` if it has fewer than `max` connections; with `rate`,
     /// the slot carries the tenant's message bucket.
     pub fn acquire(&self, name: &str, max: Option<usize>, rate: Option<Rate>) -> Option<Slot> {
-        let mut m = self.0.lock().ok()?;
-        let e = m.entry(name.to_string()).or_insert(Entry { connections: 0, bucket: None });
+        let mut counts = self.0.lock().ok()?;
+        let Counts { open, totals } = &mut *counts;
+        let e = open.entry(name.to_string()).or_insert(Entry { connections: 0, bucket: None });
         if max.is_some_and(|max| e.connections >= max) {
             return None;
         }
         e.connections += 1;
+        let key = if totals.contains_key(name) || totals.len() < TOTALS_MAX { name } else { OTHER };
+        *totals.entry(key.to_string()).or_insert(0) += 1;
         if let (None, Some(r)) = (&e.bucket, rate) {
             e.bucket = Some(Arc::new(Mutex::new(TokenBucket::new(r, Instant::now()))));
         }
@@ -51,25 +69,29 @@ impl Tenants {
         Some(Slot { tenants: self.clone(), name: name.to_string(), bucket })
     }
 
-    /// Open connections of every tenant (for the metrics).
-    pub fn counts(&self) -> Vec<(String, usize)> {
-        self.0.lock().map(|m| m.iter().map(|(k, e)| (k.clone(), e.connections)).collect()).unwrap_or_default()
+    /// Every tenant's open connections and connections admitted so far (metrics).
+    pub fn counts(&self) -> Vec<(String, usize, u64)> {
+        let Ok(c) = self.0.lock() else { return Vec::new() };
+        c.totals
+            .iter()
+            .map(|(name, total)| (name.clone(), c.open.get(name).map_or(0, |e| e.connections), *total))
+            .collect()
     }
 
     /// Open connections of `name`.
     #[cfg(test)]
     pub fn count(&self, name: &str) -> usize {
-        self.0.lock().map(|m| m.get(name).map_or(0, |e| e.connections)).unwrap_or(0)
+        self.0.lock().map(|c| c.open.get(name).map_or(0, |e| e.connections)).unwrap_or(0)
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut m) = self.tenants.0.lock() {
-            if let Some(e) = m.get_mut(&self.name) {
+        if let Ok(mut c) = self.tenants.0.lock() {
+            if let Some(e) = c.open.get_mut(&self.name) {
                 e.connections = e.connections.saturating_sub(1);
                 if e.connections == 0 {
-                    m.remove(&self.name);
+                    c.open.remove(&self.name);
                 }
             }
         }
@@ -92,6 +114,9 @@ mod tests {
         assert_eq!(t.count("acme"), 1);
         assert!(t.acquire("acme", Some(2), None).is_some());
         drop(b);
+        let mut counts = t.counts();
+        counts.sort();
+        assert_eq!(counts, [("acme".to_string(), 0, 3), ("globex".to_string(), 0, 1)], "totals stay");
     }
 
     #[test]
