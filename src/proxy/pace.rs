@@ -100,8 +100,10 @@ impl Pace {
             return Ok(wait);
         }
         metrics.limit_hit(limit);
-        // A tenant's rate is shared: it slows its sessions down, it ends none.
-        match self.disconnect && limit != Limit::TenantMessages {
+        // The client's own rate may end it; a tenant's is shared: it slows its
+        // sessions down, it ends none.
+        let own = !by_count.is_zero() || !by_bytes.is_zero();
+        match self.disconnect && own {
             true => Err(Close::RateExceeded),
             false => Ok(wait),
         }
