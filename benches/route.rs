@@ -30,7 +30,8 @@ fn table(n: usize) -> Table {
     Table::new(rules).expect("compiles")
 }
 
-const FACTS: Facts<'static> = Facts { listener: 0, client_id: "press-17", sni: None, identity: None };
+const FACTS: Facts<'static> =
+    Facts { listener: 0, client_id: "press-17", sni: None, source: None, identity: None };
 
 #[divan::bench(args = [100, 10_000])]
 fn publish_lookup(b: Bencher, n: usize) {

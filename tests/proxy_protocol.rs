@@ -208,3 +208,41 @@ fn brokers_are_sent_a_v2_header_naming_the_client() {
     let log = inner.wait_log("client_id=\"mqtt-proxy-probe-");
     assert!(!log.contains("reason=proxy_header"), "{log}");
 }
+
+/// Route conditions see the balanced client's address: `source` ranges send
+/// clients of one network to their own broker.
+#[test]
+fn route_conditions_see_the_balanced_address() {
+    let (a, b) = (Mosquitto::start(), Mosquitto::start());
+    let port = free_port();
+    let yaml = format!(
+        "listeners:\n  - name: v2\n    bind: 127.0.0.1:{port}\n    upstream: a\n    proxy_protocol: v2\n\
+         upstreams:\n  - name: a\n    servers: [\"{}\"]\n  - name: b\n    servers: [\"{}\"]\n\
+         routes:\n  - source: [\"192.0.2.0/24\"]\n    upstream: b\n",
+        a.addr(),
+        b.addr()
+    );
+    let _proxy = Proxy::start(&yaml);
+    let (mut on_a, mut on_b) = (Sub::start(a.port, &["-t", "site/#"]), Sub::start(b.port, &["-t", "site/#"]));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for (source, id, topic) in
+        [("192.0.2.10:5000", "plant-b", "site/b"), ("198.51.100.7:5000", "plant-a", "site/a")]
+    {
+        let mut c = Raw::open(addr, Protocol::V311);
+        c.send_bytes(&mqtt_proxy::proxy_protocol::encode_v2(source.parse().unwrap(), addr));
+        c.send(&connect_packet(Protocol::V311, id, 30));
+        assert!(matches!(c.recv(), Some(mqtt_proxy::mqtt::Packet::ConnAck(_))), "{id}");
+        let p = mqtt_proxy::mqtt::Publish {
+            qos: mqtt_proxy::mqtt::QoS::AtLeastOnce,
+            pkid: 1,
+            ..mqtt_proxy::mqtt::Publish::new(
+                mqtt_proxy::mqtt::MqttStr::try_from(topic.to_string()).unwrap(),
+                bytes::Bytes::from_static(b"hello"),
+            )
+        };
+        c.send(&mqtt_proxy::mqtt::Packet::Publish(p));
+        assert!(matches!(c.recv(), Some(mqtt_proxy::mqtt::Packet::Ack(_))), "{id}: PUBACK");
+    }
+    assert_eq!(on_b.next_message().as_deref(), Some("site/b hello"));
+    assert_eq!(on_a.next_message().as_deref(), Some("site/a hello"));
+}

@@ -436,6 +436,9 @@ pub struct RawRoute {
     /// TLS server name (SNI) glob.
     #[serde(default)]
     pub sni: Option<String>,
+    /// Condition: the client's address is in one of these ranges (`10.0.0.0/8`, an address).
+    #[serde(default)]
+    pub source: Vec<String>,
     /// Claims that must have these values.
     #[serde(default)]
     pub claims: std::collections::BTreeMap<String, String>,

@@ -66,6 +66,12 @@ pub fn compile(
             listeners: ls,
             client_id: r.client_id.as_deref().map(Glob::new),
             sni: r.sni.as_deref().map(Glob::new),
+            sources: r
+                .source
+                .iter()
+                .map(|s| crate::route::cidr::Cidr::parse(s))
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad("source", e))?,
             claims: r.claims.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             topics: r.topics.clone(),
             publish_topics: r.publish_topics.clone(),

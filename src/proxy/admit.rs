@@ -330,7 +330,7 @@ pub(super) async fn admit(
         config,
         &core.tenants,
         listener,
-        sni.as_deref(),
+        (sni.as_deref(), peer.ip()),
         &connect,
         forward,
         identity.as_deref(),

@@ -208,7 +208,13 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
                 let router = SessionRouter {
                     config,
                     route: &routed.route,
-                    facts: Facts { listener, client_id: &connect.client_id, sni, identity },
+                    facts: Facts {
+                        listener,
+                        client_id: &connect.client_id,
+                        sni,
+                        source: Some(peer.ip()),
+                        identity,
+                    },
                 };
                 let setup = multi_setup(config, routed, multi, connect);
                 Box::pin(multi::run(multi::Args {

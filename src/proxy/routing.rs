@@ -75,12 +75,12 @@ pub fn route(
     config: &Config,
     tenants: &Tenants,
     listener: usize,
-    sni: Option<&str>,
+    (sni, source): (Option<&str>, std::net::IpAddr),
     connect: &Connect,
     forward: Bytes,
     identity: Option<&Identity>,
 ) -> Result<Routed, Unroutable> {
-    let facts = Facts { listener, client_id: &connect.client_id, sni, identity };
+    let facts = Facts { listener, client_id: &connect.client_id, sni, source: Some(source), identity };
     let default = config.listeners[listener].upstream;
     let route = config.routes.session(&facts, default).ok_or(Unroutable::MissingClaim)?;
     let slot = match &route.tenant {

@@ -3,10 +3,12 @@
 //! topic mount point and client-id prefix that isolate tenants on a shared broker.
 //!
 //! Pure: rules are compiled once into a [`Table`] that all cores share read-only;
-//! lookups take the session's facts (listener, client id, claims) and a topic, and
+//! lookups take the session's facts (listener, client id, source address, claims)
+//! and a topic, and
 //! never allocate on the publish path. Server health is an input ([`hash::pick`]
 //! takes an `up` predicate); the probes that feed it live in the runtime.
 
+pub mod cidr;
 pub mod hash;
 pub mod table;
 pub mod trie;

@@ -55,6 +55,8 @@ pub struct RuleSpec {
     pub client_id: Option<Glob>,
     /// TLS server name (SNI) pattern.
     pub sni: Option<Glob>,
+    /// Address ranges the client's address must be in (empty: any).
+    pub sources: Vec<super::cidr::Cidr>,
     /// Claims that must have these values (string form; arrays: contain it).
     pub claims: Vec<(String, String)>,
     /// Topic filters for publishes and subscriptions.
@@ -104,6 +106,8 @@ pub struct Facts<'a> {
     pub client_id: &'a str,
     /// The TLS server name the client asked for (TLS listeners).
     pub sni: Option<&'a str>,
+    /// The client's address (from the PROXY header behind a balancer).
+    pub source: Option<std::net::IpAddr>,
     /// The verified token, if any.
     pub identity: Option<&'a Identity>,
 }
@@ -160,6 +164,8 @@ impl RuleSpec {
         (self.listeners.is_empty() || self.listeners.contains(&f.listener))
             && self.client_id.as_ref().is_none_or(|g| g.matches(f.client_id))
             && self.sni.as_ref().is_none_or(|g| f.sni.is_some_and(|s| g.matches(s)))
+            && (self.sources.is_empty()
+                || f.source.is_some_and(|ip| self.sources.iter().any(|c| c.contains(ip))))
             && self.claims.iter().all(|(k, v)| claim_holds(f.identity, k, v))
     }
 }
@@ -359,13 +365,19 @@ mod tests {
         ];
         let t = Table::new(rules).expect("compiles");
         let (acme, initech) = (identity("acme"), identity("initech"));
-        let f = |i| Facts { listener: 0, client_id: "d1", sni: None, identity: Some(i) };
+        let f = |i| Facts { listener: 0, client_id: "d1", sni: None, source: None, identity: Some(i) };
         let r = t.session(&f(&acme), 0).expect("route");
         assert_eq!((r.rule, r.upstream, r.mount.as_deref()), (Some(1), 1, Some("acme/")));
         assert_eq!(r.client_id_prefix.as_deref(), Some("acme-"));
         assert_eq!(r.tenant, Some(("acme".into(), Some(10))));
         assert_eq!(t.session(&f(&initech), 0).map(|r| r.upstream), Some(2));
-        let anon = Facts { listener: 0, client_id: "d1", sni: Some("acme.example.com"), identity: None };
+        let anon = Facts {
+            listener: 0,
+            client_id: "d1",
+            sni: Some("acme.example.com"),
+            source: None,
+            identity: None,
+        };
         assert_eq!(t.session(&anon, 5).map(|r| (r.rule, r.upstream)), Some((None, 5)));
     }
 
@@ -377,7 +389,7 @@ mod tests {
             ..Default::default()
         };
         let t = Table::new(vec![rule]).expect("compiles");
-        let f = |sni| Facts { listener: 0, client_id: "c", sni, identity: None };
+        let f = |sni| Facts { listener: 0, client_id: "c", sni, source: None, identity: None };
         assert_eq!(t.session(&f(Some("acme.mqtt.example")), 0).map(|r| r.upstream), Some(3));
         assert_eq!(t.session(&f(Some("globex.mqtt.example")), 0).map(|r| r.upstream), Some(0));
         assert_eq!(t.session(&f(None), 0).map(|r| r.upstream), Some(0), "plain TCP has no server name");
@@ -388,7 +400,7 @@ mod tests {
         let mut rules = vec![topic_rule("line1/#", 1), topic_rule("line2/#", 2), topic_rule("+/alarms", 3)];
         rules[2].listeners = vec![1];
         let t = Table::new(rules).expect("compiles");
-        let f = Facts { listener: 0, client_id: "c", sni: None, identity: None };
+        let f = Facts { listener: 0, client_id: "c", sni: None, source: None, identity: None };
         assert_eq!(t.publish(&f, "line1/press/t"), Some(1));
         assert_eq!(t.publish(&f, "line2/alarms"), Some(2));
         assert_eq!(t.publish(&f, "line3/alarms"), None, "rule 2 is for listener 1 only");
@@ -432,7 +444,7 @@ mod tests {
         // as the session router does.
         let t = Table::new(vec![topic_rule("#", 1), topic_rule("+/alarms", 2), topic_rule("$SYS/#", 3)])
             .expect("compiles");
-        let f = Facts { listener: 0, client_id: "c", sni: None, identity: None };
+        let f = Facts { listener: 0, client_id: "c", sni: None, source: None, identity: None };
         // (topic, upstream of the publish)
         for (topic, up) in
             [("$SYS/broker/load", Some(3)), ("$SYS/alarms", Some(3)), ("line1/alarms", Some(1))]
@@ -453,5 +465,25 @@ mod tests {
             ups.dedup();
             assert_eq!(ups, want, "subscribe {filter}");
         }
+    }
+
+    #[test]
+    fn source_ranges_pick_the_rule() {
+        let rule = RuleSpec {
+            sources: vec![super::super::cidr::Cidr::parse("192.0.2.0/24").expect("range")],
+            action: Action { upstream: 1, ..Default::default() },
+            ..Default::default()
+        };
+        let t = Table::new(vec![rule]).expect("table");
+        let f = |source: Option<&str>| Facts {
+            listener: 0,
+            client_id: "c",
+            sni: None,
+            source: source.map(|s| s.parse().expect("ip")),
+            identity: None,
+        };
+        assert_eq!(t.session(&f(Some("192.0.2.77")), 0).map(|r| r.upstream), Some(1));
+        assert_eq!(t.session(&f(Some("198.51.100.1")), 0).map(|r| r.upstream), Some(0));
+        assert_eq!(t.session(&f(None), 0).map(|r| r.upstream), Some(0), "no address, no match");
     }
 }
