@@ -161,3 +161,29 @@ fn a_tenants_message_rate_is_shared_by_its_sessions() {
     assert_eq!(rc, ReasonCode::Success);
     assert_eq!(publish_each(&mut other, 5), (5, Vec::new()));
 }
+
+/// The same publish rate on a session that spans two brokers (the multi-broker
+/// driver paces its client reads too).
+#[test]
+fn publish_rate_holds_for_a_session_over_two_brokers() {
+    let (plant, line1) = (Mosquitto::start(), Mosquitto::start());
+    let yaml = format!(
+        "listeners:\n  - name: factory\n    bind: 127.0.0.1:0\n    upstream: plant\n\
+         upstreams:\n  - name: plant\n    servers: [\"{}\"]\n  - name: line1\n    servers: [\"{}\"]\n\
+         routes:\n  - topics: [\"line1/#\"]\n    upstream: line1\n\
+         limits:\n  publish_rate: {{messages: {{rate: 5, per: 1h}}, action: disconnect}}\n",
+        plant.addr(),
+        line1.addr()
+    );
+    let proxy = Proxy::start(&metrics(&yaml));
+    let (mut c, rc) = connack(Raw::open(proxy.addr, Protocol::V5), "spanning");
+    assert_eq!(rc, ReasonCode::Success);
+    let (acked, ended) = publish_each(&mut c, 10);
+    assert!((5..=6).contains(&acked), "{acked}");
+    assert!(
+        matches!(ended.last(), Some(Packet::Disconnect(d)) if d.reason == ReasonCode::MessageRateTooHigh),
+        "{ended:?}"
+    );
+    proxy.wait_log("links=2");
+    proxy.wait_log("reason=message_rate");
+}

@@ -235,7 +235,8 @@ impl<'a> Driver<'a> {
             loop {
                 match Frame::split(&mut buf, self.args.io.max_packet_size) {
                     Ok(Some(f)) => {
-                        if f.raw()[0] >> 4 == crate::mqtt::kind::PUBLISH {
+                        // Only `limits.publish_rate` needs these (as in the relay).
+                        if self.args.io.pace.is_some() && f.raw()[0] >> 4 == crate::mqtt::kind::PUBLISH {
                             publishes += 1;
                             publish_bytes += f.len() as u64;
                         }

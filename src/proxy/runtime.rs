@@ -6,9 +6,9 @@
 //! reports, and only then `ready` is called with the real addresses. Each core then
 //! looks every 50 ms for a stop or a new config snapshot (`reload.rs`; it takes it
 //! and re-binds its listeners: `listeners.rs`). Shutdown: a signal sets a shared
-//! flag; each core's watcher fires its local trigger, accept loops stop, sessions
-//! end with DISCONNECT 0x8B (5.0), and the core waits for its connections up to the
-//! shutdown timeout.
+//! flag; each core's watcher retires its listeners (accept loops stop, sessions
+//! end with DISCONNECT 0x8B for 5.0 clients), and the core waits for its
+//! connections up to the shutdown timeout.
 
 use super::listeners::Listeners;
 use super::reload::{health_of, Reload, Reloader};
