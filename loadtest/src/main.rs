@@ -10,6 +10,9 @@
 //!   with TLS and a JWT per connection (unique, minted before the run, or one
 //!   repeated), measuring connects/s and latency.
 //!
+//! - `fleet` (see `fleet.rs`, `device.rs`, `ledger.rs`): N devices with persistent
+//!   QoS 1 sessions that reconnect and resume, for failover runs (what was
+//!   acknowledged and never delivered, duplicates, Session Present on reconnect).
 //! - `idle` (see `idle.rs`): N connections held with pings, for memory per
 //!   connection; `--source-ips` spreads client addresses over 127.0.0.0/8.
 //!
@@ -18,7 +21,10 @@
 
 mod client;
 mod connect;
+mod device;
+mod fleet;
 mod idle;
+mod ledger;
 mod payload;
 mod plot;
 mod pubsub;
@@ -41,6 +47,8 @@ enum Scenario {
     Pubsub(pubsub::PubSubArgs),
     /// Connection storm: CONNECT/CONNACK rate and latency (TLS, JWT optional).
     Connect(connect::ConnectArgs),
+    /// Devices with persistent QoS 1 sessions that reconnect: loss and duplicates across failover.
+    Fleet(fleet::FleetArgs),
     /// N connections held open with pings, for memory per connection.
     Idle(idle::IdleArgs),
     /// The page for a scale series from `scripts/bench.sh scale` (JSON points in, HTML out).
@@ -51,6 +59,7 @@ fn main() -> Result<()> {
     match Cli::parse().scenario {
         Scenario::Connect(args) => connect::run(args),
         Scenario::Pubsub(args) => pubsub::run(args),
+        Scenario::Fleet(args) => fleet::run(args),
         Scenario::Idle(args) => idle::run(args),
         Scenario::Plot(args) => plot::run(args),
     }

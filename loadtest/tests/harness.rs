@@ -1,7 +1,8 @@
 //! Tests of the harness itself, against a real Mosquitto: a short `pubsub` run at
 //! QoS 1 counts every message (no loss, duplicates or reordering over a healthy
-//! broker) and writes valid JSON; `connect` mints JWTs that the proxy's
-//! `config/jwt.yaml` guard accepts.
+//! broker) and writes valid JSON; a `fleet` run gets every acknowledged message
+//! back to the device that sent it; `connect` mints JWTs that the proxy's
+//! `config/jwt.yaml` guard accepts. (`fleet` across failures: tests/cluster.rs.)
 
 #[path = "../../tests/common/broker.rs"]
 mod broker;
@@ -59,6 +60,37 @@ fn pubsub_counts_every_message_at_qos1_and_writes_json() {
             serde_json::from_str(&std::fs::read_to_string(&file).expect("json file"))
                 .expect("valid JSON file");
         assert_eq!(written, r);
+    }
+}
+
+#[test]
+fn fleet_gets_back_every_acknowledged_message_on_persistent_sessions() {
+    let broker = Mosquitto::start();
+    for version in ["3", "5"] {
+        let r = loadtest(&[
+            "fleet",
+            "--addr",
+            &broker.addr(),
+            "--devices",
+            "20",
+            "--rate",
+            "20",
+            "--duration",
+            "2",
+            "--ramp-ms",
+            "100",
+            "--version",
+            version,
+        ]);
+        let acked = r["acked"].as_u64().expect("acked");
+        assert!(acked > 0, "{r}");
+        assert_eq!(r["sent"].as_u64(), Some(acked), "all acknowledged by the end: {r}");
+        assert_eq!(r["received"].as_u64(), Some(acked), "every message came back to its device: {r}");
+        for zero in ["acked_lost", "duplicates", "lost_with_session", "unacked", "unknown", "reconnects"] {
+            assert_eq!(r[zero].as_u64(), Some(0), "{zero}: {r}");
+        }
+        assert_eq!(r["errors_by_kind"], serde_json::json!({}), "{r}");
+        assert!(r["client_id_prefix"].as_str().is_some_and(|p| p.starts_with("fleet-")), "{r}");
     }
 }
 
