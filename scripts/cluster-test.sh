@@ -17,13 +17,16 @@
 # DIR/report.jsonl, the loadtest's own JSON in DIR/<layout>-<scenario>.json):
 #   steady       load spread over the 3 proxies, nothing dropped
 #   kill-proxy   SIGKILL one proxy: its devices come back through another and resume
-#   kill-broker  SIGKILL one broker: its devices move on (Mosquitto: new session;
-#                Aedes: same session, nothing acknowledged lost)
+#   kill-broker  SIGKILL one broker: its devices move on (Mosquitto: new session,
+#                nothing acknowledged lost but what the dead broker's sessions held;
+#                Aedes: same session, Session Present 1)
+#   kill-broker-direct  the same without balancer and proxies (devices on the brokers
+#                themselves): the control for kill-broker
 #   restart      kill proxy 1 and start it again, then kill proxies 2 and 3: every
 #                device goes through the restarted proxy to the broker it had (Mosquitto)
 #   reload       SIGHUP each proxy in turn with a changed config: no connection dropped
-# --short: 200 devices, 12 s, Mosquitto kill-proxy and kill-broker, Aedes
-# kill-broker (what CI runs, through tests/cluster.rs).
+# --short: 200 devices, 12 s, Mosquitto kill-proxy, kill-broker and reload, Aedes
+# kill-proxy and kill-broker (what CI runs, through tests/cluster.rs).
 #
 # Needs root (ip netns). Everything it creates is named mqc<pid>-* and removed at the
 # end, also on failure or Ctrl-C. Binaries: MQTT_PROXY and MQTT_LOADTEST (default:
@@ -237,12 +240,14 @@ kill_host() {
 }
 
 # Starts the fleet in the client namespace; sets FLEET_PID, FLEET_LOG, FLEET_JSON.
+# With a second argument, the devices connect to those addresses themselves (no
+# balancer, no proxy): the control run.
 start_fleet() {
-  local name=$1
+  local name=$1 addr=${2:-${ADDR[lb]}:1883}
   FLEET_LOG="$OUT/$LAYOUT-$name.log"
   FLEET_JSON="$OUT/$LAYOUT-$name.json"
   rm -f "$FLEET_JSON"
-  spawn cl "$LOADTEST" fleet --addr "${ADDR[lb]}:1883" --devices "$DEVICES" --rate "$RATE" \
+  spawn cl "$LOADTEST" fleet --addr "$addr" --devices "$DEVICES" --rate "$RATE" \
     --duration "$DURATION" --version "$VERSION" --ramp-ms $((DEVICES * 2)) --reconnect-delay-ms 500 \
     --json "$FLEET_JSON" >/dev/null 2>"$FLEET_LOG" &
   FLEET_PID=$!
@@ -293,6 +298,18 @@ scenario_kill_broker() {
   for p in p1 p2 p3; do wait_line "$RUN/$p.log" "upstream server up" 10 || true; done
 }
 
+# The same fault with the devices straight on the brokers (each starts on broker
+# i mod 3 and moves to the next): what the broker cluster does without us.
+scenario_kill_broker_direct() {
+  start_fleet kill-broker-direct "${ADDR[b1]}:1883,${ADDR[b2]}:1883,${ADDR[b3]}:1883"
+  at_second "$FAULT_AT"
+  log "SIGKILL broker b1 (devices connected to the brokers directly)"
+  kill_host b1
+  judge kill-broker-direct
+  start_broker b1
+  for p in p1 p2 p3; do wait_line "$RUN/$p.log" "upstream server up" 10 || true; done
+}
+
 scenario_restart() {
   start_fleet restart
   at_second "$FAULT_AT"
@@ -325,8 +342,8 @@ scenario_reload() {
 run_layout() {
   LAYOUT=$1
   case "$LAYOUT" in
-    mosquitto) VERSION=5; local all="steady kill-proxy kill-broker restart reload" short="kill-proxy kill-broker" ;;
-    aedes) VERSION=3; local all="steady kill-proxy kill-broker" short="kill-broker" ;;
+    mosquitto) VERSION=5; local all="steady kill-proxy kill-broker restart reload" short="kill-proxy kill-broker reload" ;;
+    aedes) VERSION=3; local all="steady kill-proxy kill-broker kill-broker-direct" short="kill-proxy kill-broker" ;;
     *) echo "unknown layout: $LAYOUT" >&2; exit 2 ;;
   esac
   local list=${SCENARIOS//,/ }
@@ -346,6 +363,7 @@ run_layout() {
       steady) scenario_steady ;;
       kill-proxy) scenario_kill_proxy ;;
       kill-broker) scenario_kill_broker ;;
+      kill-broker-direct) scenario_kill_broker_direct ;;
       restart) [ "$LAYOUT" = mosquitto ] && scenario_restart ;;
       reload) scenario_reload ;;
       *) echo "unknown scenario: $s" >&2; exit 2 ;;

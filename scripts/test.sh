@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_packages mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients stdbuf:coreutils openssl:openssl c++:g++ node:nodejs npm:npm python3:python3 haproxy:haproxy systemd-analyze:systemd chromium:chromium prometheus:prometheus
+ensure_packages mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients stdbuf:coreutils openssl:openssl c++:g++ node:nodejs npm:npm python3:python3 haproxy:haproxy systemd-analyze:systemd chromium:chromium prometheus:prometheus redis-server:redis-server ip:iproute2 curl:curl
 ensure_cargo
 ensure_memlock
 export PATH="/usr/sbin:$PATH"   # Debian installs the broker in /usr/sbin

@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 
 /// What every device shares with the scenario: its settings and live counters.
 pub struct Fleet {
-    /// Server address.
-    pub addr: String,
+    /// Server addresses: device `i` starts at address `i mod n` and moves on to the
+    /// next one when that refuses (the proxy's job, done here for runs without it).
+    pub addrs: Vec<String>,
     /// MQTT version.
     pub v: Protocol,
     /// Client id prefix (the device index follows).
@@ -86,11 +87,14 @@ pub struct Report {
     pub disconnects: BTreeMap<u8, u64>,
     /// Delivery latency (ns), first deliveries only.
     pub latency: Histogram<u64>,
+    /// Some sequence numbers acknowledged and never delivered.
+    pub lost: Vec<u64>,
     /// Why the device stopped early.
     pub error: Option<anyhow::Error>,
 }
 
 const QUIET: Duration = Duration::from_millis(100);
+const CONNACK_WAIT: Duration = Duration::from_secs(10);
 const PING_AFTER: Duration = Duration::from_secs(10);
 
 struct Device<'a> {
@@ -134,6 +138,7 @@ pub fn run(f: &Fleet, i: usize, delay: Duration, go: &Barrier) -> Report {
             sessions_lost: 0,
             reconnect_ms: Vec::new(),
             refused: 0,
+            lost: Vec::new(),
             disconnects: BTreeMap::new(),
             latency: Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("constant bounds are valid"),
             error: None,
@@ -151,6 +156,7 @@ pub fn run(f: &Fleet, i: usize, delay: Duration, go: &Barrier) -> Report {
         Err(e) => d.r.error = Some(e),
     }
     d.r.tally = d.ledger.tally();
+    d.r.lost = d.ledger.lost(5);
     d.r
 }
 
@@ -161,15 +167,28 @@ impl Device<'_> {
 
     fn dial(&self, clean_start: bool) -> Result<(Conn, bool)> {
         let f = self.f;
-        Conn::connect(
-            &f.addr,
-            f.v,
-            self.id.clone(),
-            f.username.clone(),
-            f.tls.as_ref(),
-            Some(QUIET),
-            &self.session(clean_start),
-        )
+        let mut last = None;
+        for k in 0..f.addrs.len() {
+            let addr = &f.addrs[(self.i + k) % f.addrs.len()];
+            // The CONNACK may take a while when a server takes over many sessions at
+            // once; a device that gave up on it early would only add to the storm.
+            match Conn::connect(
+                addr,
+                f.v,
+                self.id.clone(),
+                f.username.clone(),
+                f.tls.as_ref(),
+                Some(CONNACK_WAIT),
+                &self.session(clean_start),
+            ) {
+                Ok((c, present)) => {
+                    c.set_read_timeout(Some(QUIET))?;
+                    return Ok((c, present));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no server address")))
     }
 
     /// A random wait in [delay/2, delay].

@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 /// Flags of `fleet`.
 #[derive(clap::Parser, Clone)]
 pub struct FleetArgs {
-    /// Server address.
+    /// Server address, or several separated by commas: device `i` starts at the
+    /// `i mod n`-th and moves on to the next when one refuses (for runs straight
+    /// against a broker cluster, without a proxy placing sessions).
     #[arg(long, default_value = "127.0.0.1:1883")]
     pub addr: String,
     /// Devices (one connection and one thread each).
@@ -101,7 +103,7 @@ pub fn run(a: FleetArgs) -> Result<()> {
     }
     let tls = a.tls_ca.as_deref().map(|ca| client::tls(ca, &a.tls_name)).transpose()?;
     let f = Arc::new(Fleet {
-        addr: a.addr.clone(),
+        addrs: a.addr.split(',').map(str::to_string).collect(),
         v,
         prefix: a.prefix.clone().unwrap_or_else(random_prefix),
         topic: a.topic.clone(),
@@ -165,7 +167,8 @@ pub fn run(a: FleetArgs) -> Result<()> {
     let mut disconnects: BTreeMap<String, u64> = BTreeMap::new();
     let mut errors: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut first_error = None;
-    for t in threads {
+    let mut lost_samples = Vec::new();
+    for (i, t) in threads.into_iter().enumerate() {
         let r: Report = match t.join() {
             Ok(r) => r,
             Err(_) => {
@@ -174,6 +177,9 @@ pub fn run(a: FleetArgs) -> Result<()> {
             }
         };
         tally += r.tally;
+        if lost_samples.len() < 50 && !r.lost.is_empty() {
+            lost_samples.push(serde_json::json!({"device": i, "seq": r.lost}));
+        }
         reconnects += r.reconnects;
         resumed += r.resumed;
         lost_sessions += r.sessions_lost;
@@ -204,6 +210,7 @@ pub fn run(a: FleetArgs) -> Result<()> {
         "received": tally.received,
         "duplicates": tally.duplicates,
         "acked_lost": tally.acked_lost,
+        "acked_lost_samples": lost_samples,
         "lost_with_session": tally.lost_with_session,
         "unacked": tally.unacked,
         "unknown": tally.unknown,

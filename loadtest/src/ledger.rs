@@ -112,6 +112,12 @@ impl Ledger {
         self.outstanding
     }
 
+    /// Up to `n` sequence numbers acknowledged and never delivered (nor excused).
+    pub fn lost(&self, n: usize) -> Vec<u64> {
+        let lost = |s: &u8| *s & (ACKED | RECEIVED | EXCUSED) == ACKED;
+        self.state.iter().enumerate().filter(|(_, s)| lost(s)).map(|(i, _)| i as u64 + 1).take(n).collect()
+    }
+
     /// The counts.
     pub fn tally(&self) -> Tally {
         let mut t = Tally {
@@ -169,6 +175,7 @@ mod tests {
         let (a, b) = (l.send(), l.send());
         l.ack(a);
         assert_eq!(l.tally().acked_lost, 1);
+        assert_eq!(l.lost(10), vec![a]);
         l.session_lost();
         l.ack(b);
         let t = l.tally();
