@@ -13,6 +13,7 @@
 #   aedes      3 Aedes nodes sharing Redis (mqemitter-redis carries publishes between
 #              nodes, aedes-persistence-redis holds sessions and queued messages), so
 #              a session outlives its node. MQTT 3.1.1 devices (Aedes has no 5.0).
+# Before the scenarios, a smoke check with mosquitto_pub / mosquitto_sub.
 # Scenarios (each a fresh fleet run; a PASS/FAIL line each, JSON lines in
 # DIR/report.jsonl, the loadtest's own JSON in DIR/<layout>-<scenario>.json):
 #   steady       load spread over the 3 proxies, nothing dropped
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$(id -u)" -eq 0 ] || { echo "cluster-test.sh needs root (ip netns)" >&2; exit 2; }
-ensure_packages ip:iproute2 haproxy:haproxy mosquitto:mosquitto redis-server:redis-server node:nodejs npm:npm python3:python3 curl:curl
+ensure_packages ip:iproute2 haproxy:haproxy mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients redis-server:redis-server node:nodejs npm:npm python3:python3 curl:curl
 ensure_memlock
 ulimit -n 20000 2>/dev/null || true
 
@@ -270,6 +271,25 @@ judge() {
 
 FAULT_AT=$((DURATION / 3))
 
+# The stock clients through the balancer: a retained message published under one
+# client id is read back under the same id, through whichever proxies HAProxy picks
+# (the same broker by rendezvous placement, also with independent Mosquittos).
+smoke() {
+  local id="smoke-$ID-$LAYOUT" topic="cluster/smoke/$ID" got ok=false
+  in_ns cl mosquitto_pub -h "${ADDR[lb]}" -p 1883 -V mqttv311 -i "$id" -t "$topic" -q 1 -r -m "hello $LAYOUT"
+  got=$(in_ns cl mosquitto_sub -h "${ADDR[lb]}" -p 1883 -V mqttv311 -i "$id" -t "$topic" -q 1 -C 1 -W 10) || true
+  in_ns cl mosquitto_pub -h "${ADDR[lb]}" -p 1883 -V mqttv311 -i "$id" -t "$topic" -q 1 -r -n || true
+  if [ "$got" = "hello $LAYOUT" ]; then
+    ok=true
+    echo "PASS $LAYOUT smoke: mosquitto_pub and mosquitto_sub through the balancer, a retained message read back under the same client id"
+  else
+    echo "FAIL $LAYOUT smoke: mosquitto_sub read '${got}' instead of 'hello $LAYOUT'"
+    FAILED=1
+  fi
+  printf '{"layout":"%s","scenario":"smoke","pass":%s,"checks":[{"check":"retained message read back under the same client id","pass":%s}]}\n' \
+    "$LAYOUT" "$ok" "$ok" >>"$REPORT"
+}
+
 scenario_steady() {
   start_fleet steady
   at_second "$FAULT_AT"
@@ -358,6 +378,7 @@ run_layout() {
   proxy_config 500ms >"$RUN/proxy.yaml"
   for p in p1 p2 p3; do start_proxy "$p"; done
   start_balancer
+  smoke
   for s in $list; do
     case "$s" in
       steady) scenario_steady ;;

@@ -17,14 +17,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Installs the parser once into tests/asyncapi/node_modules (from the lock file).
 fn asyncapi_parser() -> std::path::PathBuf {
     let dir = Path::new(ROOT).join("tests/asyncapi");
-    if !dir.join("node_modules/@asyncapi/parser/package.json").exists() {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is installed (Debian package npm)");
-        assert!(ok.success(), "npm ci in tests/asyncapi");
-    }
+    common::npm::install(&dir, &["node_modules/@asyncapi/parser/package.json"]);
     dir.join("validate.mjs")
 }
 

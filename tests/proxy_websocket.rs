@@ -20,16 +20,10 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Installs MQTT.js and playwright-core once into tests/websocket (lock file).
 fn clients() -> PathBuf {
     let dir = Path::new(ROOT).join("tests/websocket");
-    if !dir.join("node_modules/mqtt/package.json").exists()
-        || !dir.join("node_modules/playwright-core").exists()
-    {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is installed (Debian package npm)");
-        assert!(ok.success(), "npm ci in tests/websocket");
-    }
+    common::npm::install(
+        &dir,
+        &["node_modules/mqtt/package.json", "node_modules/playwright-core/package.json"],
+    );
     dir
 }
 

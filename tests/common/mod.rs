@@ -7,6 +7,7 @@ pub mod codec;
 pub mod gate;
 pub mod gen;
 pub mod haproxy;
+pub mod npm;
 pub mod proxy;
 pub mod raw;
 pub mod session;
