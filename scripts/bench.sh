@@ -15,6 +15,10 @@
 #        scripts/bench.sh scale [SECONDS]          CPU per message and memory per connection
 #            from 1k to 9.5k connections (SCALE_CONNS) on 1 and 2 cores; writes the table
 #            and SCALE_REPORT (default bench-scale.html, via `mqtt-loadtest plot`)
+#        scripts/bench.sh tail [SECONDS]           the latency tail against the load CPU's
+#            headroom: direct, proxy and HAProxy at TAIL_LOADS percent (default 30 40 50)
+#            of direct's maximum, with the idle share of the broker's and load
+#            generator's CPU in every second of every run
 #        scripts/bench.sh schema [SECONDS] [PUBLISHERS] [SIZE] [QOS] [CORES]
 #            the cost of payload validation: JSON payloads through the proxy with and
 #            without a JSON Schema rule on their topics (HAProxy's place in the table
@@ -41,7 +45,7 @@ ensure_cargo
 ensure_memlock
 export PATH="/usr/sbin:$PATH"
 mode=throughput
-case "${1:-}" in idle | connect | profile | scale | schema) mode=$1; shift ;; esac
+case "${1:-}" in idle | connect | profile | scale | schema | tail) mode=$1; shift ;; esac
 if [ $mode = idle ]; then conns=("${@:-5000}"); set --; fi
 if [ $mode = connect ]; then count=${1:-20000}; set --; fi
 secs=${1:-10} pubs=${2:-10} size=${3:-64} qos=${4:-0} cores=${5:-1}
@@ -264,6 +268,55 @@ if [ $mode = scale ]; then
   python3 scripts/bench_summary.py scale "$hz" "$placement" "$work/scale.json" < "$out"
   "$lt" plot --input "$work/scale.json" --report "${SCALE_REPORT:-bench-scale.html}"
   echo "plot: ${SCALE_REPORT:-bench-scale.html}"
+  [ -z "${BENCH_JSON:-}" ] || cp "$out" "$BENCH_JSON"
+  exit 0
+fi
+
+if [ $mode = tail ]; then
+  # Idle share (percent) of the load CPUs in each quarter second while "$@" runs.
+  with_idle() { # FILE CMD...: runs CMD, sampling /proc/stat meanwhile into FILE
+    local f=$1; shift
+    python3 - "$load_cpus" > "$f" <<'PY' & local sp=$!
+import sys, time
+cpus = {"cpu" + c for c in sys.argv[1].split(",") if c}
+def snap():
+    t = i = 0
+    for line in open("/proc/stat"):
+        f = line.split()
+        if f[0] in cpus:
+            v = [int(x) for x in f[1:9]]
+            t += sum(v); i += v[3] + v[4]
+    return t, i
+prev = snap()
+while True:
+    time.sleep(0.25)
+    cur = snap()
+    dt = cur[0] - prev[0]
+    if dt > 0:
+        print(round(100 * (cur[1] - prev[1]) / dt), flush=True)
+    prev = cur
+PY
+    "$@"; local rc=$?
+    kill $sp 2>/dev/null; wait $sp 2>/dev/null || true
+    return $rc
+  }
+  start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"; proxy_addr=$paddr
+  start_haproxy; sleep 0.3
+  max=$(pubsub "127.0.0.1:$bport" "" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["out_msgs_per_s"]))')
+  echo "direct maximum: $max msg/s" >&2
+  for pct in ${TAIL_LOADS:-30 40 50}; do
+    rate=$((max * pct / 100 / pubs))
+    for r in $(seq "$rounds"); do
+      for hop in direct proxy haproxy; do
+        case $hop in direct) a=127.0.0.1:$bport ;; proxy) a=$proxy_addr ;; haproxy) a=127.0.0.1:$hport ;; esac
+        res=$(with_idle "$work/idle" pubsub "$a" "$rate")
+        res=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["load_idle_pct"]=[int(x) for x in open(sys.argv[2]) if x.strip()]; print(json.dumps(r))' "$res" "$work/idle")
+        echo "tail $pct% $hop $r $(echo "$res" | head -c 300)" >&2
+        record tail "$hop:$pct" "$r" 0 - "$res"
+      done
+    done
+  done
+  python3 scripts/bench_summary.py tail "$hz" "$placement" "$max" < "$out"
   [ -z "${BENCH_JSON:-}" ] || cp "$out" "$BENCH_JSON"
   exit 0
 fi

@@ -5,6 +5,7 @@ ratios (each against direct and against HAProxy, measured in the same run).
 Usage: bench_summary.py throughput HZ PLACEMENT THIRD HALF_RATE
        bench_summary.py connect HZ PLACEMENT
        bench_summary.py scale HZ PLACEMENT
+       bench_summary.py tail HZ PLACEMENT DIRECT_MAX
 """
 import json
 import statistics
@@ -94,6 +95,26 @@ def scale(rows, hz, placement):
     return points
 
 
+def tail(rows, placement, direct_max):
+    """p99 against the load CPUs' headroom: the seconds in which they had almost no
+    idle time are where a hop's tail stalls come from."""
+    print(f"\nPlacement: {placement}. Direct maximum {direct_max} msg/s; medians of {max(r['round'] for r in rows)} rounds.")
+    print(f"{'load':>5} {'hop':<9}{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'load CPU idle % (mean, min)':>30}   p99 per round")
+    keys = []
+    for r in rows:
+        if r["name"] not in keys:
+            keys.append(r["name"])
+    for k in keys:
+        hop, pct = k.split(":")
+        rs = [r for r in rows if r["name"] == k]
+        lat = lambda q: median(r["result"]["latency_us"][q] for r in rs)
+        idle = [x for r in rs for x in r["result"].get("load_idle_pct", [])]
+        mins = [min(r["result"]["load_idle_pct"]) for r in rs if r["result"].get("load_idle_pct")]
+        mean = sum(idle) / len(idle) if idle else float("nan")
+        print(f"{pct + '%':>5} {hop:<9}{lat('p50'):>9.0f}{lat('p99'):>10.0f}{lat('max'):>10.0f}"
+              f"{mean:>20.0f}, {fmt_rounds(mins):<8}   {fmt_rounds(r['result']['latency_us']['p99'] for r in rs)}")
+
+
 def main():
     mode, hz, placement = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     rows = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -101,6 +122,8 @@ def main():
         throughput(rows, hz, placement, sys.argv[4], sys.argv[5])
     elif mode == "connect":
         connect(rows, hz, placement)
+    elif mode == "tail":
+        tail(rows, placement, sys.argv[4])
     elif mode == "scale":
         points = scale(rows, hz, placement)
         if len(sys.argv) > 4:
