@@ -308,12 +308,28 @@ scenario_kill_proxy() {
   start_proxy p1; wait_lb_up p1
 }
 
+# Waits until FILE has more than N lines matching PATTERN, at most S seconds.
+wait_more() {
+  local file=$1 pattern=$2 n=$3 secs=$4 i
+  for i in $(seq 1 $((secs * 20))); do
+    [ "$(grep -c -- "$pattern" "$file" 2>/dev/null)" -gt "$n" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 scenario_kill_broker() {
   start_fleet kill-broker
   at_second "$FAULT_AT"
+  local p marked=0 before=()
+  for p in p1 p2 p3; do before+=("$(grep -c "upstream server down" "$RUN/$p.log" || true)"); done
   log "SIGKILL broker b1"
   kill_host b1
-  judge kill-broker
+  for i in 0 1 2; do
+    p=p$((i + 1))
+    wait_more "$RUN/$p.log" "upstream server down" "${before[$i]}" 10 && marked=$((marked + 1))
+  done
+  judge kill-broker "probes_marked_down=$marked"
   start_broker b1
   for p in p1 p2 p3; do wait_line "$RUN/$p.log" "upstream server up" 10 || true; done
 }

@@ -56,6 +56,8 @@ pub struct Fleet {
     pub session_expiry: u32,
     /// How long after the stop devices wait for what is still owed them.
     pub drain: Duration,
+    /// Leave the sessions on the servers at the end (to inspect them).
+    pub keep_sessions: bool,
     /// When the scenario started (latency stamps count from it).
     pub start: Instant,
     /// Set when publishing ends.
@@ -377,7 +379,9 @@ impl Device<'_> {
     /// Ends the session for good, so brokers do not keep it after the run.
     fn finish(&mut self, mut c: Conn) -> Result<()> {
         self.f.connected.fetch_sub(1, Ordering::Relaxed);
-        if self.f.v.is_v5() {
+        if self.f.keep_sessions {
+            let _ = c.send(&Packet::Disconnect(Disconnect::default()));
+        } else if self.f.v.is_v5() {
             let mut d = Disconnect::new(ReasonCode::Success);
             d.properties.session_expiry_interval = Some(0);
             let _ = c.send(&Packet::Disconnect(d));

@@ -69,6 +69,10 @@ pub struct FleetArgs {
     /// 5.0 Session Expiry Interval in seconds.
     #[arg(long, default_value_t = 3600)]
     pub session_expiry: u32,
+    /// Leave every session on its server at the end (by default each device ends
+    /// its session, so brokers do not keep a run's sessions).
+    #[arg(long)]
+    pub keep_sessions: bool,
     /// User name for every device (e.g. `Bearer <jwt>`).
     #[arg(long)]
     pub username: Option<String>,
@@ -116,6 +120,7 @@ pub fn run(a: FleetArgs) -> Result<()> {
         reconnect_timeout: Duration::from_secs(a.reconnect_timeout),
         session_expiry: a.session_expiry,
         drain: Duration::from_secs(a.drain),
+        keep_sessions: a.keep_sessions,
         start: Instant::now(),
         stop: AtomicBool::new(false),
         connected: AtomicU64::new(0),
