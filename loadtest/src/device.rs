@@ -327,7 +327,13 @@ impl Device<'_> {
             }
             let wait = due.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(1), QUIET);
             let alive = match c.set_read_timeout(Some(wait)).and_then(|_| c.next()) {
-                Ok(Next::Packet(p)) => self.handle(&mut c, *p)?,
+                // A write that fails (an acknowledgement on a connection that just
+                // broke) is a lost connection too; anything else ends the device.
+                Ok(Next::Packet(p)) => match self.handle(&mut c, *p) {
+                    Ok(alive) => alive,
+                    Err(e) if e.downcast_ref::<std::io::Error>().is_some() => false,
+                    Err(e) => return Err(e),
+                },
                 Ok(Next::Quiet) => true,
                 Ok(Next::Closed) | Err(_) => false,
             };

@@ -105,6 +105,9 @@ pub fn run(a: FleetArgs) -> Result<()> {
     if !(a.rate > 0.0 && a.rate.is_finite()) || a.devices == 0 || a.window == 0 || a.reconnect_delay_ms == 0 {
         bail!("--rate, --devices, --window and --reconnect-delay-ms must be positive");
     }
+    if a.window > 10_000 {
+        bail!("--window is at most 10000 (packet identifiers are 16 bits)");
+    }
     let tls = a.tls_ca.as_deref().map(|ca| client::tls(ca, &a.tls_name)).transpose()?;
     let f = Arc::new(Fleet {
         addrs: a.addr.split(',').map(str::to_string).collect(),
