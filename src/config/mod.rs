@@ -3,13 +3,17 @@
 //! cores in one `Arc`.
 //!
 //! Errors name the key and the line. Nothing here opens sockets; addresses are
-//! resolved once, at load. Secrets never appear in `Debug` output (there are none
-//! yet; the auth issue adds them behind a redacting type).
+//! resolved once, at load. Passwords (upstream, probe) are kept in [`Secret`], whose
+//! `Debug` output never shows them. Each section is validated
+//! in a file of its own (`listeners.rs`, `upstreams.rs`, `limits.rs`, `guard.rs`,
+//! `routes.rs`, `schema.rs`); this one holds the validated types and the order.
 
 pub mod asyncapi;
 mod duration;
 mod env;
 mod guard;
+mod limits;
+mod listeners;
 mod raw;
 mod raw_schema;
 mod routes;
@@ -18,6 +22,7 @@ mod rates;
 mod schema;
 pub mod sources;
 mod tls;
+mod upstreams;
 pub mod zilla;
 
 pub use tls::ServerTls;
@@ -26,7 +31,7 @@ pub use duration::parse as parse_duration;
 
 use raw::RawConfig;
 use serde_saphyr::Spanned;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -375,116 +380,6 @@ fn invalid<T>(s: &Spanned<T>, key: String, message: impl Into<String>) -> Config
     ConfigError::Invalid { line: s.referenced.line(), key, message: message.into() }
 }
 
-fn resolve(s: &Spanned<String>, key: String) -> Result<SocketAddr, ConfigError> {
-    let mut addrs =
-        s.value.to_socket_addrs().map_err(|e| invalid(s, key.clone(), format!("`{}`: {e}", s.value)))?;
-    addrs.next().ok_or_else(|| invalid(s, key, format!("`{}` resolves to no address", s.value)))
-}
-
-/// The host part of `host:port` (brackets removed from IPv6 literals).
-fn host_of(server: &str) -> String {
-    let host = server.rsplit_once(':').map_or(server, |(h, _)| h);
-    host.trim_start_matches('[').trim_end_matches(']').to_string()
-}
-
-fn bounded(
-    v: &Option<Spanned<u64>>,
-    key: &str,
-    min: u64,
-    max: u64,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match v {
-        None => Ok(default),
-        Some(s) if (min..=max).contains(&s.value) => Ok(s.value),
-        Some(s) => Err(invalid(s, key.into(), format!("{} is outside {min}..={max}", s.value))),
-    }
-}
-
-/// A listener's PROXY protocol settings: the accepted version, and whether the v2
-/// SSL TLV's common name may name the client (only without TLS here: TLS ends at
-/// the balancer or at this listener, not both).
-fn proxy_protocol(
-    i: usize,
-    l: &raw::RawListener,
-) -> Result<(Option<crate::proxy_protocol::Accept>, bool), ConfigError> {
-    use crate::proxy_protocol::Accept;
-    let accept = match &l.proxy_protocol {
-        None => None,
-        Some(v) => Some(Accept::parse(&v.value).ok_or_else(|| {
-            invalid(v, format!("listeners[{i}].proxy_protocol"), format!("`{}`: use v1, v2 or any", v.value))
-        })?),
-    };
-    if l.proxy_protocol_tls_identity {
-        let key = format!("listeners[{i}].proxy_protocol_tls_identity");
-        if !matches!(accept, Some(Accept::V2 | Accept::Any)) {
-            return Err(invalid(&l.name, key, "needs `proxy_protocol: v2` (the SSL TLV is v2 only)"));
-        }
-        if l.tls.is_some() {
-            return Err(invalid(&l.name, key, "TLS ends at the balancer or at this listener, not both"));
-        }
-    }
-    Ok((accept, l.proxy_protocol_tls_identity))
-}
-
-fn acl_config(i: usize, a: &raw::RawAcl, has_guard: bool) -> Result<crate::auth::AclConfig, ConfigError> {
-    use crate::auth::{Entry, Template, V3Denied};
-    type Raw = Option<Vec<Spanned<raw::RawAclEntry>>>;
-    let list = |what: &str, v: &Raw| -> Result<Option<Vec<Entry>>, ConfigError> {
-        let Some(v) = v else { return Ok(None) };
-        let parsed = v.iter().enumerate().map(|(j, t)| {
-            let key = format!("listeners[{i}].acl.{what}[{j}]");
-            if !t.value.scopes.is_empty() && !has_guard {
-                return Err(invalid(t, key, "scopes need a `guard`"));
-            }
-            let filter = Template::parse(&t.value.filter, has_guard)
-                .map_err(|e| invalid(t, key.clone(), e.to_string()))?;
-            let max_qos = match t.value.max_qos {
-                None => None,
-                Some(q) => Some(
-                    crate::mqtt::QoS::from_u8(q)
-                        .ok_or_else(|| invalid(t, format!("{key}.max_qos"), format!("{q}: use 0, 1 or 2")))?,
-                ),
-            };
-            if what == "subscribe" && (t.value.retain.is_some() || t.value.max_message_expiry.is_some()) {
-                return Err(invalid(t, key, "`retain` and `max_message_expiry` limit publishes"));
-            }
-            let limits = crate::auth::Limits {
-                max_qos,
-                no_retain: t.value.retain == Some(false),
-                max_expiry: t.value.max_message_expiry,
-            };
-            Ok(Entry { filter, scopes: t.value.scopes.clone(), limits })
-        });
-        parsed.collect::<Result<Vec<_>, _>>().map(Some)
-    };
-    let client_id = match &a.client_id {
-        Some(t) => Some(
-            Template::parse_text(&t.value, has_guard)
-                .map_err(|e| invalid(t, format!("listeners[{i}].acl.client_id"), e.to_string()))?,
-        ),
-        None => None,
-    };
-    let v3_denied = match &a.v3_denied_publish {
-        None => V3Denied::Drop,
-        Some(s) if s.value == "drop" => V3Denied::Drop,
-        Some(s) if s.value == "disconnect" => V3Denied::Disconnect,
-        Some(s) => {
-            return Err(invalid(
-                s,
-                format!("listeners[{i}].acl.v3_denied_publish"),
-                "use `drop` or `disconnect`",
-            ))
-        }
-    };
-    Ok(crate::auth::AclConfig {
-        publish: list("publish", &a.publish)?,
-        subscribe: list("subscribe", &a.subscribe)?,
-        client_id,
-        v3_denied,
-    })
-}
-
 fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> {
     let mut guards: Vec<crate::auth::Guard> = Vec::new();
     for (i, g) in raw.guards.iter().enumerate() {
@@ -506,73 +401,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
                 format!("duplicate upstream `{}`", u.name.value),
             ));
         }
-        if u.servers.is_empty() {
-            return Err(invalid(&u.name, format!("upstreams[{i}].servers"), "at least one server is needed"));
-        }
-        let line = u.name.referenced.line();
-        let tls = match &u.tls {
-            Some(t) => Some(tls::client(t, base, line, &format!("upstreams[{i}].tls"))?),
-            None => None,
-        };
-        let mut servers = Vec::new();
-        for (j, s) in u.servers.iter().enumerate() {
-            let key = format!("upstreams[{i}].servers[{j}]");
-            let addr = resolve(s, key.clone())?;
-            let tls_name = match &tls {
-                None => None,
-                Some((_, name)) => {
-                    let host = name.clone().unwrap_or_else(|| host_of(&s.value));
-                    let n = rustls_pki_types::ServerName::try_from(host.clone())
-                        .map_err(|_| invalid(s, key, format!("`{host}` is not a TLS server name")))?;
-                    Some(n)
-                }
-            };
-            servers.push(Server { name: s.value.clone(), addr, tls_name });
-        }
-        let balance = match u.balance.as_ref().map(|b| (b, b.value.as_str())) {
-            None | Some((_, "hash")) => Balance::Hash,
-            Some((_, "ordered")) => Balance::Ordered,
-            Some((b, x)) => {
-                return Err(invalid(
-                    b,
-                    format!("upstreams[{i}].balance"),
-                    format!("`{x}`: use hash or ordered"),
-                ))
-            }
-        };
-        if u.health_check.as_ref().is_some_and(|h| h.password.is_some() && h.username.is_none()) {
-            return Err(invalid(
-                &u.name,
-                format!("upstreams[{i}].health_check.password"),
-                "a probe password needs a `username` (MQTT 3.1.1)",
-            ));
-        }
-        let health_check = u.health_check.as_ref().map(|h| HealthCheck {
-            interval: h.interval.map_or(Duration::from_secs(2), |d| d.0),
-            timeout: h.timeout.map_or(Duration::from_secs(1), |d| d.0),
-            failures: h.failures.unwrap_or(1).max(1),
-            username: h.username.clone(),
-            password: h.password.clone().map(Secret),
-        });
-        let up =
-            std::sync::Arc::new(servers.iter().map(|_| std::sync::atomic::AtomicBool::new(true)).collect());
-        upstreams.push(Upstream {
-            name: u.name.value.clone(),
-            servers,
-            balance,
-            health_check,
-            up,
-            connect_timeout: u.connect_timeout.map_or(Duration::from_secs(5), |d| d.0),
-            tls: tls.map(|t| t.0),
-            proxy_protocol: match &u.proxy_protocol {
-                None => false,
-                Some(v) if v.value == "v2" => true,
-                Some(v) => {
-                    let key = format!("upstreams[{}].proxy_protocol", upstreams.len());
-                    return Err(invalid(v, key, format!("`{}`: brokers are sent v2 only", v.value)));
-                }
-            },
-        });
+        upstreams.push(upstreams::validate(i, u, base)?);
     }
     if raw.listeners.is_empty() {
         return Err(ConfigError::Invalid {
@@ -590,114 +419,9 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
                 format!("duplicate listener `{}`", l.name.value),
             ));
         }
-        let bind: SocketAddr = l.bind.value.parse().map_err(|_| {
-            invalid(&l.bind, format!("listeners[{i}].bind"), format!("`{}` is not an ip:port", l.bind.value))
-        })?;
-        let upstream = upstreams.iter().position(|u| u.name == l.upstream.value).ok_or_else(|| {
-            invalid(
-                &l.upstream,
-                format!("listeners[{i}].upstream"),
-                format!("no upstream named `{}`", l.upstream.value),
-            )
-        })?;
-        let guard = match &l.guard {
-            None => None,
-            Some(g) => Some(guards.iter().position(|x| x.name == g.value).ok_or_else(|| {
-                invalid(g, format!("listeners[{i}].guard"), format!("no guard named `{}`", g.value))
-            })?),
-        };
-        if guard.is_none() && !l.scopes.is_empty() {
-            return Err(invalid(&l.name, format!("listeners[{i}].scopes"), "scopes need a `guard`"));
-        }
-        // Token or client-certificate placeholders need something that names the client.
-        let has_identity = guard.is_some()
-            || l.tls.as_ref().is_some_and(|t| t.client_auth.is_some())
-            || l.proxy_protocol_tls_identity;
-        let acl = match &l.acl {
-            Some(a) => Some(acl_config(i, a, has_identity)?),
-            None => None,
-        };
-        let (proxy_protocol, proxy_protocol_tls_identity) = proxy_protocol(i, l)?;
-        let upstream_username = match &l.upstream_username {
-            Some(t) => Some(
-                crate::auth::Template::parse_text(&t.value, guard.is_some())
-                    .map_err(|e| invalid(t, format!("listeners[{i}].upstream_username"), e.to_string()))?,
-            ),
-            None => None,
-        };
-        listeners.push(Listener {
-            name: l.name.value.clone(),
-            bind,
-            upstream,
-            guard,
-            scopes: l.scopes.clone(),
-            acl,
-            upstream_username,
-            upstream_password: l.upstream_password.clone().map(Secret),
-            tls: match &l.tls {
-                Some(t) => {
-                    Some(tls::server(t, base, l.name.referenced.line(), &format!("listeners[{i}].tls"))?)
-                }
-                None => None,
-            },
-            proxy_protocol,
-            proxy_protocol_tls_identity,
-            connect_rate: l
-                .connect_rate
-                .as_ref()
-                .map(|r| rates::rate(r, &format!("listeners[{i}].connect_rate")))
-                .transpose()?,
-            websocket_path: match &l.websocket {
-                None => None,
-                Some(ws) => Some(match &ws.path {
-                    None => "/mqtt".to_string(),
-                    Some(p) if p.value.starts_with('/') && !p.value.contains(['?', '#', ' ']) => {
-                        p.value.clone()
-                    }
-                    Some(p) => {
-                        let key = format!("listeners[{i}].websocket.path");
-                        return Err(invalid(p, key, format!("`{}`: an absolute path, e.g. /mqtt", p.value)));
-                    }
-                }),
-            },
-        });
+        listeners.push(listeners::validate(i, l, &upstreams, &guards, base)?);
     }
-    let lim = &raw.limits;
-    let limits = Limits {
-        max_packet_size: bounded(
-            &lim.max_packet_size,
-            "limits.max_packet_size",
-            16,
-            MAX_PACKET_LIMIT,
-            DEFAULT_MAX_PACKET,
-        )? as usize,
-        connect_timeout: lim.connect_timeout.map_or(Duration::from_secs(10), |d| d.0),
-        keep_alive_max: lim.keep_alive_max,
-        read_buffer: bounded(&lim.read_buffer, "limits.read_buffer", 512, 16 << 20, 16 << 10)? as usize,
-        max_connections_per_core: bounded(
-            &lim.max_connections_per_core,
-            "limits.max_connections_per_core",
-            1,
-            10_000_000,
-            100_000,
-        )? as usize,
-        topic_alias_maximum: bounded(&lim.topic_alias_maximum, "limits.topic_alias_maximum", 0, 65_535, 64)?
-            as u16,
-        session_expiry_max: lim.session_expiry_max,
-        max_connecting: rates::count(&lim.max_connecting, "limits.max_connecting")?,
-        max_connections_per_ip: rates::count(&lim.max_connections_per_ip, "limits.max_connections_per_ip")?,
-        publish_rate: rates::publish(&lim.publish_rate)?,
-        max_subscriptions_per_session: match &lim.max_subscriptions_per_session {
-            None => None,
-            Some(_) => Some(bounded(
-                &lim.max_subscriptions_per_session,
-                "limits.max_subscriptions_per_session",
-                1,
-                10_000_000,
-                0,
-            )? as usize),
-        },
-    };
+    let limits = limits::validate(&raw.limits)?;
     let metrics = match &raw.metrics {
         Some(m) => Some(m.bind.value.parse().map_err(|_| {
             invalid(&m.bind, "metrics.bind".into(), format!("`{}` is not an ip:port", m.bind.value))
