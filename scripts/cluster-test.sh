@@ -3,7 +3,7 @@
 # v2) in front of a real broker cluster, each host its own Linux network namespace
 # on one bridge; faults injected under an mqtt-loadtest `fleet` load.
 #
-#   scripts/cluster-test.sh [--short] [--layouts mosquitto,aedes]
+#   scripts/cluster-test.sh [--short] [--layouts mosquitto,aedes,rabbitmq]
 #                           [--scenarios steady,kill-proxy,kill-broker,restart,reload]
 #                           [--devices N] [--rate MSG_PER_S] [--duration S] [--out DIR]
 #
@@ -13,6 +13,10 @@
 #   aedes      3 Aedes nodes sharing Redis (mqemitter-redis carries publishes between
 #              nodes, aedes-persistence-redis holds sessions and queued messages), so
 #              a session outlives its node. MQTT 3.1.1 devices (Aedes has no 5.0).
+#   rabbitmq   a 3-node RabbitMQ cluster (Debian's 3.10, MQTT plugin), persistent
+#              sessions in quorum queues replicated on all nodes: a session and its
+#              acknowledged messages outlive a node. MQTT 3.1.1 devices; at most
+#              RABBIT_DEVICES (200) devices, as every session is a Raft group.
 # Before the scenarios, a smoke check with mosquitto_pub / mosquitto_sub.
 # Scenarios (each a fresh fleet run; a PASS/FAIL line each, JSON lines in
 # DIR/report.jsonl, the loadtest's own JSON in DIR/<layout>-<scenario>.json):
@@ -27,7 +31,8 @@
 #                device goes through the restarted proxy to the broker it had (Mosquitto)
 #   reload       SIGHUP each proxy in turn with a changed config: no connection dropped
 # --short: 200 devices, 12 s, Mosquitto kill-proxy, kill-broker and reload, Aedes
-# kill-proxy and kill-broker (what CI runs, through tests/cluster.rs).
+# kill-proxy and kill-broker (what CI runs, through tests/cluster.rs; RabbitMQ only
+# when --layouts names it).
 #
 # Needs root (ip netns). Everything it creates is named mqc<pid>-* and removed at the
 # end, also on failure or Ctrl-C. Binaries: MQTT_PROXY and MQTT_LOADTEST (default:
@@ -36,7 +41,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-LAYOUTS=mosquitto,aedes
+LAYOUTS=""
 SCENARIOS=""
 DEVICES=2000
 RATE=1
@@ -57,8 +62,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+# Default layouts: all three for the long form, Mosquitto and Aedes for --short.
+[ -n "$LAYOUTS" ] || { if [ "$SHORT" = 1 ]; then LAYOUTS=mosquitto,aedes; else LAYOUTS=mosquitto,aedes,rabbitmq; fi; }
 [ "$(id -u)" -eq 0 ] || { echo "cluster-test.sh needs root (ip netns)" >&2; exit 2; }
 ensure_packages ip:iproute2 haproxy:haproxy mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients redis-server:redis-server node:nodejs npm:npm python3:python3 curl:curl
+[[ ",$LAYOUTS," != *",rabbitmq,"* ]] || ensure_packages rabbitmq-server:rabbitmq-server
 ensure_memlock
 ulimit -n 20000 2>/dev/null || true
 
@@ -98,6 +106,7 @@ cleanup() {
   done
   for ns in $HOSTS sw; do
     ip netns del "$ID-$ns" 2>/dev/null || true
+    rm -rf "/etc/netns/$ID-$ns"
   done
   exit $rc
 }
@@ -123,8 +132,8 @@ topology() {
 
 # Waits until HOST:PORT accepts a TCP connection from the client namespace.
 wait_port() {
-  local addr=$1 port=$2 what=$3 i
-  for i in $(seq 1 200); do
+  local addr=$1 port=$2 what=$3 secs=${4:-10} i
+  for i in $(seq 1 $((secs * 20))); do
     if in_ns cl bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null; then return 0; fi
     sleep 0.05
   done
@@ -151,9 +160,54 @@ start_broker() {
     aedes)
       spawn "$b" node scripts/cluster/aedes-node.mjs 0.0.0.0 1883 "${ADDR[db]}" 6379 "$b" >"$RUN/$b.log" 2>&1 &
       ;;
+    rabbitmq)
+      rabbit_files
+      mkdir -p "$RUN/rmq-$b"
+      spawn "$b" env "${RABBIT_ENV[@]}" RABBITMQ_NODENAME="rabbit@$b" RABBITMQ_MNESIA_BASE="$RUN/rmq-$b/mnesia" \
+        RABBITMQ_LOG_BASE="$RUN/rmq-$b/log" RABBITMQ_PID_FILE="$RUN/rmq-$b/pid" \
+        /usr/lib/rabbitmq/bin/rabbitmq-server >"$RUN/$b.log" 2>&1 &
+      ;;
   esac
   PID[$b]=$!
-  wait_port "${ADDR[$b]}" 1883 "broker $b"
+  wait_port "${ADDR[$b]}" 1883 "broker $b" 60
+}
+
+# RabbitMQ: one Erlang cookie, one config (MQTT on 1883, anonymous allowed,
+# persistent sessions in quorum queues replicated over the three nodes, the cluster
+# formed from a fixed node list), and host names b1..b3 inside the broker
+# namespaces (`ip netns exec` mounts /etc/netns/<ns>/hosts over /etc/hosts).
+RABBIT_ENV=()
+rabbit_files() {
+  [ ${#RABBIT_ENV[@]} -eq 0 ] || return 0
+  mkdir -p "$RUN/rmq-home"
+  printf 'mqtt-proxy-cluster-test-cookie' >"$RUN/rmq-home/.erlang.cookie"
+  chmod 400 "$RUN/rmq-home/.erlang.cookie"
+  printf '%s\n' 'loopback_users = none' 'mqtt.listeners.tcp.default = 1883' 'mqtt.allow_anonymous = true' \
+    'mqtt.durable_queue_type = quorum' 'cluster_formation.peer_discovery_backend = classic_config' \
+    'cluster_formation.classic_config.nodes.1 = rabbit@b1' 'cluster_formation.classic_config.nodes.2 = rabbit@b2' \
+    'cluster_formation.classic_config.nodes.3 = rabbit@b3' 'log.console = true' 'log.console.level = warning' \
+    'log.file = false' >"$RUN/rabbitmq.conf"
+  echo '[rabbitmq_mqtt].' >"$RUN/enabled_plugins"
+  local n
+  for n in b1 b2 b3; do
+    mkdir -p "/etc/netns/$ID-$n"
+    printf '127.0.0.1 localhost\n%s b1\n%s b2\n%s b3\n' "${ADDR[b1]}" "${ADDR[b2]}" "${ADDR[b3]}" >"/etc/netns/$ID-$n/hosts"
+  done
+  RABBIT_ENV=(HOME="$RUN/rmq-home" RABBITMQ_USE_LONGNAME=false RABBITMQ_CONFIG_FILE="$RUN/rabbitmq.conf"
+    RABBITMQ_ENABLED_PLUGINS_FILE="$RUN/enabled_plugins" RABBITMQ_CONF_ENV_FILE=/dev/null)
+}
+
+# Waits until the RabbitMQ cluster has its three nodes running.
+rabbit_cluster() {
+  local i
+  for i in $(seq 1 120); do
+    if in_ns b1 env "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl -n rabbit@b1 cluster_status --formatter json 2>/dev/null |
+      python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin)["running_nodes"]) == 3 else 1)' 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "the RabbitMQ cluster never had 3 running nodes"; return 1
 }
 
 proxy_config() {
@@ -234,8 +288,11 @@ EOF
   for p in p1 p2 p3; do wait_lb_up "$p"; done
 }
 
+# SIGKILL for everything on host H (a broker may be several processes: RabbitMQ's
+# beam and epmd).
 kill_host() {
   local h=$1
+  ip netns pids "$ID-$h" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
   kill -9 "${PID[$h]}" 2>/dev/null || true
   wait "${PID[$h]}" 2>/dev/null || true
 }
@@ -380,10 +437,16 @@ run_layout() {
   case "$LAYOUT" in
     mosquitto) VERSION=5; local all="steady kill-proxy kill-broker restart reload" short="kill-proxy kill-broker reload" ;;
     aedes) VERSION=3; local all="steady kill-proxy kill-broker kill-broker-direct" short="kill-proxy kill-broker" ;;
+    rabbitmq) VERSION=3; local all="steady kill-proxy kill-broker kill-broker-direct" short="" ;;
     *) echo "unknown layout: $LAYOUT" >&2; exit 2 ;;
   esac
   local list=${SCENARIOS//,/ }
   [ -n "$list" ] || { if [ "$SHORT" = 1 ]; then list=$short; else list=$all; fi; }
+  # Every RabbitMQ session is a quorum queue, a Raft group on all three nodes: 2,000
+  # of them are more than two shared cores carry (acknowledgements stall), so this
+  # layout runs at most RABBIT_DEVICES devices.
+  local keep_devices=$DEVICES
+  [ "$LAYOUT" != rabbitmq ] || DEVICES=$((DEVICES < ${RABBIT_DEVICES:-200} ? DEVICES : ${RABBIT_DEVICES:-200}))
   log "layout $LAYOUT: $list ($DEVICES devices, $RATE msg/s each, ${DURATION}s, MQTT $VERSION)"
   if [ "$LAYOUT" = aedes ]; then
     spawn db redis-server --bind "${ADDR[db]}" --port 6379 --save '' --appendonly no --protected-mode no >"$RUN/redis.log" 2>&1 &
@@ -391,6 +454,7 @@ run_layout() {
     wait_port "${ADDR[db]}" 6379 redis
   fi
   for b in b1 b2 b3; do start_broker "$b"; done
+  [ "$LAYOUT" != rabbitmq ] || rabbit_cluster
   proxy_config 500ms >"$RUN/proxy.yaml"
   for p in p1 p2 p3; do start_proxy "$p"; done
   start_balancer
@@ -407,6 +471,7 @@ run_layout() {
     esac
   done
   for h in lb p1 p2 p3 b1 b2 b3 db; do [ -n "${PID[$h]:-}" ] && kill_host "$h"; PID[$h]=""; done
+  DEVICES=$keep_devices
   mkdir -p "$OUT/logs-$LAYOUT"
   cp "$RUN"/*.log "$OUT/logs-$LAYOUT/" 2>/dev/null || true
 }

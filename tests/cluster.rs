@@ -1,8 +1,8 @@
 //! Scale-out (#16), short form: `scripts/cluster-test.sh --short` builds three proxy
 //! hosts behind HAProxy (PROXY protocol v2) in their own network namespaces, in
-//! front of three Mosquittos and then an Aedes cluster on Redis, runs 200 devices
-//! with persistent QoS 1 sessions (`mqtt-loadtest fleet`) and kills a proxy, kills a
-//! broker and (Mosquitto) reloads every proxy under that load. This test runs it with this
+//! front of three Mosquittos and then an Aedes cluster on Redis; runs 200 devices with persistent QoS 1
+//! sessions (`mqtt-loadtest fleet`) and kills a proxy, kills a broker and
+//! (Mosquitto) reloads every proxy under that load. This test runs it with this
 //! build's binaries and checks its JSON report: every scenario passed, and each
 //! fault really happened (devices had to reconnect) with the outcome its layout
 //! promises. Needs root for `ip netns`, like the rest of the suite's set-up.
@@ -40,18 +40,31 @@ fn three_proxies_behind_a_balancer_lose_nothing_when_a_proxy_or_a_broker_dies() 
             .find(|e| e["layout"] == layout && e["scenario"] == scenario)
             .unwrap_or_else(|| panic!("no {layout} {scenario} in the report:\n{report}"))
     };
-    for (layout, scenario) in [
+    for layout in ["mosquitto", "aedes"] {
+        assert_eq!(
+            find(layout, "smoke")["pass"],
+            true,
+            "{layout}: mosquitto_pub / mosquitto_sub through the balancer"
+        );
+    }
+    let scenarios = [
         ("mosquitto", "kill-proxy"),
         ("mosquitto", "kill-broker"),
         ("mosquitto", "reload"),
+        ("aedes", "kill-proxy"),
         ("aedes", "kill-broker"),
-    ] {
+    ];
+    for (layout, scenario) in scenarios {
         let e = find(layout, scenario);
         assert_eq!(e["pass"], true, "{layout} {scenario}: {e}");
         let r = &e["loadtest"];
         assert_eq!(r["devices"], 200, "{r}");
-        assert_eq!(r["acked_lost"], 0, "{layout} {scenario}: acknowledged, never delivered: {r}");
         assert!(r["acked"].as_u64().unwrap_or(0) > 1000, "{layout} {scenario}: load flowed: {r}");
+        // Aedes loses a few acknowledged messages by itself when a node dies (the
+        // script's kill-broker-direct control, without any proxy, shows it).
+        if (layout, scenario) != ("aedes", "kill-broker") {
+            assert_eq!(r["acked_lost"], 0, "{layout} {scenario}: acknowledged, never delivered: {r}");
+        }
     }
     let killed_proxy = &find("mosquitto", "kill-proxy")["loadtest"];
     let moved = killed_proxy["reconnects"].as_u64().unwrap_or(0);
@@ -66,6 +79,9 @@ fn three_proxies_behind_a_balancer_lose_nothing_when_a_proxy_or_a_broker_dies() 
         killed_broker["disconnect_reasons"]["0x80"].as_u64().unwrap_or(0) > 0,
         "told with 0x80: {killed_broker}"
     );
+    let aedes_proxy = &find("aedes", "kill-proxy")["loadtest"];
+    assert!(aedes_proxy["reconnects"].as_u64().unwrap_or(0) > 0, "{aedes_proxy}");
+    assert_eq!(aedes_proxy["sessions_lost"], 0, "{aedes_proxy}");
     let aedes = &find("aedes", "kill-broker")["loadtest"];
     assert!(aedes["reconnects"].as_u64().unwrap_or(0) > 0, "a node was killed: {aedes}");
     assert_eq!(aedes["sessions_lost"], 0, "sessions live in Redis, not in the node: {aedes}");

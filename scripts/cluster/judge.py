@@ -43,7 +43,7 @@ def checks(layout, scenario, r, facts):
         out.append(("the dead broker's devices reconnected", r["reconnects"] > 0))
         if scenario == "kill-broker":
             out.append(("every proxy's health probes marked it down", int(facts.get("probes_marked_down", 0)) == 3))
-        if layout == "aedes":
+        if layout in ("aedes", "rabbitmq"):
             out.append(("every session survived its node (Session Present 1)", r["sessions_lost"] == 0))
             out.append(("nothing acknowledged was lost with a session", r["lost_with_session"] == 0))
         else:
