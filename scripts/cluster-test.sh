@@ -142,12 +142,36 @@ wait_port() {
 
 # Waits until FILE has a line matching PATTERN (a process's own signal), at most S seconds.
 wait_line() {
-  local file=$1 pattern=$2 secs=$3 i
+  local file=$1 pattern=$2 secs=$3
+  wait_more "$file" "$pattern" 0 "$secs" && return 0
+  log "no '$pattern' in $file after ${secs}s"; tail -5 "$file" >&2 || true; return 1
+}
+
+# Waits until FILE has more than N lines matching PATTERN, at most S seconds.
+wait_more() {
+  local file=$1 pattern=$2 n=$3 secs=$4 i
   for i in $(seq 1 $((secs * 20))); do
-    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+    [ "$(grep -c -- "$pattern" "$file" 2>/dev/null)" -gt "$n" ] && return 0
     sleep 0.05
   done
-  log "no '$pattern' in $file after ${secs}s"; tail -5 "$file" >&2 || true; return 1
+  return 1
+}
+
+# Lines matching PATTERN in each proxy's log, in the order p1 p2 p3.
+proxy_log_counts() {
+  local p
+  for p in p1 p2 p3; do grep -c -- "$1" "$RUN/$p.log" || true; done
+}
+
+# Starts broker B again and waits until every proxy's probes saw it come back.
+restore_broker() {
+  local b=$1 i before
+  mapfile -t before < <(proxy_log_counts "upstream server up")
+  start_broker "$b"
+  for i in 0 1 2; do
+    wait_more "$RUN/p$((i + 1)).log" "upstream server up" "${before[$i]}" 10 ||
+      log "p$((i + 1)) never saw $b come back"
+  done
 }
 
 start_broker() {
@@ -365,30 +389,18 @@ scenario_kill_proxy() {
   start_proxy p1; wait_lb_up p1
 }
 
-# Waits until FILE has more than N lines matching PATTERN, at most S seconds.
-wait_more() {
-  local file=$1 pattern=$2 n=$3 secs=$4 i
-  for i in $(seq 1 $((secs * 20))); do
-    [ "$(grep -c -- "$pattern" "$file" 2>/dev/null)" -gt "$n" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 scenario_kill_broker() {
   start_fleet kill-broker
   at_second "$FAULT_AT"
-  local p marked=0 before=()
-  for p in p1 p2 p3; do before+=("$(grep -c "upstream server down" "$RUN/$p.log" || true)"); done
+  local i marked=0 before
+  mapfile -t before < <(proxy_log_counts "upstream server down")
   log "SIGKILL broker b1"
   kill_host b1
   for i in 0 1 2; do
-    p=p$((i + 1))
-    wait_more "$RUN/$p.log" "upstream server down" "${before[$i]}" 10 && marked=$((marked + 1))
+    wait_more "$RUN/p$((i + 1)).log" "upstream server down" "${before[$i]}" 10 && marked=$((marked + 1))
   done
   judge kill-broker "probes_marked_down=$marked"
-  start_broker b1
-  for p in p1 p2 p3; do wait_line "$RUN/$p.log" "upstream server up" 10 || true; done
+  restore_broker b1
 }
 
 # The same fault with the devices straight on the brokers (each starts on broker
@@ -399,8 +411,7 @@ scenario_kill_broker_direct() {
   log "SIGKILL broker b1 (devices connected to the brokers directly)"
   kill_host b1
   judge kill-broker-direct
-  start_broker b1
-  for p in p1 p2 p3; do wait_line "$RUN/$p.log" "upstream server up" 10 || true; done
+  restore_broker b1
 }
 
 scenario_restart() {

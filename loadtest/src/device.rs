@@ -22,7 +22,7 @@ use mqtt_proxy::mqtt::{
     Ack, AckKind, Disconnect, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode, Subscribe,
     SubscribeFilter, SubscriptionOptions,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -105,12 +105,11 @@ struct Device<'a> {
     id: String,
     topic: MqttStr,
     ledger: Ledger,
-    /// Packet id → sequence number of each unacknowledged publish.
-    pending: BTreeMap<u16, u64>,
+    /// Packet id → (sequence number, first send time in ns) of each unacknowledged
+    /// publish; a re-send carries the same stamp.
+    pending: BTreeMap<u16, (u64, u64)>,
     next_pkid: u16,
     payload: Payload,
-    /// Send stamps of pending publishes, by sequence number (re-sent with the same).
-    stamps: HashMap<u64, u64>,
     out: BytesMut,
     rng: u64,
     last_write: Instant,
@@ -129,7 +128,6 @@ pub fn run(f: &Fleet, i: usize, delay: Duration, go: &Barrier) -> Report {
         pending: BTreeMap::new(),
         next_pkid: 1,
         payload: Payload::new(f.size, i as u32, false),
-        stamps: HashMap::new(),
         out: BytesMut::with_capacity(256),
         rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
         last_write: Instant::now(),
@@ -193,13 +191,18 @@ impl Device<'_> {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("no server address")))
     }
 
-    /// A random wait in [delay/2, delay].
-    fn backoff(&mut self) -> Duration {
+    /// A random duration in [d/2, d].
+    fn jitter(&mut self, d: Duration) -> Duration {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        let half = self.f.reconnect_delay / 2;
+        let half = d / 2;
         half + Duration::from_nanos(self.rng % (half.as_nanos() as u64 + 1))
+    }
+
+    /// A reconnect wait: in [delay/2, delay].
+    fn backoff(&mut self) -> Duration {
+        self.jitter(self.f.reconnect_delay)
     }
 
     /// The first session: 5.0 starts clean with an expiry, 3.1.1 asks for a
@@ -241,8 +244,7 @@ impl Device<'_> {
         }
     }
 
-    fn write_publish(&mut self, c: &mut Conn, pkid: u16, seq: u64, dup: bool) -> Result<()> {
-        let stamp = *self.stamps.entry(seq).or_insert_with(|| self.f.start.elapsed().as_nanos() as u64);
+    fn write_publish(&mut self, c: &mut Conn, pkid: u16, (seq, stamp): (u64, u64), dup: bool) -> Result<()> {
         let body = Bytes::copy_from_slice(self.payload.stamp(stamp, seq));
         self.out.clear();
         Publish { dup, qos: QoS::AtLeastOnce, pkid, ..Publish::new(self.topic.clone(), body) }
@@ -254,9 +256,10 @@ impl Device<'_> {
 
     fn publish(&mut self, c: &mut Conn) -> Result<()> {
         let (seq, pkid) = (self.ledger.send(), self.pkid());
-        self.pending.insert(pkid, seq);
+        let sent = (seq, self.f.start.elapsed().as_nanos() as u64);
+        self.pending.insert(pkid, sent);
         self.f.published.fetch_add(1, Ordering::Relaxed);
-        self.write_publish(c, pkid, seq, false)
+        self.write_publish(c, pkid, sent, false)
     }
 
     /// Handles one packet; `false` when the server ended the session.
@@ -276,17 +279,16 @@ impl Device<'_> {
                 }
             }
             Packet::Ack(a) if a.kind == AckKind::PubAck => {
-                if let Some(seq) = self.pending.remove(&a.pkid) {
+                if let Some(sent) = self.pending.remove(&a.pkid) {
                     if a.reason.is_error() {
                         // Refused, not acknowledged: it goes again under a new packet id.
                         self.r.refused += 1;
                         let pkid = self.pkid();
-                        self.pending.insert(pkid, seq);
-                        self.write_publish(c, pkid, seq, false)?;
+                        self.pending.insert(pkid, sent);
+                        self.write_publish(c, pkid, sent, false)?;
                         return Ok(true);
                     }
-                    self.stamps.remove(&seq);
-                    self.ledger.ack(seq);
+                    self.ledger.ack(sent.0);
                     self.f.acked.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -305,8 +307,8 @@ impl Device<'_> {
     /// Publishes, reads and reconnects until the fleet stops and nothing is owed.
     fn work(&mut self, mut c: Conn) -> Result<()> {
         let interval = Duration::from_secs_f64(1.0 / self.f.rate);
-        let mut due = Instant::now()
-            + self.backoff().mul_f64(interval.as_secs_f64() / self.f.reconnect_delay.as_secs_f64().max(1e-9));
+        // Devices start their first interval at different points, not in step.
+        let mut due = Instant::now() + self.jitter(interval);
         let mut drain_until: Option<Instant> = None;
         loop {
             let now = Instant::now();
@@ -369,10 +371,10 @@ impl Device<'_> {
                     continue;
                 }
             }
-            let again: Vec<(u16, u64)> = self.pending.iter().map(|(k, v)| (*k, *v)).collect();
+            let again: Vec<(u16, (u64, u64))> = self.pending.iter().map(|(k, v)| (*k, *v)).collect();
             if again
                 .iter()
-                .try_for_each(|&(pkid, seq)| self.write_publish(&mut c, pkid, seq, present))
+                .try_for_each(|&(pkid, sent)| self.write_publish(&mut c, pkid, sent, present))
                 .is_err()
             {
                 continue;
