@@ -3,16 +3,22 @@
 # v2) in front of a real broker cluster, each host its own Linux network namespace
 # on one bridge; faults injected under an mqtt-loadtest `fleet` load.
 #
-#   scripts/cluster-test.sh [--short] [--layouts mosquitto,aedes,rabbitmq]
+#   scripts/cluster-test.sh [--short] [--layouts mosquitto,aedes,aedes-stock,rabbitmq]
 #                           [--scenarios steady,kill-proxy,kill-broker,restart,reload]
 #                           [--devices N] [--rate MSG_PER_S] [--duration S] [--out DIR]
 #
 # Layouts:
 #   mosquitto  3 independent Mosquitto brokers; rendezvous placement by client id is
 #              what keeps a session on one broker. MQTT 5.0 devices.
-#   aedes      3 Aedes nodes sharing Redis (mqemitter-redis carries publishes between
-#              nodes, aedes-persistence-redis holds sessions and queued messages), so
-#              a session outlives its node. MQTT 3.1.1 devices (Aedes has no 5.0).
+#   aedes      3 Aedes 1.2 nodes sharing Redis (mqemitter-redis carries publishes
+#              between nodes, aedes-persistence-redis holds sessions and queued
+#              messages), so a session outlives its node. MQTT 3.1.1 devices (Aedes
+#              has no 5.0). Aedes runs with scripts/cluster/ack-after-persist.mjs: a
+#              QoS 1 PUBACK follows the store, as Aedes already does for QoS 2.
+#   aedes-stock  the same with Aedes as published, which sends the PUBACK before it
+#              stores the message: a killed node loses what it had just acknowledged,
+#              with or without a proxy. Broker kills only; the losses are reported,
+#              not judged (long form only).
 #   rabbitmq   a 3-node RabbitMQ cluster (Debian's 3.10, MQTT plugin), persistent
 #              sessions in quorum queues replicated on all nodes: a session and its
 #              acknowledged messages outlive a node. MQTT 3.1.1 devices; at most
@@ -63,7 +69,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 # Default layouts: all three for the long form, Mosquitto and Aedes for --short.
-[ -n "$LAYOUTS" ] || { if [ "$SHORT" = 1 ]; then LAYOUTS=mosquitto,aedes; else LAYOUTS=mosquitto,aedes,rabbitmq; fi; }
+[ -n "$LAYOUTS" ] || { if [ "$SHORT" = 1 ]; then LAYOUTS=mosquitto,aedes; else LAYOUTS=mosquitto,aedes,aedes-stock,rabbitmq; fi; }
 [ "$(id -u)" -eq 0 ] || { echo "cluster-test.sh needs root (ip netns)" >&2; exit 2; }
 ensure_packages ip:iproute2 haproxy:haproxy mosquitto:mosquitto mosquitto_pub:mosquitto-clients mosquitto_sub:mosquitto-clients redis-server:redis-server node:nodejs npm:npm python3:python3 curl:curl
 [[ ",$LAYOUTS," != *",rabbitmq,"* ]] || ensure_packages rabbitmq-server:rabbitmq-server
@@ -76,7 +82,7 @@ if [ -z "${MQTT_PROXY:-}" ] || [ -z "${MQTT_LOADTEST:-}" ]; then
 fi
 PROXY=$(realpath "${MQTT_PROXY:-target/release/mqtt-proxy}")
 LOADTEST=$(realpath "${MQTT_LOADTEST:-target/release/mqtt-loadtest}")
-if [[ ",$LAYOUTS," == *",aedes,"* ]] && [ ! -d scripts/cluster/node_modules/aedes ]; then
+if [[ ",$LAYOUTS," == *",aedes"* ]] && [ ! -d scripts/cluster/node_modules/aedes ]; then
   (cd scripts/cluster && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 
@@ -181,8 +187,10 @@ start_broker() {
       printf 'listener 1883 0.0.0.0\nallow_anonymous true\nmax_queued_messages 100000\npersistence false\n' >"$RUN/$b.conf"
       spawn "$b" mosquitto -c "$RUN/$b.conf" >"$RUN/$b.log" 2>&1 &
       ;;
-    aedes)
-      spawn "$b" node scripts/cluster/aedes-node.mjs 0.0.0.0 1883 "${ADDR[db]}" 6379 "$b" >"$RUN/$b.log" 2>&1 &
+    aedes | aedes-stock)
+      local ack=after-persist
+      [ "$LAYOUT" = aedes ] || ack=stock
+      spawn "$b" node scripts/cluster/aedes-node.mjs 0.0.0.0 1883 "${ADDR[db]}" 6379 "$b" "$ack" >"$RUN/$b.log" 2>&1 &
       ;;
     rabbitmq)
       rabbit_files
@@ -347,7 +355,10 @@ judge() {
     echo "FAIL $LAYOUT $scenario: mqtt-loadtest wrote no result (log: $FLEET_LOG)"; tail -5 "$FLEET_LOG" >&2
     FAILED=1; return
   fi
-  python3 scripts/cluster/judge.py "$LAYOUT" "$scenario" "$FLEET_JSON" "$REPORT" "$@" || FAILED=1
+  # Aedes nodes print the acknowledgement order they run with ("(ack after-persist)").
+  local broker=()
+  [[ "$LAYOUT" != aedes* ]] || broker=("aedes_ack=$(sed -n 's/.*(ack \(.*\))$/\1/p' "$RUN/b1.log" | head -1)")
+  python3 scripts/cluster/judge.py "$LAYOUT" "$scenario" "$FLEET_JSON" "$REPORT" "$@" "${broker[@]}" || FAILED=1
 }
 
 FAULT_AT=$((DURATION / 3))
@@ -448,6 +459,7 @@ run_layout() {
   case "$LAYOUT" in
     mosquitto) VERSION=5; local all="steady kill-proxy kill-broker restart reload" short="kill-proxy kill-broker reload" ;;
     aedes) VERSION=3; local all="steady kill-proxy kill-broker kill-broker-direct" short="kill-proxy kill-broker" ;;
+    aedes-stock) VERSION=3; local all="kill-broker kill-broker-direct" short="" ;;
     rabbitmq) VERSION=3; local all="steady kill-proxy kill-broker kill-broker-direct" short="" ;;
     *) echo "unknown layout: $LAYOUT" >&2; exit 2 ;;
   esac
@@ -459,7 +471,7 @@ run_layout() {
   local keep_devices=$DEVICES
   [ "$LAYOUT" != rabbitmq ] || DEVICES=$((DEVICES < ${RABBIT_DEVICES:-200} ? DEVICES : ${RABBIT_DEVICES:-200}))
   log "layout $LAYOUT: $list ($DEVICES devices, $RATE msg/s each, ${DURATION}s, MQTT $VERSION)"
-  if [ "$LAYOUT" = aedes ]; then
+  if [ "$LAYOUT" = aedes ] || [ "$LAYOUT" = aedes-stock ]; then
     spawn db redis-server --bind "${ADDR[db]}" --port 6379 --save '' --appendonly no --protected-mode no >"$RUN/redis.log" 2>&1 &
     PID[db]=$!
     wait_port "${ADDR[db]}" 6379 redis

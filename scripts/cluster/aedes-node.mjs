@@ -4,19 +4,25 @@
 // aedes-persistence-redis holds sessions, subscriptions and queued QoS 1 messages
 // (so a persistent session survives the loss of the node that held it).
 //
-//   node aedes-node.mjs <listen-host> <listen-port> <redis-host> <redis-port> <node-id>
+//   node aedes-node.mjs <listen-host> <listen-port> <redis-host> <redis-port> <node-id> [ack]
+//
+// ack: `stock` (default) runs Aedes as published, which acknowledges a QoS 1
+// PUBLISH before storing it; `after-persist` loads ack-after-persist.mjs first, so
+// the PUBACK follows the store (see that file for why).
 //
 // Prints "aedes <id> listening" when it accepts connections. Test use only.
 import net from 'node:net'
-import { Aedes } from 'aedes'
-import mqemitterRedis from 'mqemitter-redis'
-import persistenceRedis from 'aedes-persistence-redis'
+import { register } from 'node:module'
 
-const [host, port, redisHost, redisPort, id] = process.argv.slice(2)
-if (!id) {
-  console.error('usage: node aedes-node.mjs <host> <port> <redis-host> <redis-port> <id>')
+const [host, port, redisHost, redisPort, id, ack = 'stock'] = process.argv.slice(2)
+if (!id || !['stock', 'after-persist'].includes(ack)) {
+  console.error('usage: node aedes-node.mjs <host> <port> <redis-host> <redis-port> <id> [stock|after-persist]')
   process.exit(2)
 }
+if (ack === 'after-persist') register('./ack-after-persist.mjs', import.meta.url)
+const { Aedes } = await import('aedes')
+const { default: mqemitterRedis } = await import('mqemitter-redis')
+const { default: persistenceRedis } = await import('aedes-persistence-redis')
 const redis = { host: redisHost, port: Number(redisPort), family: 4 }
 const aedes = await Aedes.createBroker({
   id,
@@ -27,4 +33,4 @@ aedes.on('connectionError', (client, err) => {
   console.error(`aedes ${id}: connection error ${client ? client.id : '?'}: ${err.message}`)
 })
 const server = net.createServer(aedes.handle)
-server.listen(Number(port), host, () => console.log(`aedes ${id} listening on ${host}:${port}`))
+server.listen(Number(port), host, () => console.log(`aedes ${id} listening on ${host}:${port} (ack ${ack})`))
