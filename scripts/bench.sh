@@ -13,8 +13,10 @@
 #        scripts/bench.sh profile [SECONDS]        `perf record` of the proxy under the flood:
 #            top symbols, kernel vs user share
 #        scripts/bench.sh scale [SECONDS]          CPU per message and memory per connection
-#            from 1k to 9.5k connections (SCALE_CONNS) on 1 and 2 cores; writes the table
-#            and SCALE_REPORT (default bench-scale.html, via `mqtt-loadtest plot`)
+#            from 1k to 9.5k connections (SCALE_CONNS) on 1 and 2 cores (SCALE_CORES);
+#            writes the table and SCALE_REPORT (default bench-scale.html, via
+#            `mqtt-loadtest plot`). With SCALE_CORES=1 the proxy is pinned to a CPU of
+#            its own, as in the throughput bench; otherwise nothing is pinned
 #        scripts/bench.sh tail [SECONDS]           the latency tail against the load CPU's
 #            headroom: direct, proxy and HAProxy at TAIL_LOADS percent (default 30 40 50)
 #            of direct's maximum, with the idle share of the broker's and load
@@ -71,7 +73,7 @@ for part in sys.argv[2].split(","):
 print(",".join(str(c) for c in range(n) if c not in hop))
 PY
 )
-if [ -n "$load_cpus" ] && [ $mode != scale ]; then
+if [ -n "$load_cpus" ] && { [ $mode != scale ] || [ "${SCALE_CORES:-1 2}" = 1 ]; }; then
   load_pin=(taskset -c "$load_cpus")
   hop_pin=(taskset -c "$hop_cpus")
   proxy_place=(--cpus "$hop_cpus")
@@ -243,14 +245,15 @@ fi
 if [ $mode = scale ]; then
   # mqtt-loadtest idle holds N connections while a flood of 10 publishers runs through
   # the same proxy: CPU per message and memory per connection at each N and core count.
-  for c in 1 2; do
+  for c in ${SCALE_CORES:-1 2}; do
     # The proxy holds two descriptors per connection and this machine allows 20,000
     # per process: 9,500 is the most one proxy can hold here.
     for n in ${SCALE_CONNS:-1000 5000 9500}; do
       # A fresh proxy per point: memory a larger count left behind is not this one's.
-      start_proxy "scale$c.$n" "$work/proxy.yaml" --cores "$c"
+      if [ ${#hop_pin[@]} -gt 0 ]; then place=("${proxy_place[@]}"); else place=(--cores "$c"); fi
+      start_proxy "scale$c.$n" "$work/proxy.yaml" "${place[@]}"
       before=$(rss "$ppid")
-      coproc IDLE { "$lt" idle --addr "$paddr" --connections "$n" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
+      coproc IDLE { "${load_pin[@]}" "$lt" idle --addr "$paddr" --connections "$n" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
       read -r -u "${IDLE[0]}" _ready
       sleep 0.5
       after=$(rss "$ppid")
