@@ -7,7 +7,9 @@
 #            throughput (unlimited rate) and latency (at half of direct's maximum):
 #            ROUNDS alternating rounds of direct, proxy, HAProxy each, then one more
 #            round of each hop under `perf stat`; medians and ratios at the end
-#        scripts/bench.sh idle [CONNECTIONS ...]   memory per idle connection (default 5000)
+#        scripts/bench.sh idle [CONNECTIONS ...]   memory per idle connection (default 5000),
+#            and the hop's CPU while they are held IDLE_HOLD seconds (default 10) with
+#            keep alive IDLE_KEEP_ALIVE (default 30: a PINGREQ every 15 s; 0: silent)
 #        scripts/bench.sh connect [COUNT]          CONNECT/s: direct, proxy without a guard,
 #            proxy with RS256 JWTs (one token for all, and a new token per connection)
 #        scripts/bench.sh profile [SECONDS]        `perf record` of the proxy under the flood:
@@ -152,7 +154,8 @@ if [ $mode = idle ]; then
   # Each hop holds N client connections and as many to the broker, a fresh hop per
   # N (memory given back to the allocator is not always given back to the system).
   # Client addresses are spread over 127.0.0.2-127.0.0.60 so ports never run out.
-  printf '%-10s%12s%14s%14s%12s\n' hop connections "RSS before" "RSS after" bytes/conn
+  hold=${IDLE_HOLD:-10} ka=${IDLE_KEEP_ALIVE:-30}
+  printf '%-10s%12s%14s%14s%12s%18s\n' hop connections "RSS before" "RSS after" bytes/conn "CPU ms/s held"
   for n in "${conns[@]}"; do
     for hop in proxy haproxy; do
       case $hop in
@@ -160,14 +163,17 @@ if [ $mode = idle ]; then
         haproxy) start_haproxy; sleep 0.3; a="127.0.0.1:$hport"; p=$hap ;;
       esac
       before=$(rss "$p")
-      coproc IDLE { "${load_pin[@]}" "$lt" idle --addr "$a" --connections "$n" --hold 1 --pause --source-ips 127.0.0.2-127.0.0.60; }
+      coproc IDLE { "${load_pin[@]}" "$lt" idle --addr "$a" --connections "$n" --hold "$hold" --keep-alive "$ka" --pause --source-ips 127.0.0.2-127.0.0.60; }
       read -r -u "${IDLE[0]}" _ready
       sleep 0.5
       after=$(rss "$p")
+      c0=$(cpu "$p")
       echo go >&"${IDLE[1]}"
       read -r -u "${IDLE[0]}" result
+      c1=$(cpu "$p")
       wait "$IDLE_PID" 2>/dev/null || true
-      printf '%-10s%12s%10s KiB%10s KiB%12s\n' "$hop" "$n" "$before" "$after" "$(((after - before) * 1024 / n))"
+      printf '%-10s%12s%10s KiB%10s KiB%12s%18s\n' "$hop" "$n" "$before" "$after" "$(((after - before) * 1024 / n))" \
+        "$(((c1 - c0) * 1000 / hz / hold))"
       echo "$hop $result" >&2
       kill "$p"; wait "$p" 2>/dev/null || true
     done

@@ -25,7 +25,8 @@ pub struct IdleArgs {
     /// How long to hold them, seconds.
     #[arg(long, default_value_t = 10)]
     hold: u64,
-    /// Keep alive announced in CONNECT, seconds (pinged every half of it).
+    /// Keep alive announced in CONNECT, seconds (pinged every half of it; 0: no
+    /// limit, never pinged).
     #[arg(long, default_value_t = 30)]
     keep_alive: u16,
     /// Client source addresses, e.g. `127.0.0.2-127.0.0.50`, used in turn.
@@ -99,7 +100,11 @@ pub fn run(args: IdleArgs) -> Result<()> {
     let every = Duration::from_secs(u64::from(args.keep_alive.max(2) / 2));
     let end = Instant::now() + Duration::from_secs(args.hold);
     let (mut pings, mut lost, mut sink) = (0u64, 0usize, [0u8; 256]);
-    while Instant::now() < end {
+    // Keep alive 0 means no limit: such clients are silent, so hold without pinging.
+    if args.keep_alive == 0 {
+        std::thread::sleep(end.saturating_duration_since(Instant::now()));
+    }
+    while args.keep_alive > 0 && Instant::now() < end {
         for c in conns.iter_mut() {
             if c.write_all(&[0xC0, 0x00]).is_err() {
                 lost += 1;

@@ -244,7 +244,7 @@ async fn hop(core: &Core, a: &mut Admitted<'_>) -> Ended {
                     a.open.life().retired.wait().await;
                     Close::Shutdown
                 },
-                watchdog.expired(&session.keep_alive),
+                watchdog.expired(&session.keep_alive, || session.connack_seen()),
             ),
             async {
                 // Re-authentication may move the deadline while we sleep.
