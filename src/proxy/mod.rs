@@ -27,6 +27,7 @@
 mod admit;
 mod authenticate;
 mod conn;
+mod doorbell;
 mod footprint;
 mod gate;
 mod goodbye;

@@ -64,7 +64,8 @@ fn stamps(files: &[PathBuf]) -> Vec<Stamp> {
 }
 
 impl Reloader {
-    /// Runs until the process stops.
+    /// Runs until the process stops (and then rings the cores' doorbell, so they
+    /// see the stop at once).
     pub fn run(mut self) {
         let mut files = self.published.load().config.sources.clone();
         let mut seen = stamps(&files);
@@ -94,6 +95,7 @@ impl Reloader {
                 seen = before;
             }
         }
+        self.published.doorbell.ring();
     }
 
     /// One reload; true when it was applied.

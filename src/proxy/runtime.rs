@@ -4,11 +4,12 @@
 //! Start-up: ports given as 0 are reserved first (a bound, non-listening
 //! SO_REUSEPORT socket, so every core binds the same port), every core binds and
 //! reports, and only then `ready` is called with the real addresses. Each core then
-//! looks every 50 ms for a stop or a new config snapshot (`reload.rs`; it takes it
-//! and re-binds its listeners: `listeners.rs`). Shutdown: a signal sets a shared
-//! flag; each core's watcher retires its listeners (accept loops stop, sessions
-//! end with DISCONNECT 0x8B for 5.0 clients), and the core waits for its
-//! connections up to the shutdown timeout.
+//! waits for its doorbell (`doorbell.rs`: rung by the reloader on a new config
+//! snapshot or a stop), looking at least once a second, and takes a new snapshot
+//! (`reload.rs`) by re-binding its listeners (`listeners.rs`). Shutdown: a signal
+//! sets a shared flag; each core's watcher retires its listeners (accept loops
+//! stop, sessions end with DISCONNECT 0x8B for 5.0 clients), and the core waits for
+//! its connections up to the shutdown timeout.
 
 use super::listeners::Listeners;
 use super::reload::{health_of, Reload, Reloader};
@@ -25,6 +26,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use tracing::{info, warn};
+
+/// How often a core looks for a stop that rang no doorbell.
+const LOOK_ANYWAY: Duration = Duration::from_secs(1);
 
 /// How executors are placed on CPUs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,13 +115,24 @@ async fn shard(start: Start) {
         let _ = report.send(Err(e));
         return;
     }
+    // Hung before the core reports ready: the reloader starts after that, so no
+    // ring can miss this core.
+    let mut bell = published
+        .doorbell
+        .hang()
+        .map_err(|e| warn!(core = core.id, error = %e, "no doorbell: looking for reloads every 50 ms"))
+        .ok();
     let _ = report.send(Ok(()));
     let mut generation = snap.generation;
     drop(snap);
-    // The signal handler and the reloader only set shared state; look at it at a
-    // human timescale.
+    // The signal handler and the reloader only set shared state. The reloader rings
+    // the doorbell when it changed it; a stop flag set by a signal handler alone is
+    // seen within a second. Without a bell (no socket pair), look every 50 ms.
     while !stop.load(Ordering::Relaxed) {
-        glommio::timer::sleep(Duration::from_millis(50)).await;
+        match bell.as_mut() {
+            Some(bell) => futures_lite::future::or(bell.rung(), glommio::timer::sleep(LOOK_ANYWAY)).await,
+            None => glommio::timer::sleep(Duration::from_millis(50)).await,
+        }
         if published.generation() != generation {
             let next = published.load();
             generation = next.generation;

@@ -6,8 +6,10 @@
 //! admitted under it: a connection keeps the snapshot it was admitted with for its
 //! whole life, so a session never sees half of one config and half of another.
 //! [`Published`] holds the current one (`arc-swap`: a core's look at it takes no
-//! lock); the reloader stores a new one and waits until every core has taken it.
+//! lock); the reloader stores a new one, rings the cores' doorbell and waits until
+//! every core has taken it.
 
+use super::doorbell::Doorbell;
 use crate::config::Config;
 use crate::ratelimit::TokenBucket;
 use arc_swap::ArcSwap;
@@ -69,12 +71,18 @@ pub struct Published {
     current: ArcSwap<Snapshot>,
     /// Cores that have applied the current generation.
     taken: AtomicUsize,
+    /// Wakes the cores to look (a new snapshot, a stop).
+    pub doorbell: Doorbell,
 }
 
 impl Published {
     /// Starts with `first`.
     pub fn new(first: Snapshot) -> Self {
-        Published { current: ArcSwap::from_pointee(first), taken: AtomicUsize::new(0) }
+        Published {
+            current: ArcSwap::from_pointee(first),
+            taken: AtomicUsize::new(0),
+            doorbell: Doorbell::default(),
+        }
     }
 
     /// The current snapshot.
@@ -87,10 +95,11 @@ impl Published {
         self.current.load().generation
     }
 
-    /// Makes `next` current.
+    /// Makes `next` current and tells the cores.
     pub fn store(&self, next: Snapshot) {
         self.taken.store(0, Ordering::SeqCst);
         self.current.store(Arc::new(next));
+        self.doorbell.ring();
     }
 
     /// A core says it runs the current snapshot now.
