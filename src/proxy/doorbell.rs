@@ -5,7 +5,7 @@
 //! executor; [`Doorbell::ring`] writes a byte to every write end from any thread.
 //! A core's wake-up is not free when it holds many connections: every time the
 //! executor parks again the kernel walks its armed polls (`io_poll_find`), so with
-//! 9,500 idle connections the 50 ms looks alone cost about a tenth of a core.
+//! 9,500 idle connections the 50 ms looks alone cost 2.4 % of a core (README, run K).
 //!
 //! It carries no data: after a ring a core looks at the shared state itself (the
 //! bytes only say "look"). It does not replace that look: the core still checks
