@@ -59,16 +59,13 @@ impl Bell {
     pub async fn rung(&mut self) {
         use futures_lite::AsyncReadExt;
         let mut bytes = [0u8; 64];
-        match self.read.as_mut() {
-            Some(read) => match read.read(&mut bytes).await {
-                Ok(n) if n > 0 => {}
-                _ => {
-                    self.read = None;
-                    std::future::pending::<()>().await
-                }
-            },
-            None => std::future::pending::<()>().await,
+        if let Some(read) = self.read.as_mut() {
+            if matches!(read.read(&mut bytes).await, Ok(n) if n > 0) {
+                return;
+            }
+            self.read = None;
         }
+        std::future::pending::<()>().await
     }
 }
 
