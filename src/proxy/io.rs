@@ -8,9 +8,9 @@
 //! TCP or TLS (the TLS state lives with the stream, on the core that accepted it).
 //! The socket closes when the last handle is dropped. Nothing here interprets MQTT.
 
+use super::tcp::Tcp;
 use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite};
-use glommio::net::TcpStream;
 use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
@@ -20,11 +20,11 @@ use std::task::{Context, Poll};
 /// A connection's byte stream: plain TCP, or TLS on TCP (either side).
 pub enum Stream {
     /// Plain TCP.
-    Tcp(TcpStream),
+    Tcp(Tcp),
     /// TLS accepted from a client.
-    TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
+    TlsServer(Box<futures_rustls::server::TlsStream<Tcp>>),
     /// TLS to a broker.
-    TlsClient(Box<futures_rustls::client::TlsStream<TcpStream>>),
+    TlsClient(Box<futures_rustls::client::TlsStream<Tcp>>),
     /// MQTT over WebSocket from a client (over TCP or TLS): reads and writes are
     /// the MQTT bytes, the frames are `websocket.rs`'s business.
     Ws(Box<super::websocket::WsStream>),
@@ -201,6 +201,8 @@ pub async fn read_into(
     chunk: usize,
     scratch: &Scratch,
 ) -> io::Result<usize> {
+    // Reads that never wait (`tcp.rs`) still leave the core when glommio asks.
+    glommio::yield_if_needed().await;
     if !buf.is_empty() || chunk > MIN_READ {
         let filled = buf.len();
         buf.resize(filled + chunk, 0);

@@ -49,6 +49,7 @@ mod snapshot;
 mod stats;
 mod streams;
 pub mod systemd;
+mod tcp;
 mod tenants;
 mod trigger;
 mod websocket;

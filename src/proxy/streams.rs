@@ -5,6 +5,7 @@
 //! beyond writing the CONNECT bytes it is handed.
 
 use super::io::{Shared, Stream};
+use super::tcp::Tcp;
 use crate::config::{Balance, Server, ServerTls, Upstream};
 use futures_lite::{future, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -25,8 +26,8 @@ async fn dial(up: &Upstream, s: &Server, origin: Origin) -> Result<Stream, Strin
         let header = crate::proxy_protocol::encode_v2(origin.0, origin.1);
         t.write_all(&header).await.map_err(|e| format!("PROXY header: {e}"))?;
     }
-    let (Some(cfg), Some(name)) = (&up.tls, &s.tls_name) else { return Ok(Stream::Tcp(t)) };
-    let handshake = futures_rustls::TlsConnector::from(cfg.clone()).connect(name.clone(), t);
+    let (Some(cfg), Some(name)) = (&up.tls, &s.tls_name) else { return Ok(Stream::Tcp(t.into())) };
+    let handshake = futures_rustls::TlsConnector::from(cfg.clone()).connect(name.clone(), Tcp::from(t));
     match future::or(async { Some(handshake.await) }, async {
         glommio::timer::sleep(up.connect_timeout).await;
         None
@@ -84,8 +85,8 @@ pub(super) async fn open_upstream<'a>(
 
 /// The TLS handshake of a TLS listener (plain TCP passes through).
 pub(super) async fn accept_tls(stream: TcpStream, tls: Option<&ServerTls>) -> Result<Stream, String> {
-    let Some(tls) = tls else { return Ok(Stream::Tcp(stream)) };
-    let handshake = futures_rustls::TlsAcceptor::from(tls.config.clone()).accept(stream);
+    let Some(tls) = tls else { return Ok(Stream::Tcp(stream.into())) };
+    let handshake = futures_rustls::TlsAcceptor::from(tls.config.clone()).accept(Tcp::from(stream));
     match future::or(async { Some(handshake.await) }, async {
         glommio::timer::sleep(tls.handshake_timeout).await;
         None
