@@ -11,7 +11,8 @@
 //!
 //! A busy direction now loops read → write → read without the reactor, which would
 //! starve the core's other sockets: after [`READ_BUDGET`] such reads a socket's
-//! next reads go through glommio's poll again, one trip through the reactor. Nothing here knows MQTT or TLS.
+//! next reads go through glommio's poll again, one trip through the reactor.
+//! Nothing here knows MQTT or TLS.
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
