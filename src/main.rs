@@ -201,6 +201,8 @@ fn parse_cpus(s: &str) -> anyhow::Result<Vec<usize>> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before the allocator maps much: every arena after this uses small pages.
+    let small_pages = proxy::memory::small_pages();
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Convert { file }) => return convert(file),
@@ -217,6 +219,7 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal() && std::io::stdout().is_terminal())
         .init();
     mqtt_proxy::auth::ring_provider::install();
+    tracing::debug!(small_pages, "memory settings applied");
     // The same loader at start and on every reload; its error is what
     // `--check-config` prints.
     let source: proxy::Source = match (&cli.config, &cli.asyncapi) {

@@ -1,6 +1,7 @@
 //! Backpressure instead of buffering: a subscriber that stops reading must not make
 //! the proxy hold what the broker sends it. The proxy's memory stays bounded by its
 //! configured buffers while far more than that is pushed towards the stalled client.
+//! And the process asks for small pages, so that memory is what the connections use.
 
 mod common;
 use common::broker::Mosquitto;
@@ -51,4 +52,17 @@ fn stalled_subscriber_does_not_grow_proxy_memory() {
         grown < 32 * 1024,
         "proxy RSS grew by {grown} KiB ({before} -> {after}) while a client was stalled"
     );
+}
+
+/// Small pages: the proxy turns transparent huge pages off for itself at start (its
+/// memory is many small per-connection pieces; `src/proxy/memory.rs`), unless the
+/// operator set `MIMALLOC_ALLOW_THP`, which is then mimalloc's to apply.
+#[test]
+fn transparent_huge_pages_are_off_unless_the_operator_says_otherwise() {
+    let broker = Mosquitto::start();
+    let yaml = config(&[broker.addr()], "");
+    let proxy = Proxy::start(&yaml);
+    assert_eq!(proxy.status("THP_enabled"), 0, "huge pages left on");
+    let chosen = Proxy::start_env(&yaml, &[], &[("MIMALLOC_ALLOW_THP", "1")]);
+    assert_eq!(chosen.status("THP_enabled"), 1, "the operator's MIMALLOC_ALLOW_THP=1 overridden");
 }

@@ -18,6 +18,7 @@
 //! - `runtime`, `health`, `tenants`, `stats`: executors, upstream probes, tenant
 //!   counts, log limiting.
 //! - `footprint`: the memory an idle connection costs, under test.
+//! - `memory`: process-wide memory settings at start (transparent huge pages off).
 //! - `snapshot`, `reload`, `services`, `listeners`: the config the cores run, how
 //!   a new one replaces it, the threads it needs, and the listeners it binds.
 //! - `preamble`: the PROXY protocol header of a balanced listener.
@@ -35,6 +36,7 @@ mod health;
 mod io;
 mod keepalive;
 mod listeners;
+pub mod memory;
 mod multi;
 mod notify;
 mod pace;

@@ -209,16 +209,21 @@ impl Proxy {
         guard.clone()
     }
 
-    /// Resident memory of the proxy process, KiB (from /proc).
-    pub fn rss_kib(&self) -> u64 {
+    /// A numeric field of the proxy process's `/proc/PID/status` (its first word).
+    pub fn status(&self, field: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
-            .expect("VmRSS")
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+
+    /// Resident memory of the proxy process, KiB (from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        self.status("VmRSS")
     }
 
     /// Sends SIGTERM and waits for the exit status.
