@@ -201,7 +201,13 @@ start_broker() {
       ;;
   esac
   PID[$b]=$!
-  wait_port "${ADDR[$b]}" 1883 "broker $b" 60
+  if ! wait_port "${ADDR[$b]}" 1883 "broker $b" 60; then
+    # Say why (a crash, a hang before listening) before the run is torn down.
+    kill -0 "${PID[$b]}" 2>/dev/null && log "broker $b still running" || log "broker $b exited"
+    tail -n 20 "$RUN/$b.log" >&2 || true
+    [ ! -f "$RUN/redis.log" ] || tail -n 5 "$RUN/redis.log" >&2 || true
+    return 1
+  fi
 }
 
 # RabbitMQ: one Erlang cookie, one config (MQTT on 1883, anonymous allowed,
