@@ -219,7 +219,11 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal() && std::io::stdout().is_terminal())
         .init();
     mqtt_proxy::auth::ring_provider::install();
-    tracing::debug!(small_pages, "memory settings applied");
+    match small_pages {
+        Ok(off) => tracing::debug!(huge_pages_off = off, "memory settings applied"),
+        // A sandbox may forbid it: the proxy runs, with more memory per connection.
+        Err(e) => tracing::warn!(error = %e, "cannot turn transparent huge pages off"),
+    }
     // The same loader at start and on every reload; its error is what
     // `--check-config` prints.
     let source: proxy::Source = match (&cli.config, &cli.asyncapi) {

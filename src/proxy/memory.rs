@@ -11,12 +11,16 @@
 //! allocator itself (`main.rs`) or any per-connection accounting (`footprint.rs`).
 
 /// Turns transparent huge pages off for this process (`PR_SET_THP_DISABLE`),
-/// unless `MIMALLOC_ALLOW_THP` says otherwise. True when they are off now.
-pub fn small_pages() -> bool {
+/// unless `MIMALLOC_ALLOW_THP` says otherwise: `Ok(true)` when they are off now,
+/// `Ok(false)` when the operator chose, the kernel's refusal otherwise.
+pub fn small_pages() -> std::io::Result<bool> {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
-        return false;
+        return Ok(false);
     }
     // SAFETY: `prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)` takes integer arguments only,
     // touches no memory of ours, and only sets a flag of this process.
-    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0 }
+    match unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } {
+        0 => Ok(true),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
