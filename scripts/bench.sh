@@ -14,6 +14,12 @@
 #            proxy with RS256 JWTs (one token for all, and a new token per connection)
 #        scripts/bench.sh profile [SECONDS]        `perf record` of the proxy under the flood:
 #            top symbols, kernel vs user share
+#        scripts/bench.sh profile connect [COUNT]  the same under a storm of CONNECTs with a
+#            new RS256 token each, plus the share of the signature arithmetic
+#        scripts/bench.sh goals [SECONDS]          every goal from one run: the throughput and
+#            latency rounds, connect, idle (GOALS_IDLE, default 5000 9500) and scale
+#            (GOALS_SCALE=0 skips it), each printing its own tables, then one table of
+#            the goals as ratios to the baselines of the same run, met or not
 #        scripts/bench.sh scale [SECONDS]          CPU per message and memory per connection
 #            from 1k to 9.5k connections (SCALE_CONNS) on 1 and 2 cores (SCALE_CORES);
 #            writes the table and SCALE_REPORT (default bench-scale.html, via
@@ -49,9 +55,11 @@ ensure_cargo
 ensure_memlock
 export PATH="/usr/sbin:$PATH"
 mode=throughput
-case "${1:-}" in idle | connect | profile | scale | schema | tail) mode=$1; shift ;; esac
+case "${1:-}" in idle | connect | profile | scale | schema | tail | goals) mode=$1; shift ;; esac
 if [ $mode = idle ]; then conns=("${@:-5000}"); set --; fi
 if [ $mode = connect ]; then count=${1:-20000}; set --; fi
+pload=flood
+if [ $mode = profile ] && [ "${1:-}" = connect ]; then pload=connect; count=${2:-20000}; set --; fi
 secs=${1:-10} pubs=${2:-10} size=${3:-64} qos=${4:-0} cores=${5:-1}
 rounds=${ROUNDS:-5}
 
@@ -60,7 +68,7 @@ proxy_bin=${PROXY_BIN:-target/release/mqtt-proxy}
 lt=target/release/mqtt-loadtest
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # CPU placement: the hop on its own CPUs, everything else on the rest.
@@ -88,6 +96,22 @@ else
 fi
 echo "placement: $placement" >&2
 
+if [ $mode = goals ]; then
+  # Every goal of the hop from one run: the flood and the half load, the CONNECT
+  # rates, memory per idle connection and the scale points, each by its own mode of
+  # this script (each prints its own tables, with every round), then the goals as
+  # ratios against the baselines measured in the same run.
+  g=$work/goals
+  mkdir -p "$g"
+  BENCH_JSON=$g/throughput.jsonl scripts/bench.sh "$secs" "$pubs" "$size" "$qos" "$cores"
+  BENCH_JSON=$g/connect.jsonl scripts/bench.sh connect "${GOALS_CONNECTS:-10000}"
+  # shellcheck disable=SC2086 # a list of counts
+  BENCH_JSON=$g/idle.jsonl scripts/bench.sh idle ${GOALS_IDLE:-5000 9500}
+  if [ "${GOALS_SCALE:-1}" != 0 ]; then scripts/bench.sh scale 8; fi
+  python3 scripts/bench_summary.py goals "$(getconf CLK_TCK)" "$placement" "$g"
+  exit 0
+fi
+
 bport=$(free); hport=$(free)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nmax_keepalive 65535\n' "$bport" > "$work/mosquitto.conf"
 "${load_pin[@]}" mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
@@ -111,6 +135,24 @@ upstreams:
   - name: broker
     servers: ["127.0.0.1:$bport"]
 YAML
+# The same with a guard that checks RS256 JWTs against the TEST-ONLY key.
+cat > "$work/jwt.yaml" <<YAML
+listeners:
+  - name: bench
+    bind: 127.0.0.1:0
+    upstream: broker
+    guard: jwt
+upstreams:
+  - name: broker
+    servers: ["127.0.0.1:$bport"]
+guards:
+  - name: jwt
+    issuer: https://auth.example.com
+    audience: https://api.example.com
+    jwks_file: $PWD/tests/fixtures/jwt/TEST-ONLY-jwks.json
+YAML
+jwtargs=(--jwt-key tests/fixtures/jwt/TEST-ONLY-rsa-private.pem --jwt-kid example
+  --jwt-iss https://auth.example.com --jwt-aud https://api.example.com)
 cat > "$work/haproxy.cfg" <<CFG
 global
   nbthread $cores
@@ -175,35 +217,19 @@ if [ $mode = idle ]; then
       printf '%-10s%12s%10s KiB%10s KiB%12s%18s\n' "$hop" "$n" "$before" "$after" "$(((after - before) * 1024 / n))" \
         "$(((c1 - c0) * 1000 / hz / hold))"
       echo "$hop $result" >&2
+      record idle "$hop:$n:$before:$after" 1 $((c1 - c0)) - "$result"
       kill "$p"; wait "$p" 2>/dev/null || true
     done
   done
+  [ -z "${BENCH_JSON:-}" ] || cp "$out" "$BENCH_JSON"
   exit 0
 fi
 
 if [ $mode = connect ]; then
-  # A guard with the TEST-ONLY RSA key; connections per second through each hop.
-  cat > "$work/jwt.yaml" <<YAML
-listeners:
-  - name: bench
-    bind: 127.0.0.1:0
-    upstream: broker
-    guard: jwt
-upstreams:
-  - name: broker
-    servers: ["127.0.0.1:$bport"]
-guards:
-  - name: jwt
-    issuer: https://auth.example.com
-    audience: https://api.example.com
-    jwks_file: $PWD/tests/fixtures/jwt/TEST-ONLY-jwks.json
-YAML
   start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"; plain=$paddr; plain_pid=$ppid
   start_proxy jwt "$work/jwt.yaml" "${proxy_place[@]}"; jwt=$paddr; jwt_pid=$ppid
   start_haproxy; sleep 0.3
   conc=${CONCURRENCY:-16}
-  jwtargs=(--jwt-key tests/fixtures/jwt/TEST-ONLY-rsa-private.pem --jwt-kid example
-    --jwt-iss https://auth.example.com --jwt-aud https://api.example.com)
   for r in $(seq "$rounds"); do
     for what in direct haproxy proxy jwt-cached jwt-new; do
       case $what in
@@ -232,11 +258,24 @@ pubsub() { # addr [rate] [extra flags...]
 }
 
 if [ $mode = profile ]; then
-  start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"
-  pubsub "$paddr" "" > /dev/null & load=$!
-  sleep 1
-  "${load_pin[@]}" perf record -q -F 2000 -g -p "$ppid" -o "$work/perf.data" -- sleep $((secs - 2)) 2> /dev/null
-  wait $load
+  if [ $pload = connect ]; then
+    # A storm of CONNECTs, each with a new RS256 token, through the guarded proxy.
+    start_proxy jwt "$work/jwt.yaml" "${proxy_place[@]}"
+    "${load_pin[@]}" perf record -q -F 2000 -g -p "$ppid" -o "$work/perf.data" & rec=$!
+    sleep 0.5
+    c0=$(cpu "$ppid")
+    "${load_pin[@]}" "$lt" connect --addr "$paddr" --count "$count" --concurrency "${CONCURRENCY:-16}" \
+      "${jwtargs[@]}" --unique 2> /dev/null | tail -1 >&2
+    c1=$(cpu "$ppid")
+    kill -INT $rec; wait $rec 2> /dev/null || true
+    echo "hop CPU per connection: $(((c1 - c0) * 1000000 / hz / count)) µs"
+  else
+    start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"
+    pubsub "$paddr" "" > /dev/null & load=$!
+    sleep 1
+    "${load_pin[@]}" perf record -q -F 2000 -g -p "$ppid" -o "$work/perf.data" -- sleep $((secs - 2)) 2> /dev/null
+    wait $load
+  fi
   [ -z "${PERF_DATA:-}" ] || cp "$work/perf.data" "$PERF_DATA"
   perf report -i "$work/perf.data" --stdio --no-children --sort sym 2> /dev/null |
     grep -E '^ +[0-9.]+%' > "$work/symbols" || true
@@ -245,6 +284,9 @@ if [ $mode = profile ]; then
   echo
   awk '{ sub("%", "", $1); if ($2 == "[k]") k += $1; else u += $1 }
        END { printf "Kernel %.1f %%, user %.1f %% of samples\n", k, u }' "$work/symbols"
+  # ring's big-number code: the signature checks (RSA) of the CONNECT storm.
+  awk '$3 ~ /^ring_core_.*(bn_|LIMBS_|mont)/ { sub("%", "", $1); c += $1 }
+       END { printf "Signature arithmetic (ring bn_/LIMBS_/mont symbols) %.1f %%\n", c }' "$work/symbols"
   exit 0
 fi
 

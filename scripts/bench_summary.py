@@ -6,8 +6,10 @@ Usage: bench_summary.py throughput HZ PLACEMENT THIRD HALF_RATE
        bench_summary.py connect HZ PLACEMENT
        bench_summary.py scale HZ PLACEMENT
        bench_summary.py tail HZ PLACEMENT DIRECT_MAX
+       bench_summary.py goals HZ PLACEMENT DIR   (DIR: throughput, connect and idle .jsonl)
 """
 import json
+import os
 import statistics
 import sys
 
@@ -115,6 +117,51 @@ def tail(rows, placement, direct_max):
               f"{mean:>20.0f}, {fmt_rounds(mins):<8}   {fmt_rounds(r['result']['latency_us']['p99'] for r in rs)}")
 
 
+def goals(hz, placement, d):
+    """The hop's goals (issue #14), each against the baselines of the same run."""
+    def load(name):
+        path = os.path.join(d, name)
+        return [json.loads(x) for x in open(path) if x.strip()] if os.path.exists(path) else []
+    t, c, idle = load("throughput.jsonl"), load("connect.jsonl"), load("idle.jsonl")
+    by = lambda rows, kind, name: [r for r in rows if r["kind"] == kind and r["name"] == name]
+    hops = ("proxy", "haproxy")
+    cpu = {n: median(cpu_ns_per_msg(r, hz) for r in by(t, "throughput", n)) for n in hops}
+    tput = {n: median(r["result"]["out_msgs_per_s"] for r in by(t, "throughput", n)) for n in ("direct",) + hops}
+    base = {r["round"]: r["result"]["latency_us"]["p99"] for r in by(t, "latency", "direct")}
+    added = {n: median(r["result"]["latency_us"]["p99"] - base[r["round"]]
+                       for r in by(t, "latency", n) if r["round"] in base) for n in hops}
+    per_core = {}
+    for n in ("haproxy", "proxy", "jwt-new"):
+        us = median(r["ticks"] / hz * 1e6 / max(r["result"]["ok"], 1) for r in c if r["name"] == n)
+        per_core[n] = 1e6 / us if us == us and us > 0 else float("nan")
+    rows = []
+    verdict = lambda ok: "met" if ok else "NOT MET"
+    r = cpu["proxy"] / cpu["haproxy"]
+    rows.append(("CPU per delivered message", "<= 1.30x HAProxy",
+                 f"{cpu['proxy']:,.0f} ns = {r:.2f}x", f"{cpu['haproxy']:,.0f} ns", verdict(r <= 1.3)))
+    p, h = tput["proxy"] / tput["direct"], tput["haproxy"] / tput["direct"]
+    rows.append(("throughput vs direct", ">= 0.95x", f"{p:.2f}x", f"{h:.2f}x", verdict(p >= 0.95)))
+    rows.append(("added p99 at half load", "<= 50 us", f"{added['proxy']:+,.0f} us", f"{added['haproxy']:+,.0f} us",
+                 verdict(added["proxy"] <= 50)))
+    def per_conn(hop, n):
+        found = [x["name"].split(":") for x in idle if x["kind"] == "idle" and x["name"].split(":")[:2] == [hop, n]]
+        return (int(found[0][3]) - int(found[0][2])) * 1024 / int(n) if found else float("nan")
+    for n in dict.fromkeys(x["name"].split(":")[1] for x in idle if x["kind"] == "idle"):
+        per = per_conn("proxy", n)
+        rows.append((f"bytes per idle connection, {int(n):,}", "<= 6,144 B", f"{per:,.0f} B",
+                     f"{per_conn('haproxy', n):,.0f} B", verdict(per <= 6144)))
+    jn = per_core["jwt-new"]
+    rows.append(("new-token CONNECT per core", ">= 30,000/s",
+                 f"{jn:,.0f}/s = {jn / per_core['haproxy']:.2f}x", f"{per_core['haproxy']:,.0f}/s (no JWT)",
+                 verdict(jn >= 30000)))
+    rows.append(("  (the proxy without a guard)", "", f"{per_core['proxy']:,.0f}/s", "", ""))
+    rounds = max((x["round"] for x in t), default=0)
+    print(f"\nGoals (placement: {placement}; medians of {rounds} rounds; ratios to the same run's baselines):")
+    print(f"{'goal':<34}{'target':<18}{'mqtt-proxy':<22}{'HAProxy':<20}verdict")
+    for g in rows:
+        print(f"{g[0]:<34}{g[1]:<18}{g[2]:<22}{g[3]:<20}{g[4]}")
+
+
 def main():
     mode, hz, placement = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     rows = [json.loads(line) for line in sys.stdin if line.strip()]
@@ -122,6 +169,8 @@ def main():
         throughput(rows, hz, placement, sys.argv[4], sys.argv[5])
     elif mode == "connect":
         connect(rows, hz, placement)
+    elif mode == "goals":
+        goals(hz, placement, sys.argv[4])
     elif mode == "tail":
         tail(rows, placement, sys.argv[4])
     elif mode == "scale":
