@@ -268,7 +268,7 @@ if [ $mode = profile ]; then
       "${jwtargs[@]}" --unique 2> /dev/null | tail -1 >&2
     c1=$(cpu "$ppid")
     kill -INT $rec; wait $rec 2> /dev/null || true
-    echo "hop CPU per connection: $(((c1 - c0) * 1000000 / hz / count)) µs"
+    echo "hop CPU per connection, perf record running: $(((c1 - c0) * 1000000 / hz / count)) µs"
   else
     start_proxy proxy "$work/proxy.yaml" "${proxy_place[@]}"
     pubsub "$paddr" "" > /dev/null & load=$!
