@@ -25,6 +25,11 @@ def cpu_ns_per_msg(row, hz):
     return row["ticks"] / hz * 1e9 / max(row["result"].get("received", 0), 1)
 
 
+def select(rows, kind, name):
+    """The measurements of one kind (throughput, latency, ...) through one hop."""
+    return [r for r in rows if r["kind"] == kind and r["name"] == name]
+
+
 def fmt_rounds(xs, f="{:.0f}"):
     return " / ".join(f.format(x) for x in xs)
 
@@ -32,7 +37,7 @@ def fmt_rounds(xs, f="{:.0f}"):
 def throughput(rows, hz, placement, third, half):
     names = ["direct", "proxy", third]
     print(f"\nPlacement: {placement}. Rounds: {max(r['round'] for r in rows)}, medians shown, every round listed.")
-    by = lambda kind, name: [r for r in rows if r["kind"] == kind and r["name"] == name]
+    by = lambda kind, name: select(rows, kind, name)
     tput = {n: [r["result"]["out_msgs_per_s"] for r in by("throughput", n)] for n in names}
     cpu = {n: [cpu_ns_per_msg(r, hz) for r in by("throughput", n)] for n in names}
     lost = {n: sum(r["result"].get("lost", 0) for r in by("throughput", n)) for n in names}
@@ -123,13 +128,12 @@ def goals(hz, placement, d):
         path = os.path.join(d, name)
         return [json.loads(x) for x in open(path) if x.strip()] if os.path.exists(path) else []
     t, c, idle = load("throughput.jsonl"), load("connect.jsonl"), load("idle.jsonl")
-    by = lambda rows, kind, name: [r for r in rows if r["kind"] == kind and r["name"] == name]
     hops = ("proxy", "haproxy")
-    cpu = {n: median(cpu_ns_per_msg(r, hz) for r in by(t, "throughput", n)) for n in hops}
-    tput = {n: median(r["result"]["out_msgs_per_s"] for r in by(t, "throughput", n)) for n in ("direct",) + hops}
-    base = {r["round"]: r["result"]["latency_us"]["p99"] for r in by(t, "latency", "direct")}
+    cpu = {n: median(cpu_ns_per_msg(r, hz) for r in select(t, "throughput", n)) for n in hops}
+    tput = {n: median(r["result"]["out_msgs_per_s"] for r in select(t, "throughput", n)) for n in ("direct",) + hops}
+    base = {r["round"]: r["result"]["latency_us"]["p99"] for r in select(t, "latency", "direct")}
     added = {n: median(r["result"]["latency_us"]["p99"] - base[r["round"]]
-                       for r in by(t, "latency", n) if r["round"] in base) for n in hops}
+                       for r in select(t, "latency", n) if r["round"] in base) for n in hops}
     per_core = {}
     for n in ("haproxy", "proxy", "jwt-new"):
         us = median(r["ticks"] / hz * 1e6 / max(r["result"]["ok"], 1) for r in c if r["name"] == n)
